@@ -1,0 +1,25 @@
+"""gunicorn settings, read by the Procfile, the Dockerfile and `make serve` alike.
+
+Every value can be overridden by an environment variable, so Heroku's PORT and
+WEB_CONCURRENCY apply without editing this file.
+"""
+
+import os
+
+# Heroku routes to 0.0.0.0:$PORT; anywhere else we listen on loopback unless told.
+_host = os.environ.get("HOST") or ("0.0.0.0" if os.environ.get("DYNO") else "127.0.0.1")
+bind = f"{_host}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# Load the app (and verify the model) once in the master, then fork: one model copy
+# shared copy-on-write, and a bad model stops the master before any worker starts.
+preload_app = True
+# Below Heroku's 30 s router timeout, so a stuck worker is replaced before the router
+# gives up on the request.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
+# Inside Heroku's 30 s between SIGTERM and SIGKILL: in-flight requests finish first.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")

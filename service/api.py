@@ -1,0 +1,66 @@
+"""POST /predict and POST /predict/batch: validated census records in, predictions out."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint, abort
+
+from service.model_store import LoadedModel
+from service.schemas import (
+    BatchResponseSchema,
+    PredictResponseSchema,
+    batch_schema,
+    record_schema,
+)
+
+
+def require_json() -> None:
+    """415 unless the body is declared as JSON (before any parsing happens)."""
+    if request.method == "POST" and not request.is_json:
+        abort(415, message="Content-Type must be application/json.")
+
+
+def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
+    """The prediction blueprint, its schemas built from the model's feature list."""
+    blp = Blueprint(
+        "predict",
+        __name__,
+        url_prefix="/predict",
+        description="Predict whether income exceeds $50K/yr from census data.",
+    )
+    blp.before_request(require_json)
+    record = record_schema(model.features)
+    batch = batch_schema(record, batch_limit)
+    example = model.metadata["example"]["record"]
+    predictor = model.predictor
+    version = model.version
+
+    @blp.route("", methods=["POST"])
+    @blp.arguments(record, example=example)
+    @blp.response(200, PredictResponseSchema)
+    @blp.alt_response(415, description="Content-Type is not application/json")
+    def predict(data):
+        """Score one census record."""
+        result = predictor.predict_one(data)
+        return {
+            "prediction": result.label,
+            "probability": result.probability,
+            "model_version": version,
+        }
+
+    @blp.route("/batch", methods=["POST"])
+    @blp.arguments(batch, example={"records": [example, example]})
+    @blp.response(200, BatchResponseSchema)
+    @blp.alt_response(415, description="Content-Type is not application/json")
+    def predict_batch(data):
+        """Score up to BATCH_LIMIT census records; answers come in request order."""
+        results = predictor.predict_many(data["records"])
+        return {
+            "predictions": [
+                {"prediction": r.label, "probability": r.probability} for r in results
+            ],
+            "model_version": version,
+        }
+
+    predict_batch.__doc__ = f"Score 1 to {batch_limit} census records, in order."
+    return blp

@@ -1,0 +1,69 @@
+"""GET / (welcome), GET /health, and the Swagger UI assets served locally (no CDN)."""
+
+from __future__ import annotations
+
+from flask import current_app, send_from_directory, url_for
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+
+from service import __version__
+
+blp = Blueprint("meta", __name__, description="Service information.")
+
+
+class WelcomeSchema(Schema):
+    message = fields.String(required=True)
+    version = fields.String(required=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    service_version = fields.String(required=True)
+    model = fields.Dict(required=True)
+
+
+@blp.route("/", methods=["GET"])
+@blp.response(200, WelcomeSchema)
+def index():
+    """Welcome: what this is and where to look next."""
+    return {
+        "message": "census-service: predicts whether income exceeds $50K/yr "
+        "from 14 census fields. POST a record to /predict.",
+        "version": __version__,
+        "links": {
+            "docs": url_for("api-docs.openapi_swagger_ui"),
+            "openapi": url_for("api-docs.openapi_json"),
+            "health": url_for("meta.health"),
+            "predict": "/predict",
+        },
+    }
+
+
+@blp.route("/health", methods=["GET"])
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, description="No verified model is loaded")
+def health():
+    """200 only while a verified model is loaded; names the service and model versions."""
+    model = current_app.extensions.get("census_model")
+    if model is None:
+        abort(503, message="No verified model is loaded.")
+    meta = model.metadata
+    return {
+        "status": "ok",
+        "service_version": __version__,
+        "model": {
+            "version": model.version,
+            "sha256": model.sha256,
+            "estimator": meta.get("estimator"),
+            "trained_at": meta.get("trained_at"),
+            "metrics": meta.get("metrics", {}),
+        },
+    }
+
+
+def swagger_assets(filename: str):
+    """Swagger UI's JS and CSS from the swagger-ui-bundle package (works offline)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    return send_from_directory(swagger_ui_path, filename, max_age=86400)

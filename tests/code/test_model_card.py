@@ -1,0 +1,241 @@
+"""Model card: rendered only from the context, with every section present."""
+
+import pytest
+
+from training.model_card import render_model_card
+
+SECTIONS = [
+    "## Model details",
+    "## Intended use",
+    "## Intended users",
+    "## Out-of-scope uses",
+    "## Data and processing",
+    "## Metrics",
+    "## Calibration",
+    "## Slices",
+    "## Bias findings",
+    "## Caveats and recommendations",
+    "## Figures",
+]
+
+
+def slice_row(feature, value, support, p, r, f1, too_small=False, flagged=False):
+    return {
+        "feature": feature,
+        "value": value,
+        "support": support,
+        "positives": support // 2,
+        "precision": p,
+        "recall": r,
+        "f1": f1,
+        "too_small": too_small,
+        "flagged": flagged,
+    }
+
+
+def group(size, fpr, fpr_disp, fpr_fair):
+    return {
+        "size": size,
+        "pprev": 0.2,
+        "ppr": 0.5,
+        "precision": 0.7,
+        "fpr": fpr,
+        "fnr": 0.3,
+        "tpr": 0.7,
+        "disparity": {
+            "pprev": 1.0,
+            "ppr": 1.0,
+            "precision": 1.0,
+            "fpr": fpr_disp,
+            "fnr": 1.0,
+            "tpr": 1.0,
+        },
+        "fair": {
+            "pprev": True,
+            "ppr": True,
+            "precision": True,
+            "fpr": fpr_fair,
+            "fnr": True,
+            "tpr": True,
+        },
+    }
+
+
+@pytest.fixture
+def ctx():
+    slices = [
+        slice_row("sex", "Female", 412, 0.61234, 0.4321, 0.50667, flagged=True),
+        slice_row("sex", "Male", 876, 0.73441, 0.6543, 0.69211),
+        slice_row("age-band", "65+", 9, 0.0, 0.0, 0.0, too_small=True),
+    ]
+    return {
+        "model": {
+            "name": "census-income",
+            "version": "1.2.0",
+            "estimator": "HistGradientBoostingClassifier",
+            "params": {"learning_rate": 0.05, "max_iter": 300},
+            "trained_at": "2024-05-01T12:00:00Z",
+            "git_commit": "abc1234",
+            "library_versions": {"scikit-learn": "1.9.1", "pandas": "3.1.1"},
+            "data_sha256": {"adult.data": "d" * 64},
+        },
+        "data": {
+            "source": "UCI Adult",
+            "n_train": 32561,
+            "n_test": 16281,
+            "features": ["age", "sex", "hours-per-week"],
+            "target": "salary",
+            "positive_label": ">50K",
+            "cleaning": ["dropped rows with '?'", "stripped whitespace"],
+        },
+        "metrics": {
+            "precision": 0.78123,
+            "recall": 0.65432,
+            "f1": 0.71218,
+            "accuracy": 0.87011,
+            "roc_auc": 0.92468,
+            "brier": 0.09137,
+        },
+        "cv": [
+            {
+                "candidate": "logreg",
+                "roc_auc_mean": 0.90111,
+                "roc_auc_std": 0.00321,
+                "accuracy_mean": 0.85012,
+                "accuracy_std": 0.00412,
+            },
+            {
+                "candidate": "hgb",
+                "roc_auc_mean": 0.92561,
+                "roc_auc_std": 0.00234,
+                "accuracy_mean": 0.87066,
+                "accuracy_std": 0.00301,
+            },
+        ],
+        "selection_criterion": "highest mean roc_auc",
+        "selected": "hgb",
+        "slices": slices,
+        "weakest_slices": slices[:2],
+        "bias": {
+            "band": [0.8, 1.25],
+            "metrics": ["pprev", "ppr", "precision", "fpr", "fnr", "tpr"],
+            "attributes": {
+                "sex": {
+                    "reference": "Male",
+                    "groups": {
+                        "Female": group(412, 0.04, 0.5, False),
+                        "Male": group(876, 0.08, 1.0, True),
+                    },
+                }
+            },
+            "summary": {
+                "sex": {
+                    "pprev": "fair",
+                    "ppr": "fair",
+                    "precision": "fair",
+                    "fpr": "unfair",
+                    "fnr": "fair",
+                    "tpr": "fair",
+                }
+            },
+        },
+        "figures": {
+            "roc": "figures/roc.png",
+            "calibration": "figures/calibration.png",
+            "slice_f1": "figures/slice_f1.png",
+            "disparity": "figures/disparity.png",
+        },
+    }
+
+
+@pytest.fixture
+def card(ctx):
+    return render_model_card(ctx)
+
+
+def test_every_section_heading_is_present_in_order(card):
+    positions = [card.index(f"\n{heading}\n") for heading in SECTIONS]
+    assert positions == sorted(positions)
+
+
+def test_model_details_come_from_ctx(card):
+    assert card.startswith("# Model card: census-income 1.2.0\n")
+    for text in [
+        "`HistGradientBoostingClassifier`",
+        "`abc1234`",
+        "2024-05-01T12:00:00Z",
+    ]:
+        assert text in card
+    assert "| `learning_rate` | `0.05` |" in card
+    assert "| scikit-learn | 1.9.1 |" in card
+    assert f"| adult.data | `{'d' * 64}` |" in card
+
+
+def test_data_section_lists_counts_features_and_cleaning(card):
+    assert "Training rows: 32561; test rows: 16281" in card
+    assert "Features (3): `age`, `sex`, `hours-per-week`" in card
+    assert "- dropped rows with '?'" in card
+    assert "positive class `>50K`" in card
+
+
+def test_overall_metrics_are_formatted_to_four_decimals(card):
+    for line in [
+        "| Precision | 0.7812 |",
+        "| Recall | 0.6543 |",
+        "| F1 | 0.7122 |",
+        "| Accuracy | 0.8701 |",
+        "| ROC AUC | 0.9247 |",
+        "| Brier score (lower is better) | 0.0914 |",
+    ]:
+        assert line in card
+
+
+def test_cv_table_shows_mean_and_std_and_marks_the_selection(card):
+    assert "| Candidate | roc_auc | accuracy |" in card
+    assert "| logreg | 0.9011 ± 0.0032 | 0.8501 ± 0.0041 |" in card
+    assert "| hgb (selected) | 0.9256 ± 0.0023 | 0.8707 ± 0.0030 |" in card
+    assert "Selection criterion: highest mean roc_auc. Selected: **hgb**." in card
+
+
+def test_cv_given_as_a_dict_renders_the_same(ctx, card):
+    ctx["cv"] = {
+        "rows": ctx.pop("cv"),
+        "selection_criterion": ctx.pop("selection_criterion"),
+        "selected": ctx.pop("selected"),
+    }
+    assert render_model_card(ctx) == card
+
+
+def test_calibration_section_reports_brier_and_links_the_curve(card):
+    section = card.split("## Calibration")[1].split("## Slices")[0]
+    assert "0.0914" in section
+    assert "(figures/calibration.png)" in section
+
+
+def test_slices_section_lists_flagged_and_weakest_and_links_report(card):
+    section = card.split("## Slices")[1].split("## Bias findings")[0]
+    assert "3 slices evaluated; 1 too small to judge; 1 flagged" in section
+    assert "overall 0.712" in section
+    assert "| sex | Female | 412 | 0.612 | 0.432 | 0.507 |" in section
+    assert "| sex | Male | 876 | 0.734 | 0.654 | 0.692 |" in section
+    assert "[reports/slice_output.txt](reports/slice_output.txt)" in section
+
+
+def test_bias_section_names_the_unfair_metric(card):
+    section = card.split("## Bias findings")[1].split("## Caveats")[0]
+    assert "Unfair metrics found — sex: fpr." in section
+    assert "| sex | Male | fair | fair | fair | **unfair** | fair | fair |" in section
+
+
+def test_figures_are_linked_as_images(card):
+    section = card.split("## Figures")[1]
+    for path in ["roc", "calibration", "slice_f1", "disparity"]:
+        assert f"](figures/{path}.png)" in section
+    assert "![ROC curve](figures/roc.png)" in section
+
+
+def test_caveats_follow_the_findings(card):
+    section = card.split("## Caveats and recommendations")[1].split("## Figures")[0]
+    assert "1994" in section
+    assert "`sex`" in section  # sensitive input and unfair attribute
+    assert "Flagged slices" in section

@@ -1,0 +1,336 @@
+"""Model card rendering: every number comes from the pipeline's context dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from training.bias import format_bias
+
+SENSITIVE = ("sex", "race", "native-country", "age", "marital-status", "relationship")
+METRIC_NAMES = {
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "accuracy": "Accuracy",
+    "roc_auc": "ROC AUC",
+    "brier": "Brier score (lower is better)",
+}
+FIGURE_TITLES = {
+    "roc": "ROC curve",
+    "calibration": "Calibration (reliability) curve",
+    "slice_f1": "F1 by slice",
+    "disparity": "Bias disparities",
+}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python scalars, so they print without a type wrapper."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _f(value: Any, digits: int = 4) -> str:
+    """A number with fixed decimals; blanks and non-numbers as text."""
+    value = _plain(value)
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value != value:
+        return "n/a"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table as lines."""
+    lines = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _cv_parts(ctx: dict) -> tuple[list[dict], str | None, str | None]:
+    """CV rows, selection criterion and selected candidate.
+
+    Accepts ctx["cv"] as a list of rows (criterion and selection at the top level of
+    ctx) or as a dict {"rows", "selection_criterion", "selected"}.
+    """
+    cv = ctx.get("cv") or []
+    if isinstance(cv, dict):
+        return (
+            list(cv.get("rows", [])),
+            cv.get("selection_criterion"),
+            cv.get("selected"),
+        )
+    return list(cv), ctx.get("selection_criterion"), ctx.get("selected")
+
+
+def _model_details(model: dict) -> list[str]:
+    lines = ["## Model details", ""]
+    lines += _table(
+        ["Field", "Value"],
+        [
+            ["Name", model["name"]],
+            ["Version", model["version"]],
+            ["Estimator", f"`{model['estimator']}`"],
+            ["Trained at", model["trained_at"]],
+            ["Git commit", f"`{model['git_commit']}`"],
+        ],
+    )
+    params = model.get("params") or {}
+    if params:
+        lines += ["", "Hyperparameters:", ""]
+        lines += _table(
+            ["Parameter", "Value"],
+            [[f"`{k}`", f"`{_plain(v)!r}`"] for k, v in params.items()],
+        )
+    versions = model.get("library_versions") or {}
+    if versions:
+        lines += ["", "Library versions:", ""]
+        lines += _table(["Library", "Version"], [[k, v] for k, v in versions.items()])
+    hashes = model.get("data_sha256") or {}
+    if hashes:
+        lines += ["", "Data checksums (SHA-256):", ""]
+        lines += _table(["File", "SHA-256"], [[k, f"`{v}`"] for k, v in hashes.items()])
+    return lines
+
+
+def _intended(data: dict) -> list[str]:
+    label = data["positive_label"]
+    return [
+        "## Intended use",
+        "",
+        f"Predicts whether a person's annual income is `{label}` (target "
+        f"`{data['target']}`) from census attributes. It is a reference template "
+        "for a reproducible training, evaluation and serving pipeline, and a "
+        "teaching example for evaluating a classifier on slices and auditing it "
+        "for bias. Use it for aggregate, exploratory analysis only.",
+        "",
+        "## Intended users",
+        "",
+        "- Engineers and data scientists learning or reusing the pipeline.",
+        "- Students and educators studying model evaluation, slicing and fairness.",
+        "- Reviewers checking the model's reported behaviour against this card.",
+        "",
+        "## Out-of-scope uses",
+        "",
+        "- Any decision about an individual: employment, hiring or pay, credit, "
+        "lending, insurance, housing, benefits, or law enforcement.",
+        "- Inferring the income of real, identifiable people.",
+        "- Describing today's population: the data is the 1994 US census extract "
+        "(UCI Adult); incomes, occupations and demographics have changed since.",
+        "- Populations outside the United States or outside the census sample.",
+    ]
+
+
+def _data(data: dict) -> list[str]:
+    lines = [
+        "## Data and processing",
+        "",
+        f"- Source: {data['source']}",
+        f"- Training rows: {data['n_train']}; test rows: {data['n_test']}",
+        f"- Target: `{data['target']}`, positive class `{data['positive_label']}`",
+        f"- Features ({len(data['features'])}): "
+        + ", ".join(f"`{f}`" for f in data["features"]),
+        "",
+        "Cleaning steps:",
+        "",
+    ]
+    lines += [f"- {step}" for step in data.get("cleaning") or []] or ["- none"]
+    return lines
+
+
+def _metrics(ctx: dict) -> list[str]:
+    metrics = ctx["metrics"]
+    lines = ["## Metrics", "", "Held-out test set:", ""]
+    lines += _table(
+        ["Metric", "Value"],
+        [[METRIC_NAMES.get(k, k), _f(v)] for k, v in metrics.items()],
+    )
+    rows, criterion, selected = _cv_parts(ctx)
+    if rows:
+        names: list[str] = []
+        for row in rows:
+            names += [
+                k[: -len("_mean")]
+                for k in row
+                if k.endswith("_mean") and k[: -len("_mean")] not in names
+            ]
+        table_rows = []
+        for row in rows:
+            cells = []
+            for name in names:
+                mean, std = row.get(f"{name}_mean"), row.get(f"{name}_std")
+                cells.append(_f(mean) + ("" if std is None else f" ± {_f(std)}"))
+            candidate = row.get("candidate", "")
+            mark = (
+                " (selected)" if selected is not None and candidate == selected else ""
+            )
+            table_rows.append([f"{candidate}{mark}", *cells])
+        lines += ["", "Cross-validation on the training set (mean ± std over folds):"]
+        lines += [""] + _table(["Candidate", *names], table_rows)
+    if criterion or selected:
+        lines += [
+            "",
+            f"Selection criterion: {criterion or 'n/a'}. Selected: "
+            f"**{selected or 'n/a'}**.",
+        ]
+    return lines
+
+
+def _calibration(ctx: dict) -> list[str]:
+    brier = ctx["metrics"].get("brier")
+    lines = [
+        "## Calibration",
+        "",
+        f"Brier score on the test set: {_f(brier)} (mean squared error of the "
+        "predicted probability; lower is better).",
+    ]
+    path = ctx["figures"].get("calibration")
+    if path:
+        lines += [
+            "",
+            f"See the [reliability curve]({path}): points below the diagonal mean "
+            "the model over-estimates the chance of the positive class there.",
+        ]
+    return lines
+
+
+def _slice_rows(rows: list[dict]) -> list[list[Any]]:
+    return [
+        [
+            r["feature"],
+            r["value"],
+            r["support"],
+            _f(r["precision"], 3),
+            _f(r["recall"], 3),
+            _f(r["f1"], 3),
+        ]
+        for r in rows
+    ]
+
+
+def _slices(ctx: dict) -> list[str]:
+    slices = ctx.get("slices") or []
+    overall_f1 = ctx["metrics"].get("f1")
+    report = (ctx.get("reports") or {}).get("slice_output", "reports/slice_output.txt")
+    header = ["Feature", "Value", "Support", "Precision", "Recall", "F1"]
+    flagged = [r for r in slices if r.get("flagged")]
+    small = [r for r in slices if r.get("too_small")]
+    lines = [
+        "## Slices",
+        "",
+        f"{len(slices)} slices evaluated; {len(small)} too small to judge; "
+        f"{len(flagged)} flagged (F1 below the overall {_f(overall_f1, 3)} by more "
+        f"than the configured margin). Full table: [{report}]({report}).",
+        "",
+    ]
+    if flagged:
+        lines += ["Flagged slices:", ""] + _table(header, _slice_rows(flagged))
+    else:
+        lines.append("No judgeable slice is flagged.")
+    weakest = ctx.get("weakest_slices") or []
+    if weakest:
+        lines += ["", "Weakest judgeable slices (lowest F1):", ""]
+        lines += _table(header, _slice_rows(weakest))
+    return lines
+
+
+def _unfair(audit: dict) -> dict[str, list[str]]:
+    """Unfair metrics per attribute, from the audit summary."""
+    found = {}
+    for attr, verdicts in (audit.get("summary") or {}).items():
+        metrics = [m for m, v in verdicts.items() if v == "unfair"]
+        if metrics:
+            found[attr] = metrics
+    return found
+
+
+def _bias(audit: dict) -> list[str]:
+    unfair = _unfair(audit)
+    if unfair:
+        named = "; ".join(f"{a}: {', '.join(ms)}" for a, ms in unfair.items())
+        verdict = f"Unfair metrics found — {named}."
+    else:
+        verdict = "No audited metric is outside the fairness band."
+    return ["## Bias findings", "", verdict, "", format_bias(audit).rstrip("\n")]
+
+
+def _caveats(ctx: dict) -> list[str]:
+    data = ctx["data"]
+    slices = ctx.get("slices") or []
+    unfair = _unfair(ctx["bias"])
+    used = [f for f in data["features"] if f in SENSITIVE]
+    lines = [
+        "## Caveats and recommendations",
+        "",
+        "- The data is a 1994 US census extract; the income label is a fixed nominal "
+        "threshold, not adjusted for inflation. Do not treat predictions as "
+        "describing any current population.",
+        "- Test metrics come from one held-out split of the same extract; expect "
+        "them to be optimistic for any other population.",
+    ]
+    if used:
+        lines.append(
+            "- The model takes sensitive or proxy attributes as inputs: "
+            + ", ".join(f"`{f}`" for f in used)
+            + ". Their effect on predictions should be reviewed before any reuse."
+        )
+    if unfair:
+        lines.append(
+            "- The bias audit finds disparities outside the band for "
+            + ", ".join(f"`{a}`" for a in unfair)
+            + "; report results per group, and treat any downstream use that "
+            "relies on equal error rates across these groups as unsupported."
+        )
+    if any(r.get("flagged") for r in slices):
+        lines.append(
+            "- Flagged slices perform clearly worse than overall; collect more data "
+            "or re-weight for them before relying on the model there."
+        )
+    if any(r.get("too_small") for r in slices):
+        lines.append(
+            "- Some slices are too small to judge; their metrics are noise, not "
+            "evidence of good or bad performance."
+        )
+    lines += [
+        "- Small groups make disparity ratios unstable; read them with the group "
+        "sizes in the bias tables.",
+        "- Re-run the evaluation, slicing and bias audit whenever the data, "
+        "features or decision threshold change.",
+    ]
+    return lines
+
+
+def _figures(figures: dict) -> list[str]:
+    lines = ["## Figures", ""]
+    for key, path in figures.items():
+        title = FIGURE_TITLES.get(key, key)
+        lines += [f"### {title}", "", f"![{title}]({path})", ""]
+    return lines[:-1]
+
+
+def render_model_card(ctx: dict) -> str:
+    """The model card as a markdown string, built only from the pipeline's ctx."""
+    model, data = ctx["model"], ctx["data"]
+    sections = [
+        [f"# Model card: {model['name']} {model['version']}"],
+        _model_details(model),
+        _intended(data),
+        _data(data),
+        _metrics(ctx),
+        _calibration(ctx),
+        _slices(ctx),
+        _bias(ctx["bias"]),
+        _caveats(ctx),
+        _figures(ctx["figures"]),
+    ]
+    return "\n\n".join("\n".join(s) for s in sections) + "\n"
