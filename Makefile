@@ -46,7 +46,7 @@ lint: $(STAMP) ## black --check and flake8
 format: $(STAMP) ## Reformat the code with black
 	$(BIN)/black .
 
-test: $(STAMP) ## Run the whole test suite (what CI runs)
+test: data ## Run the whole test suite (what CI runs)
 	$(BIN)/pytest
 
 clean: ## Remove caches (keeps data/, model/ and .venv)

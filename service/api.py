@@ -52,8 +52,9 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
     @blp.arguments(batch, example={"records": [example, example]})
     @blp.response(200, BatchResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
+    @blp.doc(summary=f"Score 1 to {batch_limit} census records, answered in order.")
     def predict_batch(data):
-        """Score up to BATCH_LIMIT census records; answers come in request order."""
+        """Score a batch of census records; answers come in request order."""
         results = predictor.predict_many(data["records"])
         return {
             "predictions": [
@@ -62,5 +63,4 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
             "model_version": version,
         }
 
-    predict_batch.__doc__ = f"Score 1 to {batch_limit} census records, in order."
     return blp

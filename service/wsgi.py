@@ -1,6 +1,17 @@
-"""The WSGI entry point gunicorn loads (`service.wsgi:app`): the one place that reads the
-environment and loads the model. With preload_app this happens once, in the master."""
+"""The WSGI entry point gunicorn loads (`service.wsgi:app`).
+
+The one place that reads the environment and loads the model. With preload_app this runs
+once, in the gunicorn master; a model that cannot be verified stops the server here with
+one clear line and a non-zero exit, before any worker starts.
+"""
+
+import sys
 
 from service import create_app
+from service.model_store import ModelError
 
-app = create_app()
+try:
+    app = create_app()
+except ModelError as exc:
+    print(f"census-service: refusing to start: {exc}", file=sys.stderr, flush=True)
+    sys.exit(3)

@@ -57,6 +57,14 @@ def clean(raw: pd.DataFrame, target: str = "salary") -> pd.DataFrame:
     return df.drop_duplicates().reset_index(drop=True)
 
 
+def drop_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Training rows whose features also appear in the test split are dropped (leakage)."""
+    features = [c for c in train.columns if c != target]
+    keys = pd.MultiIndex.from_frame(test[features].fillna("\0"))
+    seen = pd.MultiIndex.from_frame(train[features].fillna("\0")).isin(keys)
+    return train[~seen].reset_index(drop=True)
+
+
 def split_own(df: pd.DataFrame, target: str, test_size: float, seed: int):
     """Stratified train/test split for a census.csv of your own."""
     from sklearn.model_selection import train_test_split
@@ -84,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         train = clean(read_uci(paths.raw / "adult.data"), target)
         test = clean(read_uci(paths.raw / "adult.test", skip_first_line=True), target)
+    train = drop_overlap(train, test, target)
     for name, df in (("train", train), ("test", test)):
         write_text_atomic(paths.processed / f"{name}.csv", to_csv_text(df))
         print(f"{name}: {len(df)} rows -> {paths.processed / f'{name}.csv'}")
