@@ -46,7 +46,13 @@ def slice_report(X, y, y_pred, spec: FeatureSpec, ev: dict) -> pd.DataFrame:
     banded = slicing.add_bands(X, sp["bands"])
     features = spec.categorical + [f"{col}-band" for col in sp["bands"]]
     return slicing.slice_metrics(
-        banded, y, y_pred, features, sp["min_support"], sp["f1_margin"]
+        banded,
+        y,
+        y_pred,
+        features,
+        sp["min_support"],
+        sp["f1_margin"],
+        sp.get("min_positives", 0),
     )
 
 

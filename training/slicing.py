@@ -122,11 +122,13 @@ def slice_metrics(
     features: list[str],
     min_support: int,
     f1_margin: float,
+    min_positives: int = 0,
 ) -> pd.DataFrame:
     """One row per (feature, value) with support, precision, recall, F1 and flags.
 
     y_true/y_pred are 0/1 and aligned with frame by position. NaN in a feature is its
-    own "(missing)" slice. too_small: support < min_support; flagged: judgeable and
+    own "(missing)" slice. too_small: support < min_support or fewer true positives
+    than min_positives (F1 of a handful of positives says nothing); flagged: judgeable and
     F1 < overall F1 - f1_margin. The overall F1, margin and min_support are kept in
     table.attrs for format_slices.
     """
@@ -153,7 +155,7 @@ def slice_metrics(
         for value in _ordered_values(column, list(uniques)):
             i = position[value]
             precision, recall, f1 = _prf(int(tp[i]), int(fp[i]), int(fn[i]))
-            too_small = bool(support[i] < min_support)
+            too_small = bool(support[i] < min_support or positives[i] < min_positives)
             rows.append(
                 {
                     "feature": feature,
@@ -170,7 +172,10 @@ def slice_metrics(
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["value"] = table["value"].astype(object)
     table.attrs.update(
-        overall_f1=overall_f1, f1_margin=float(f1_margin), min_support=int(min_support)
+        overall_f1=overall_f1,
+        f1_margin=float(f1_margin),
+        min_support=int(min_support),
+        min_positives=int(min_positives),
     )
     return table
 
@@ -191,7 +196,11 @@ def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
     if margin is not None:
         rule = f"Flagged: F1 more than {margin:.3f} below overall F1"
         if min_support is not None:
-            rule += f"; slices with support < {int(min_support)} are too small to judge"
+            rule += f"; slices with support < {int(min_support)}"
+            positives = table.attrs.get("min_positives")
+            if positives:
+                rule += f" or fewer than {int(positives)} positive labels"
+            rule += " are too small to judge"
         lines.append(rule + ".")
     for feature, block in table.groupby("feature", sort=False):
         values = [str(v) for v in block["value"]]

@@ -204,3 +204,16 @@ def test_weakest_slices_are_judgeable_and_lowest_f1_first(table):
     three = weakest_slices(table)
     assert list(three["value"]) == ["F", "M", "35-64"]
     assert not three["too_small"].any()
+
+
+def test_slice_with_too_few_true_positives_is_too_small_to_judge():
+    frame = pd.DataFrame({"g": ["a"] * 6 + ["b"] * 6})
+    y_true = [1, 1, 1, 0, 0, 0] + [1, 0, 0, 0, 0, 0]
+    y_pred = [1, 1, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0]
+    table = slice_metrics(frame, y_true, y_pred, ["g"], 1, 0.1, min_positives=2)
+    by_value = table.set_index("value")
+    assert not by_value.loc["a", "too_small"]
+    assert by_value.loc["b", "too_small"] and not by_value.loc["b", "flagged"]
+    assert "fewer than 2 positive labels" in format_slices(
+        table, {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    )

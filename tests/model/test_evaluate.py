@@ -1,0 +1,56 @@
+"""The evaluate stage: every report, figure and the model card, from the pipeline's own
+numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.evaluate import evaluate
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained, params):
+    metrics = evaluate(trained, params)
+    return trained, metrics
+
+
+def test_metrics_json_matches_the_bundle_metrics(evaluated):
+    paths, metrics = evaluated
+    written = json.loads((paths.reports / "metrics.json").read_text())
+    meta = json.loads((paths.model_dir / "metadata.json").read_text())
+    assert written == metrics
+    assert written == pytest.approx(meta["metrics"])
+    assert set(written) == {"precision", "recall", "f1", "accuracy", "roc_auc", "brier"}
+
+
+def test_slice_reports_cover_every_categorical_feature_and_the_bands(evaluated, params):
+    paths, _ = evaluated
+    rows = json.loads((paths.reports / "slice_output.json").read_text())
+    features = {r["feature"] for r in rows}
+    expected = set(params["features"]["categorical"]) | {"age-band", "hours-per-week-band"}
+    assert features == expected
+    assert sum(r["support"] for r in rows if r["feature"] == "sex") == 800
+    text = (paths.reports / "slice_output.txt").read_text()
+    assert "== marital-status ==" in text and "Overall:" in text
+
+
+def test_bias_report_judges_each_attribute_per_metric(evaluated, params):
+    paths, _ = evaluated
+    audit = json.loads((paths.reports / "bias_report.json").read_text())
+    assert set(audit["summary"]) == set(params["evaluate"]["bias"]["attributes"])
+    for verdicts in audit["summary"].values():
+        assert set(verdicts.values()) <= {"fair", "unfair", "undefined"}
+    assert audit["attributes"]["sex"]["reference"] == "Male"  # the largest group
+
+
+def test_model_card_shows_the_measured_numbers_and_links_figures(evaluated):
+    paths, metrics = evaluated
+    card = (paths.root / "MODEL_CARD.md").read_text()
+    assert f"{metrics['roc_auc']:.4f}" in card
+    assert f"{metrics['accuracy']:.4f}" in card
+    for name in ("roc_curve", "calibration", "slice_f1", "disparity"):
+        png = paths.figures / f"{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert f"reports/figures/{name}.png" in card
