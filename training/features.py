@@ -42,10 +42,24 @@ class FeatureSpec:
         return list(self.numeric) + self.categorical
 
 
+def read_processed(path: Path, spec: FeatureSpec) -> pd.DataFrame:
+    """A processed CSV with categorical columns kept as strings."""
+    return pd.read_csv(path, dtype={c: "string" for c in spec.categorical})
+
+
 def load_split(path: Path, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a processed CSV into (features frame, 0/1 target)."""
-    df = pd.read_csv(path, dtype={c: "string" for c in spec.categorical})
-    return split_xy(df, spec)
+    return split_xy(read_processed(path, spec), spec)
+
+
+def class_labels(target: pd.Series, positive: str) -> tuple[str, str]:
+    """(negative, positive) label names; the target must have exactly two values."""
+    values = sorted(set(target.astype(str)))
+    if len(values) != 2 or positive not in values:
+        raise ValueError(
+            f"target must have two values including {positive!r}: {values}"
+        )
+    return next(v for v in values if v != positive), positive
 
 
 def split_xy(df: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:

@@ -34,8 +34,11 @@ from training.export import (
 from training.features import (
     FeatureSpec,
     build_preprocessor,
+    class_labels,
     describe_features,
     load_split,
+    read_processed,
+    split_xy,
 )
 from training.io import sha256_bytes, sha256_file, write_json_atomic
 from training.metrics import classification_metrics
@@ -142,7 +145,8 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
     spec = FeatureSpec.from_params(params)
     tp = params["train"]
     started = time.perf_counter()
-    X, y = load_split(paths.processed / "train.csv", spec)
+    train_df = read_processed(paths.processed / "train.csv", spec)
+    X, y = split_xy(train_df, spec)
     X_test, y_test = load_split(paths.processed / "test.csv", spec)
     cv_rows = cross_validate_candidates(
         tp["candidates"], spec, X, y, tp["cv_folds"], tp["seed"]
@@ -156,11 +160,7 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
 
     onnx_bytes = to_onnx_bytes(pipeline, spec)
     features = describe_features(X, spec)
-    negatives = sorted(set(pd.read_csv(paths.processed / "train.csv")[spec.target]))
-    labels = (
-        next(v for v in negatives if v != spec.positive_label),
-        spec.positive_label,
-    )
+    labels = class_labels(train_df[spec.target], spec.positive_label)
     threshold = params["evaluate"]["threshold"]
     predictor = build_predictor(onnx_bytes, features, labels, threshold)
     parity = check_parity(pipeline, predictor, X_test, spec, tp["parity_tolerance"])

@@ -64,3 +64,14 @@ def test_classification_metrics_match_hand_computed_values():
     assert m["roc_auc"] == pytest.approx(5 / 6)
     brier = np.mean((p - y) ** 2)
     assert m["brier"] == pytest.approx(brier)
+
+
+def test_class_labels_puts_the_negative_first_and_rejects_other_targets():
+    from training.features import class_labels
+
+    assert class_labels(pd.Series([">50K", "<=50K", ">50K"]), ">50K") == (
+        "<=50K",
+        ">50K",
+    )
+    with pytest.raises(ValueError, match="two values"):
+        class_labels(pd.Series(["a", "b", "c"]), "a")
