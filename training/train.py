@@ -140,14 +140,8 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def train(paths: Paths, params: dict) -> dict[str, Any]:
-    """Run CV selection, refit, export and verify; publish the bundle; return metadata."""
-    spec = FeatureSpec.from_params(params)
-    tp = params["train"]
-    started = time.perf_counter()
-    train_df = read_processed(paths.processed / "train.csv", spec)
-    X, y = split_xy(train_df, spec)
-    X_test, y_test = load_split(paths.processed / "test.csv", spec)
+def select_and_fit(spec: FeatureSpec, tp: dict, X, y) -> tuple[str, Pipeline, list]:
+    """Cross-validate every candidate, pick one by the declared criterion, refit it."""
     cv_rows = cross_validate_candidates(
         tp["candidates"], spec, X, y, tp["cv_folds"], tp["seed"]
     )
@@ -156,15 +150,37 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
     pipeline = build_pipeline(
         spec, cand["estimator"], cand.get("params", {}), tp["seed"]
     )
-    pipeline.fit(X, y)
+    return chosen, pipeline.fit(X, y), cv_rows
+
+
+def provenance(paths: Paths, n_train: int, n_test: int) -> dict[str, Any]:
+    """Where the model came from: data hashes, library versions, commit, time."""
+    return {
+        "data": {
+            name: {"sha256": sha256_file(paths.processed / f"{name}.csv"), "rows": n}
+            for name, n in (("train", n_train), ("test", n_test))
+        },
+        "library_versions": library_versions(),
+        "git_commit": git_commit(paths.root),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def train(paths: Paths, params: dict) -> dict[str, Any]:
+    """Run CV selection, refit, export and verify; publish the bundle; return metadata."""
+    spec, tp = FeatureSpec.from_params(params), params["train"]
+    threshold = params["evaluate"]["threshold"]
+    started = time.perf_counter()
+    train_df = read_processed(paths.processed / "train.csv", spec)
+    X, y = split_xy(train_df, spec)
+    X_test, y_test = load_split(paths.processed / "test.csv", spec)
+    chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
 
     onnx_bytes = to_onnx_bytes(pipeline, spec)
     features = describe_features(X, spec)
     labels = class_labels(train_df[spec.target], spec.positive_label)
-    threshold = params["evaluate"]["threshold"]
     predictor = build_predictor(onnx_bytes, features, labels, threshold)
     parity = check_parity(pipeline, predictor, X_test, spec, tp["parity_tolerance"])
-
     proba = predictor.proba_columns(frame_to_columns(X_test, spec))
     example = example_record(X_test)
     onnx_sha = sha256_bytes(onnx_bytes)
@@ -174,7 +190,7 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
         "version": f"{chosen}-{onnx_sha[:12]}",
         "candidate": chosen,
         "estimator": type(pipeline.steps[-1][1]).__name__,
-        "params": cand.get("params", {}),
+        "params": tp["candidates"][chosen].get("params", {}),
         "selection": {"criterion": f"highest mean CV {tp['selection_metric']}"},
         "onnx": {"file": "model.onnx", "sha256": onnx_sha},
         "features": features,
@@ -185,26 +201,18 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
         "parity": parity,
         "example": {
             "record": example,
-            "probability": float(predictor.predict_one(example).probability),
+            "probability": predictor.predict_one(example).probability,
         },
-        "data": {
-            name: {"sha256": sha256_file(paths.processed / f"{name}.csv"), "rows": n}
-            for name, n in (("train", len(X)), ("test", len(X_test)))
-        },
-        "library_versions": library_versions(),
-        "git_commit": git_commit(paths.root),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(paths, len(X), len(X_test)),
         "training_seconds": round(time.perf_counter() - started, 1),
     }
     publish.publish_bundle(paths.model_dir, onnx_bytes, pipeline, meta)
-    write_json_atomic(
-        paths.reports / "cv_results.json",
-        {
-            "selection_metric": tp["selection_metric"],
-            "selected": chosen,
-            "rows": cv_rows,
-        },
-    )
+    cv = {
+        "selection_metric": tp["selection_metric"],
+        "selected": chosen,
+        "rows": cv_rows,
+    }
+    write_json_atomic(paths.reports / "cv_results.json", cv)
     return meta
 
 
