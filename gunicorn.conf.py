@@ -8,9 +8,9 @@ import os
 
 from service.metrics import (
     prepare_multiprocess_dir,
-    remove_multiprocess_dir,
     worker_exited,
 )
+from service.workers import exit_worker
 
 # Heroku routes to 0.0.0.0:$PORT; anywhere else we listen on loopback unless told.
 _host = os.environ.get("HOST") or ("0.0.0.0" if os.environ.get("DYNO") else "127.0.0.1")
@@ -33,7 +33,8 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 # Prometheus multiprocess mode: each worker writes its metrics to files in this folder
-# and /metrics merges them. Set (and emptied) here, before the app is imported.
+# and /metrics merges them. Made (or emptied) here, before the app is imported; a
+# folder made here is removed when the master exits.
 prepare_multiprocess_dir()
 
 
@@ -42,6 +43,6 @@ def child_exit(server, worker):
     worker_exited(worker.pid)
 
 
-def on_exit(server):
-    """The master is stopping: remove the metrics folder it made."""
-    remove_multiprocess_dir()
+def worker_exit(server, worker):
+    """Leave the worker without interpreter teardown (see service/workers.py)."""
+    exit_worker()

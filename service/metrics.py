@@ -87,6 +87,7 @@ def prepare_multiprocess_dir(environ=os.environ) -> str | None:
     Must run before prometheus_client is imported. Returns the directory, or None when
     metrics are off.
     """
+    import atexit
     import tempfile
 
     from service.config import parse_bool
@@ -99,6 +100,8 @@ def prepare_multiprocess_dir(environ=os.environ) -> str | None:
             prefix="census-metrics-"
         )
         _CREATED.append(path)
+        # Removed when the master exits, a failed boot included.
+        atexit.register(remove_multiprocess_dir, os.getpid())
     os.makedirs(path, exist_ok=True)
     # Files left by an earlier run would add its counts to ours.
     for name in os.listdir(path):
@@ -107,10 +110,12 @@ def prepare_multiprocess_dir(environ=os.environ) -> str | None:
     return path
 
 
-def remove_multiprocess_dir() -> None:
-    """Remove the folder `prepare_multiprocess_dir` created (gunicorn's on_exit hook)."""
+def remove_multiprocess_dir(owner: int) -> None:
+    """Remove the folders `prepare_multiprocess_dir` made, in the process that made them."""
     import shutil
 
+    if os.getpid() != owner:  # a forked worker inherits this atexit hook: not its job
+        return
     while _CREATED:
         shutil.rmtree(_CREATED.pop(), ignore_errors=True)
 
