@@ -8,35 +8,52 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+import time
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 
 HANDLER_MARK = "_census_handler"
+# Where service.observability.RequestIds keeps the request's ID in the WSGI environ.
+REQUEST_ID_KEY = "census.request_id"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any extra fields."""
+    """One JSON object per line: time, level, logger, message, request ID, fields.
 
-    # Attributes every LogRecord has; anything else was passed in `extra`.
-    STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    Structured fields are passed as `extra={"fields": {...}}`. Written for the access
+    log's budget of a few microseconds a line: one encoder, a cached timestamp prefix.
+    """
+
+    _encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._prefix = ""
+
+    def timestamp(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds; the part up to the second is reused."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "ts": self.timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
         }
-        for key, value in record.__dict__.items():
-            if key not in self.STANDARD and not key.startswith("_"):
-                entry[key] = value
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return self._encode(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -53,7 +70,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            rid = g.get("request_id") if has_request_context() else None
+            rid = request.environ.get(REQUEST_ID_KEY) if has_request_context() else None
             record.request_id = rid or "-"
         return True
 

@@ -8,12 +8,17 @@ the files, so a scrape sees every worker, not only the one that answered it.
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 
 from flask import Response, current_app
 
 # Request latencies here are sub-millisecond to seconds (a full batch).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
 LATENCY_BUCKETS += (1.0, 2.5, 5.0, 10.0)
+# The labels in a predict answer, found without decoding the JSON (a few microseconds for
+# one record instead of ten; the body is ours, written by the predict views).
+PREDICTION = re.compile(rb'"prediction":\s*"([^"\\]*)"')
 # Folders made by prepare_multiprocess_dir in this process, removed at exit.
 _CREATED: list[str] = []
 
@@ -45,6 +50,25 @@ class Metrics:
             ["label"],
             registry=self.registry,
         )
+        # labels() costs microseconds per call; the label sets are few, so keep them.
+        self._children: dict[tuple, tuple] = {}
+
+    def observe_request(
+        self, method: str, route: str, status: str, seconds: float
+    ) -> None:
+        """Count one answered request and its latency."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(*key))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_predictions(self, body: bytes) -> None:
+        """Count predicted classes in a predict response body (one or a batch)."""
+        for label, n in Counter(PREDICTION.findall(body)).items():
+            self.predictions.labels(label.decode()).inc(n)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition: all gunicorn workers' files in multiprocess mode."""
@@ -57,22 +81,6 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def count_predictions(metrics: Metrics, response: Response) -> None:
-    """Count predicted classes from a successful predict response body.
-
-    Read from the response so the prediction views and core stay free of metrics code.
-    """
-    body = response.get_json(silent=True) or {}
-    if "prediction" in body:
-        metrics.predictions.labels(body["prediction"]).inc()
-        return
-    counts: dict[str, int] = {}
-    for p in body.get("predictions", ()):
-        counts[p["prediction"]] = counts.get(p["prediction"], 0) + 1
-    for label, n in counts.items():
-        metrics.predictions.labels(label).inc(n)
 
 
 def metrics_view():
