@@ -174,6 +174,7 @@ def test_bad_input_gets_its_status_and_message_in_bounded_memory(
     finally:
         tracemalloc.stop()
     body = r.get_json()
+    print(f"{case.name}: {r.status_code}, peak {peak / 2**20:.2f} MiB")
     assert r.status_code == case.status, body
     assert body["code"] == case.status
     assert body["message"] == case.message
