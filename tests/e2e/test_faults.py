@@ -67,8 +67,9 @@ class Load:
                 headers={"Content-Type": "application/json"},
                 timeout=30,
             )
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             # urllib3 reports a refused connect as NewConnectionError: nothing was sent.
+            # Anything else (reset, cut mid-response, timeout) lost a sent request.
             text = repr(exc)
             return "not sent" if "NewConnectionError" in text else "dropped"
         return (
