@@ -10,8 +10,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 URL ?= http://$(HOST):$(PORT)
 STAMP := $(VENV)/.installed
+# pip-audit: where vulnerability data comes from (pypi = PyPI's JSON API; osv also works),
+# and the file listing accepted exceptions, one "ID  reason" per line.
+AUDIT_SERVICE ?= pypi
+AUDIT_IGNORE ?= .pip-audit-ignore
 
-.PHONY: help install data train serve run lint format test clean
+.PHONY: help install data train serve run lint format test clean audit bench-observability
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -48,6 +52,14 @@ format: $(STAMP) ## Reformat the code with black
 
 test: data ## Run the whole test suite (what CI runs)
 	$(BIN)/pytest
+
+audit: $(STAMP) ## pip-audit the runtime + training requirements; fails on any known vulnerability
+	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+	  $$(sed -n 's/^\([A-Za-z][A-Za-z0-9-]*\).*/--ignore-vuln \1/p' $(AUDIT_IGNORE)) \
+	  -r requirements.txt -r requirements-train.txt
+
+bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cost per request
+	$(PY) -m bench.observability_overhead
 
 clean: ## Remove caches (keeps data/, model/ and .venv)
 	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache

@@ -6,6 +6,12 @@ WEB_CONCURRENCY apply without editing this file.
 
 import os
 
+from service.metrics import (
+    prepare_multiprocess_dir,
+    worker_exited,
+)
+from service.workers import exit_worker
+
 # Heroku routes to 0.0.0.0:$PORT; anywhere else we listen on loopback unless told.
 _host = os.environ.get("HOST") or ("0.0.0.0" if os.environ.get("DYNO") else "127.0.0.1")
 bind = f"{_host}:{os.environ.get('PORT', '8000')}"
@@ -20,6 +26,23 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
 # Inside Heroku's 30 s between SIGTERM and SIGKILL: in-flight requests finish first.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# The app writes its own access line (JSON, with request ID and latency); set
+# GUNICORN_ACCESSLOG=- to get gunicorn's as well.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this folder
+# and /metrics merges them. Made (or emptied) here, before the app is imported; a
+# folder made here is removed when the master exits.
+prepare_multiprocess_dir()
+
+
+def child_exit(server, worker):
+    """A worker is gone: let prometheus_client drop its live files."""
+    worker_exited(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Leave the worker without interpreter teardown (see service/workers.py)."""
+    exit_worker()

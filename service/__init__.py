@@ -24,6 +24,11 @@ def create_app(config: Mapping[str, Any] | None = None, model=None) -> Flask:
     if model is None and app.config.get("LOAD_MODEL", True):
         model = load_configured_model(app)
     app.extensions["census_model"] = model
+    from service.observability import register_observability
+    from service.security import register_security
+
+    register_observability(app)
+    register_security(app)
     register_blueprints(app, model)
     from service.errors import register_error_handlers
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from service.model_store import LoadedModel
+from service.parsing import CensusBlueprint
 from service.schemas import (
     BatchResponseSchema,
     PredictResponseSchema,
@@ -20,9 +21,9 @@ def require_json() -> None:
         abort(415, message="Content-Type must be application/json.")
 
 
-def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
+def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     """The prediction blueprint, its schemas built from the model's feature list."""
-    blp = Blueprint(
+    blp = CensusBlueprint(
         "predict",
         __name__,
         url_prefix="/predict",

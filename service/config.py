@@ -26,13 +26,44 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    # Bearer token for /predict* and /metrics; empty means no auth (set it in production).
+    "API_TOKEN": "",
+    # Logs: level, and "json" (one object per line) or "text".
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+    # Prometheus metrics at /metrics.
+    "METRICS_ENABLED": True,
 }
+
+
+def parse_bool(value: str) -> bool:
+    """true/false, 1/0, yes/no, on/off (any case)."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def parse_choice(value: str, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}")
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Environment variables read, and how to parse each.
 ENV_PARSERS = {
     "MODEL_DIR": str,
     "BATCH_LIMIT": int,
     "MAX_CONTENT_LENGTH": int,
+    "API_TOKEN": str,
+    "LOG_LEVEL": lambda v: parse_choice(v.upper(), LOG_LEVELS),
+    "LOG_FORMAT": lambda v: parse_choice(v.lower(), ("json", "text")),
+    "METRICS_ENABLED": parse_bool,
 }
 
 

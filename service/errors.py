@@ -7,6 +7,9 @@ exceptions the same shape while their traceback goes to the log only.
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
+from apispec import BasePlugin
 from flask import Flask, current_app, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -19,8 +22,34 @@ MESSAGES = {
 }
 
 
+# What an operation with a JSON body can answer besides 200 and 422, documented so that
+# clients (and the contract fuzzer) know every status the server uses.
+BODY_ERRORS = (400, 413, 415)
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Documents 400, 413 and 415 on every operation that takes a request body."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for operation in (operations or {}).values():
+            if "requestBody" in operation:
+                responses = operation.setdefault("responses", {})
+                for code in BODY_ERRORS:
+                    responses.setdefault(str(code), HTTPStatus(code).name)
+
+
 class CensusApi(Api):
-    """flask-smorest's Api with a message on every error."""
+    """flask-smorest's Api with a message on every error and every error documented."""
+
+    def init_app(self, app: Flask, *, spec_kwargs=None) -> None:
+        from service.security import BearerAuthPlugin
+
+        plugins = [ErrorResponsesPlugin()]
+        if app.config.get("API_TOKEN"):
+            plugins.append(BearerAuthPlugin())
+        super().init_app(
+            app, spec_kwargs={"extra_plugins": plugins, **(spec_kwargs or {})}
+        )
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)

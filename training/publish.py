@@ -17,6 +17,34 @@ from service.model_store import METADATA_FILE, load_model
 from training.io import sha256_bytes, write_bytes_atomic, write_json_atomic
 
 PIPELINE_FILE = "pipeline.skops"
+# Types skops does not trust by default that our fitted Pipelines legitimately hold (the
+# tree ensembles' Tree and numpy dtypes). Anything else in a file is refused: loading a
+# skops file reconstructs only the types it is allowed to, and runs no pickled code.
+TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree")
+
+
+class UntrustedArtifactError(RuntimeError):
+    """A pipeline file holds types outside the allow-list, or fails its hash."""
+
+
+def load_pipeline(model_dir: Path) -> Any:
+    """The bundle's scikit-learn Pipeline: hash-checked, then loaded with the allow-list."""
+    import json
+
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    meta = json.loads((model_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    path = model_dir / meta["pipeline"]["file"]
+    data = path.read_bytes()
+    if sha256_bytes(data) != meta["pipeline"]["sha256"]:
+        raise UntrustedArtifactError(f"{path} does not match its recorded SHA-256")
+    try:
+        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException as exc:
+        raise UntrustedArtifactError(
+            f"{path} holds types outside the allow-list: {exc}"
+        )
 
 
 def recover(model_dir: Path) -> None:

@@ -37,19 +37,30 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> flo
     raise TimeoutError(f"{url}/health not healthy after {timeout} s")
 
 
-def start_gunicorn(model_dir: Path, port: int, **env: str) -> subprocess.Popen:
-    """gunicorn with gunicorn.conf.py and the WSGI entry, as the Procfile starts it."""
+def start_gunicorn(
+    model_dir: Path, port: int, log: Path | None = None, **env: str
+) -> subprocess.Popen:
+    """gunicorn with gunicorn.conf.py and the WSGI entry, as the Procfile starts it.
+
+    Output goes to a pipe, or to the file `log`: a server under load writes a log line
+    per request, and a pipe nobody reads fills up and stalls it.
+    """
     environ = {**os.environ, "MODEL_DIR": str(model_dir), "PORT": str(port)}
     environ.update(HOST="127.0.0.1", WEB_CONCURRENCY="2", **env)
     cmd = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-    return subprocess.Popen(
-        cmd + ["service.wsgi:app"],
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    output = open(log, "w") if log is not None else subprocess.PIPE
+    try:
+        return subprocess.Popen(
+            cmd + ["service.wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        if log is not None:
+            output.close()
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:

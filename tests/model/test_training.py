@@ -52,10 +52,7 @@ def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
 
 
 def test_onnx_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, params):
-    import skops.io as sio
-
-    path = trained.model_dir / "pipeline.skops"
-    pipeline = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    pipeline = publish.load_pipeline(trained.model_dir)
     spec = FeatureSpec.from_params(params)
     X, _ = load_split(trained.processed / "test.csv", spec)
     report = check_parity(pipeline, loaded_model.predictor, X, spec, 1e-5)
@@ -68,10 +65,7 @@ def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, par
             p = real.predict_proba(X)
             return np.clip(p + [[-0.01, 0.01]], 0, 1)
 
-    import skops.io as sio
-
-    path = trained.model_dir / "pipeline.skops"
-    real = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    real = publish.load_pipeline(trained.model_dir)
     spec = FeatureSpec.from_params(params)
     X, _ = load_split(trained.processed / "test.csv", spec)
     with pytest.raises(ParityError, match="not publishing"):
@@ -102,3 +96,41 @@ def test_recover_restores_a_bundle_left_between_the_two_renames(trained, tmp_pat
     publish.recover(tmp_path / "model")
     assert load_model(tmp_path / "model").version
     assert not previous.exists()
+
+
+def snapshot(folder) -> dict:
+    """Every file under `folder`, by relative path, with its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "target, stage",
+    [
+        ("training.train.check_parity", "after export, at the parity gate"),
+        ("training.publish.write_json_atomic", "while staging the new bundle"),
+    ],
+)
+def test_a_training_run_that_fails_half_way_leaves_the_published_model_untouched(
+    trained, params, tmp_path, monkeypatch, target, stage
+):
+    import shutil
+
+    from tests.conftest import sample_project
+    from training.train import train
+
+    paths = sample_project(tmp_path / "project")
+    shutil.copytree(trained.model_dir, paths.model_dir)
+    before = snapshot(paths.model_dir.parent)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError(f"simulated crash {stage}")
+
+    monkeypatch.setattr(target, crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(paths, params)
+    assert snapshot(paths.model_dir.parent) == before  # no byte changed, nothing left over
+    assert load_model(paths.model_dir).version
