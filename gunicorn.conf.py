@@ -23,3 +23,21 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def worker_exit(server, worker):
+    """End a worker with os._exit, keeping its exit code.
+
+    onnxruntime's C++ exit handlers can deadlock in a forked worker (on a condition
+    variable inherited from a thread of the preloading master), so a SIGTERM sent to the
+    master alone (docker stop, a supervisor) waited out the whole graceful_timeout.
+    """
+    import sys
+
+    exc = sys.exc_info()[1]
+    code = 0 if exc is None else 1
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
