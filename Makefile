@@ -16,7 +16,7 @@ HEROKU_REMOTE ?= heroku
 APP_URL ?=
 
 .PHONY: help install data train serve run lint format test clean model push pull \
-	deploy smoke precommit hooks
+	deploy smoke precommit hooks bench-dyno
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -79,6 +79,9 @@ deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Her
 	$(DVC) push train
 	git push $(HEROKU_REMOTE) main
 	$(PY) smoke_test.py $(APP_URL)
+
+bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
+	$(PY) bench/dyno_boot.py
 
 clean: ## Remove caches (keeps data/, model/ and .venv)
 	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
