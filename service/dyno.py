@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from service.model_store import ModelError
 
@@ -64,6 +65,8 @@ def configured_remote(root: Path, environ: Mapping[str, str]) -> Remote:
     """The remote to pull from: DVC_REMOTE_URL, else DVC_REMOTE or the default remote."""
     url = environ.get("DVC_REMOTE_URL", "").strip()
     if url:
+        if is_local(url):
+            url = os.path.normpath(root.resolve() / url)
         return Remote(URL_REMOTE_NAME, url)
     config = read_dvc_config(root)
     name = environ.get("DVC_REMOTE", "").strip() or config.get(
@@ -95,6 +98,24 @@ def global_config(remote: Remote, site_cache: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def shown(url: str) -> str:
+    """The URL for logs, any password in it masked."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def pull_timeout(environ: Mapping[str, str]) -> float:
+    """DVC_PULL_TIMEOUT in seconds, or the default."""
+    raw = environ.get("DVC_PULL_TIMEOUT") or str(DEFAULT_PULL_TIMEOUT)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ModelPullError(f"DVC_PULL_TIMEOUT={raw!r} is not a number of seconds")
+
+
 def pull_failure_reason(output: str) -> str:
     """One line saying why `dvc pull` failed, from DVC's own output."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -117,8 +138,8 @@ def is_local(url: str) -> bool:
 def pull_model(root: Path, environ: Mapping[str, str]) -> Remote:
     """`dvc pull model` from the configured remote, or raise ModelPullError naming it."""
     remote = configured_remote(root, environ)
-    timeout = float(environ.get("DVC_PULL_TIMEOUT") or DEFAULT_PULL_TIMEOUT)
-    where = f"DVC remote '{remote.name}' ({remote.url})"
+    timeout = pull_timeout(environ)
+    where = f"DVC remote '{remote.name}' ({shown(remote.url)})"
     if is_local(remote.url) and not Path(remote.url).is_dir():
         raise ModelPullError(
             f"could not pull the model from {where}: no such directory "
@@ -146,6 +167,9 @@ def pull_model(root: Path, environ: Mapping[str, str]) -> Remote:
             ) from exc
     if done.returncode != 0:
         reason = pull_failure_reason(done.stderr + "\n" + done.stdout)
+        password = urlsplit(remote.url).password
+        if password:
+            reason = reason.replace(password, "***")
         raise ModelPullError(f"could not pull the model from {where}: {reason}")
     return remote
 
@@ -161,7 +185,7 @@ def pull_model_at_boot(
     remote = pull_model(root, environ)
     print(
         f"census-service: pulled the model from DVC remote '{remote.name}' "
-        f"({remote.url}) in {time.monotonic() - started:.1f} s",
+        f"({shown(remote.url)}) in {time.monotonic() - started:.1f} s",
         file=sys.stderr,
         flush=True,
     )

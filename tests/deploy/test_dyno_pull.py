@@ -80,3 +80,23 @@ def test_other_dvc_failures_keep_dvc_s_own_error_line():
     assert (
         pull_failure_reason(output) == "ERROR: unexpected error - s3 requires 'dvc-s3'"
     )
+
+
+def test_a_relative_local_remote_url_is_taken_from_the_app_root():
+    remote = configured_remote(ROOT, {"DVC_REMOTE_URL": "../elsewhere"})
+    assert Path(remote.url) == ROOT.parent / "elsewhere"
+
+
+def test_a_password_in_the_remote_url_never_reaches_the_log(tmp_path):
+    url = "ssh://deploy:s3cret@127.0.0.1:1/nowhere"
+    env = {"DYNO": "web.1", "DVC_REMOTE_URL": url, "DVC_PULL_TIMEOUT": "20"}
+    with pytest.raises(ModelPullError) as err:
+        pull_model_at_boot(ROOT, env)
+    assert "s3cret" not in str(err.value)
+    assert "ssh://deploy:***@127.0.0.1:1/nowhere" in str(err.value)
+
+
+def test_a_pull_timeout_that_is_not_a_number_is_refused_by_name():
+    env = {"DYNO": "web.1", "DVC_REMOTE_URL": "/x", "DVC_PULL_TIMEOUT": "soon"}
+    with pytest.raises(ModelPullError, match="DVC_PULL_TIMEOUT='soon'"):
+        pull_model_at_boot(ROOT, env)
