@@ -15,7 +15,13 @@ STAMP := $(VENV)/.installed
 AUDIT_SERVICE ?= pypi
 AUDIT_IGNORE ?= .pip-audit-ignore
 
-.PHONY: help install data train serve run lint format test clean audit bench-observability
+# DVC runs each stage's `python -m training.<stage>`: the venv's python must come first.
+DVC := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
+HEROKU_REMOTE ?= heroku
+APP_URL ?=
+
+.PHONY: help install data train serve run lint format test clean model push pull \
+	deploy smoke precommit hooks bench-dyno audit bench-observability
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,15 +38,25 @@ data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
 	$(PY) -m training.clean
 
-train: data ## Select, train, export, verify and publish the model; write reports
-	$(PY) -m training.train
-	$(PY) -m training.evaluate
+train: $(STAMP) ## Reproduce the DVC pipeline fetch -> clean -> train -> evaluate (dvc repro)
+	$(DVC) repro
+
+push: $(STAMP) ## Upload data and model to the DVC remote (dvc push)
+	$(DVC) push
+
+pull: $(STAMP) ## Download data and model from the DVC remote (dvc pull)
+	$(DVC) pull
+
+model: $(STAMP) ## Pull the model dvc.lock names; if the remote lacks it, train and push it
+	@$(DVC) pull train || { \
+	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
+	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
 
 serve: $(STAMP) ## Serve model/ with gunicorn on $(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py service.wsgi:app
 
-run: $(STAMP) ## The main job: train if no model is available, then serve
-	@if [ ! -f model/metadata.json ]; then $(MAKE) --no-print-directory train; fi
+run: $(STAMP) ## The main job: get the model (pull, else train + push), then serve
+	@if [ ! -f model/metadata.json ]; then $(MAKE) --no-print-directory model; fi
 	$(MAKE) --no-print-directory serve
 
 lint: $(STAMP) ## black --check and flake8
@@ -50,8 +66,27 @@ lint: $(STAMP) ## black --check and flake8
 format: $(STAMP) ## Reformat the code with black
 	$(BIN)/black .
 
+precommit: $(STAMP) ## Every pre-commit hook on all files (CI's lint step)
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+hooks: $(STAMP) ## Install the git pre-commit hook
+	$(BIN)/pre-commit install
+
 test: data ## Run the whole test suite (what CI runs)
 	$(BIN)/pytest
+
+smoke: $(STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com
+	$(PY) smoke_test.py $(URL)
+
+deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Heroku, smoke-test APP_URL
+	@test -n "$(APP_URL)" || { echo "set APP_URL=https://<app>.herokuapp.com"; exit 2; }
+	$(MAKE) --no-print-directory lint test
+	$(DVC) push train
+	git push $(HEROKU_REMOTE) main
+	$(PY) smoke_test.py $(APP_URL)
+
+bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
+	$(PY) bench/dyno_boot.py
 
 audit: $(STAMP) ## pip-audit the runtime + training requirements; fails on any known vulnerability
 	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \

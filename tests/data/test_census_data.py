@@ -57,7 +57,11 @@ def test_no_question_marks_or_blank_padding_survive(splits):
 
 def test_missing_values_only_where_uci_has_them(splits):
     missing = splits["train"].isna().sum()
-    assert set(missing[missing > 0].index) == {"workclass", "occupation", "native-country"}
+    assert set(missing[missing > 0].index) == {
+        "workclass",
+        "occupation",
+        "native-country",
+    }
 
 
 def test_numeric_columns_parse_as_integers_in_range(splits):

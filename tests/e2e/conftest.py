@@ -76,10 +76,11 @@ def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(model_dir):
+def live_server(model_dir, tmp_path_factory):
     """Base URL of a running gunicorn serving the session's trained model."""
     port = free_port()
-    proc = start_gunicorn(model_dir, port)
+    log = tmp_path_factory.mktemp("live_server") / "gunicorn.log"
+    proc = start_gunicorn(model_dir, port, log=log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)

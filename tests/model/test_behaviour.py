@@ -51,12 +51,16 @@ def test_a_small_change_of_fnlgt_does_not_flip_the_prediction(loaded_model, delt
 
 
 def test_more_capital_gain_never_lowers_the_probability(loaded_model):
-    ps = [proba(loaded_model, {**LOW, "capital-gain": g}) for g in (0, 5000, 15000, 50000)]
+    ps = [
+        proba(loaded_model, {**LOW, "capital-gain": g}) for g in (0, 5000, 15000, 50000)
+    ]
     assert ps == sorted(ps)
 
 
 def test_more_education_num_never_lowers_the_probability_much(loaded_model):
     base = {**HIGH, "capital-gain": 0}
-    ps = [proba(loaded_model, {**base, "education-num": n}) for n in (9, 10, 13, 14, 16)]
+    ps = [
+        proba(loaded_model, {**base, "education-num": n}) for n in (9, 10, 13, 14, 16)
+    ]
     assert all(b >= a - 0.02 for a, b in zip(ps, ps[1:])), ps
     assert ps[-1] > ps[0]

@@ -29,7 +29,10 @@ def test_slice_reports_cover_every_categorical_feature_and_the_bands(evaluated, 
     paths, _ = evaluated
     rows = json.loads((paths.reports / "slice_output.json").read_text())
     features = {r["feature"] for r in rows}
-    expected = set(params["features"]["categorical"]) | {"age-band", "hours-per-week-band"}
+    expected = set(params["features"]["categorical"]) | {
+        "age-band",
+        "hours-per-week-band",
+    }
     assert features == expected
     assert sum(r["support"] for r in rows if r["feature"] == "sex") == 800
     text = (paths.reports / "slice_output.txt").read_text()

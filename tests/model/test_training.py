@@ -40,7 +40,9 @@ def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained):
 def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
     meta = json.loads((trained.model_dir / "metadata.json").read_text())
     assert meta["onnx"]["sha256"] == sha256_file(trained.model_dir / "model.onnx")
-    assert meta["pipeline"]["sha256"] == sha256_file(trained.model_dir / "pipeline.skops")
+    assert meta["pipeline"]["sha256"] == sha256_file(
+        trained.model_dir / "pipeline.skops"
+    )
     names = [f["name"] for f in meta["features"]]
     assert names == FeatureSpec.from_params(params).columns
     assert meta["parity"]["rows"] == 800
@@ -51,7 +53,9 @@ def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
     assert len(meta["data"]["train"]["sha256"]) == 64
 
 
-def test_onnx_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, params):
+def test_onnx_export_matches_the_pipeline_on_every_test_row(
+    trained, loaded_model, params
+):
     pipeline = publish.load_pipeline(trained.model_dir)
     spec = FeatureSpec.from_params(params)
     X, _ = load_split(trained.processed / "test.csv", spec)
@@ -72,7 +76,9 @@ def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, par
         check_parity(Shifted(), loaded_model.predictor, X, spec, 1e-5)
 
 
-def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path, monkeypatch):
+def test_a_publish_that_fails_leaves_the_last_good_model(
+    trained, tmp_path, monkeypatch
+):
     import shutil
 
     model_dir = tmp_path / "model"
@@ -132,5 +138,7 @@ def test_a_training_run_that_fails_half_way_leaves_the_published_model_untouched
     monkeypatch.setattr(target, crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(paths, params)
-    assert snapshot(paths.model_dir.parent) == before  # no byte changed, nothing left over
+    assert (
+        snapshot(paths.model_dir.parent) == before
+    )  # no byte changed, nothing left over
     assert load_model(paths.model_dir).version

@@ -1,0 +1,102 @@
+"""service/dyno.py: when a boot pulls the model, from which remote, and how it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.dyno import (
+    ModelPullError,
+    configured_remote,
+    pull_failure_reason,
+    pull_model_at_boot,
+    should_pull,
+)
+from service.model_store import ModelError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, False),
+        ({"DYNO": "web.1"}, True),
+        ({"DYNO": "web.1", "PULL_MODEL": "0"}, False),
+        ({"PULL_MODEL": "1"}, True),
+        ({"PULL_MODEL": "true"}, True),
+    ],
+)
+def test_the_model_is_pulled_on_a_dyno_unless_pull_model_says_otherwise(
+    environ, expected
+):
+    assert should_pull(environ) is expected
+
+
+def test_outside_a_dyno_the_boot_pulls_nothing():
+    assert pull_model_at_boot(ROOT, {}) is None
+
+
+def test_the_default_remote_is_the_repo_default_resolved_outside_the_work_tree():
+    remote = configured_remote(ROOT, {})
+    assert remote.name == "local"
+    assert Path(remote.url) == ROOT.parent / "census-dvc-remote"
+
+
+def test_the_dvc_remote_url_config_var_overrides_the_repo_remote():
+    remote = configured_remote(ROOT, {"DVC_REMOTE_URL": "s3://bucket/census"})
+    assert remote.url == "s3://bucket/census"
+
+
+def test_an_unknown_remote_name_is_refused_naming_it():
+    with pytest.raises(ModelPullError, match="no DVC remote 'nope'"):
+        configured_remote(ROOT, {"DVC_REMOTE": "nope"})
+
+
+def test_a_missing_remote_directory_stops_the_boot_naming_the_remote(tmp_path):
+    gone = tmp_path / "no-such-remote"
+    with pytest.raises(ModelError) as err:
+        pull_model_at_boot(ROOT, {"DYNO": "web.1", "DVC_REMOTE_URL": str(gone)})
+    message = str(err.value)
+    assert f"DVC remote 'env' ({gone})" in message
+    assert "no such directory" in message
+    assert "\n" not in message
+
+
+def test_a_model_missing_from_the_remote_is_explained_in_one_line():
+    output = (
+        "WARNING: Some of the cache files do not exist neither locally nor on remote. "
+        "Missing cache files:\nmd5: 7eca0d96.dir\n"
+        "ERROR: failed to pull data from the cloud - Checkout failed for following "
+        "targets:\nmodel\nIs your cache up to date?\n"
+    )
+    reason = pull_failure_reason(output)
+    assert "7eca0d96.dir" in reason and "make push" in reason
+
+
+def test_other_dvc_failures_keep_dvc_s_own_error_line():
+    output = "Collecting\nERROR: unexpected error - s3 requires 'dvc-s3'\n"
+    assert (
+        pull_failure_reason(output) == "ERROR: unexpected error - s3 requires 'dvc-s3'"
+    )
+
+
+def test_a_relative_local_remote_url_is_taken_from_the_app_root():
+    remote = configured_remote(ROOT, {"DVC_REMOTE_URL": "../elsewhere"})
+    assert Path(remote.url) == ROOT.parent / "elsewhere"
+
+
+def test_a_password_in_the_remote_url_never_reaches_the_log(tmp_path):
+    url = "ssh://deploy:s3cret@127.0.0.1:1/nowhere"
+    env = {"DYNO": "web.1", "DVC_REMOTE_URL": url, "DVC_PULL_TIMEOUT": "20"}
+    with pytest.raises(ModelPullError) as err:
+        pull_model_at_boot(ROOT, env)
+    assert "s3cret" not in str(err.value)
+    assert "ssh://deploy:***@127.0.0.1:1/nowhere" in str(err.value)
+
+
+def test_a_pull_timeout_that_is_not_a_number_is_refused_by_name():
+    env = {"DYNO": "web.1", "DVC_REMOTE_URL": "/x", "DVC_PULL_TIMEOUT": "soon"}
+    with pytest.raises(ModelPullError, match="DVC_PULL_TIMEOUT='soon'"):
+        pull_model_at_boot(ROOT, env)

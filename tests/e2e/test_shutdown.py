@@ -1,0 +1,28 @@
+"""A SIGTERM to the gunicorn master alone (docker stop, a supervisor) stops it promptly."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.e2e.conftest import free_port, start_gunicorn, stop, wait_healthy
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(model_dir):
+    port = free_port()
+    proc = start_gunicorn(model_dir, port)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        seconds = time.monotonic() - started
+    finally:
+        stop(proc)
+    assert code == 0
+    # graceful_timeout is 20 s: stopping near it would mean a worker hung on exit.
+    assert seconds < 10
