@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint, abort
 
 from service.model_store import LoadedModel
@@ -18,6 +18,12 @@ def require_json() -> None:
     """415 unless the body is declared as JSON (before any parsing happens)."""
     if request.method == "POST" and not request.is_json:
         abort(415, message="Content-Type must be application/json.")
+
+
+def json_response(body: dict) -> Response:
+    """A ready 200 JSON response: flask-smorest passes it through without dumping it
+    through the response schema again (the body is built to match that schema)."""
+    return current_app.json.response(body)
 
 
 def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
@@ -42,11 +48,13 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
     def predict(data):
         """Score one census record."""
         result = predictor.predict_one(data)
-        return {
-            "prediction": result.label,
-            "probability": result.probability,
-            "model_version": version,
-        }
+        return json_response(
+            {
+                "prediction": result.label,
+                "probability": result.probability,
+                "model_version": version,
+            }
+        )
 
     @blp.route("/batch", methods=["POST"])
     @blp.arguments(batch, example={"records": [example, example]})
@@ -56,11 +64,14 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
     def predict_batch(data):
         """Score a batch of census records; answers come in request order."""
         results = predictor.predict_many(data["records"])
-        return {
-            "predictions": [
-                {"prediction": r.label, "probability": r.probability} for r in results
-            ],
-            "model_version": version,
-        }
+        return json_response(
+            {
+                "predictions": [
+                    {"prediction": r.label, "probability": r.probability}
+                    for r in results
+                ],
+                "model_version": version,
+            }
+        )
 
     return blp
