@@ -10,8 +10,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 URL ?= http://$(HOST):$(PORT)
 STAMP := $(VENV)/.installed
+MODEL_DIR ?= model
 
 .PHONY: help install data train serve run lint format test clean
+.PHONY: score bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -51,3 +53,11 @@ test: data ## Run the whole test suite (what CI runs)
 
 clean: ## Remove caches (keeps data/, model/ and .venv)
 	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
+
+score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predictions.csv [ERRORS=errors.csv]
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
+	$(PY) -m service.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+
+bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
+	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all

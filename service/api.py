@@ -35,8 +35,10 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> Blueprint:
         description="Predict whether income exceeds $50K/yr from census data.",
     )
     blp.before_request(require_json)
-    record = record_schema(model.features)
-    batch = batch_schema(record, batch_limit)
+    # Schema instances, not classes: given a class, webargs builds (and deep-copies the
+    # fields of) a new schema on every request, which costs more than the model.
+    record = record_schema(model.features)()
+    batch = batch_schema(type(record), batch_limit)()
     example = model.metadata["example"]["record"]
     predictor = model.predictor
     version = model.version
