@@ -34,6 +34,7 @@ class Predictor:
         features: Sequence[Mapping[str, Any]],
         labels: tuple[str, str],
         threshold: float = 0.5,
+        dense: tuple[Any, Any] | None = None,
     ) -> None:
         names = [i.name for i in session.get_inputs()]
         if len(names) != len(features):
@@ -54,6 +55,16 @@ class Predictor:
         self._output = ["probabilities"]
         self.negative_label, self.positive_label = labels
         self.threshold = float(threshold)
+        # (session over the classifier alone, DenseEncoder): when the bundle has it,
+        # records are encoded here and only the classifier runs in onnxruntime.
+        self._dense = dense
+        if dense is not None:
+            self._dense_input = dense[0].get_inputs()[0].name
+
+    @property
+    def graph(self) -> str:
+        """Which ONNX graph scores: "dense" (classifier alone) or "pipeline" (whole)."""
+        return "pipeline" if self._dense is None else "dense"
 
     def label(self, probability: float) -> str:
         """The class label for a positive-class probability."""
@@ -63,6 +74,10 @@ class Predictor:
 
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Positive-class probabilities for column arrays (feature name -> values)."""
+        if self._dense is not None:
+            session, encoder = self._dense
+            x = encoder.encode_columns(columns)
+            return session.run(self._output, {self._dense_input: x})[0][:, 1]
         feeds = {}
         for name, feature in self._numeric:
             feeds[name] = np.asarray(columns[feature], dtype=np.float32).reshape(-1, 1)
@@ -83,6 +98,10 @@ class Predictor:
 
     def proba_one(self, record: Mapping[str, Any]) -> float:
         """Positive-class probability of one validated record."""
+        if self._dense is not None:
+            session, encoder = self._dense
+            x = encoder.encode_one(record)
+            return float(session.run(self._output, {self._dense_input: x})[0][0, 1])
         numbers = np.array(
             [record[f] for _, f in self._numeric], dtype=np.float32
         ).reshape(-1, 1, 1)

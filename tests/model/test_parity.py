@@ -9,7 +9,9 @@ full data/processed/test.csv when both are present.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +66,70 @@ def assert_parity(model, pipeline, X: pd.DataFrame) -> None:
         assert all(math.isfinite(p) for p in proba)
 
 
+@pytest.fixture(scope="module")
+def whole_graph_model(model_dir, tmp_path_factory):
+    """The session's bundle without its classifier-only graph (an older bundle)."""
+    copy = tmp_path_factory.mktemp("whole") / "model"
+    shutil.copytree(model_dir, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    del meta["dense"]
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    return load_model(copy)
+
+
 def test_served_model_matches_its_pipeline_on_every_fixture_test_row(
     trained, loaded_model, params
 ):
+    assert loaded_model.predictor.graph == "dense"
     X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
     assert len(X) == 800
     assert_parity(loaded_model, load_pipeline(trained.model_dir), X)
+
+
+def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
+    trained, whole_graph_model, params
+):
+    assert whole_graph_model.predictor.graph == "pipeline"
+    X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
+    assert_parity(whole_graph_model, load_pipeline(trained.model_dir), X)
+
+
+def test_encoder_builds_exactly_the_matrix_the_preprocessor_builds(
+    trained, loaded_model, params
+):
+    from training.export import frame_to_columns
+
+    spec = FeatureSpec.from_params(params)
+    X, _ = load_split(trained.processed / "test.csv", spec)
+    pre = load_pipeline(trained.model_dir).named_steps["preprocess"]
+    encoder = loaded_model.predictor._dense[1]
+    want = pre.transform(X).astype(np.float32)
+    assert np.array_equal(encoder.encode_columns(frame_to_columns(X, spec)), want)
+    for i, record in enumerate(api_records(X.iloc[:50])):
+        assert np.array_equal(encoder.encode_one(record)[0], want[i])
+
+
+def test_encoder_leaves_unknown_categories_blank_and_imputes_missing_ones(
+    loaded_model, example_record
+):
+    encoder = loaded_model.predictor._dense[1]
+    base = encoder.encode_one(example_record)[0]
+    unknown = encoder.encode_one({**example_record, "workclass": "Astronaut"})[0]
+    assert unknown.sum() == base.sum() - 1
+    columns = dict(encoder.categorical)["workclass"]
+    missing = encoder.encode_one({**example_record, "workclass": None})[0]
+    assert missing[columns["missing"]] == 1.0 and missing.sum() == base.sum()
+
+
+def test_a_tampered_classifier_graph_is_refused(model_dir, tmp_path):
+    from service.model_store import ModelError
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    with open(copy / "classifier.onnx", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelError, match="classifier.onnx failed its integrity check"):
+        load_model(copy)
 
 
 @pytest.mark.slow

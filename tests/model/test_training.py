@@ -87,8 +87,9 @@ def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path, monk
     meta = json.loads((model_dir / "metadata.json").read_text())
     meta["example"]["probability"] = 0.123456  # the self-check will fail on this
     onnx = (model_dir / "model.onnx").read_bytes()
+    dense = {"classifier.onnx": (model_dir / "classifier.onnx").read_bytes()}
     with pytest.raises(Exception, match="self-check"):
-        publish.publish_bundle(model_dir, onnx, object(), meta)
+        publish.publish_bundle(model_dir, onnx, object(), meta, dense)
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging left behind
     load_model(model_dir)
