@@ -30,6 +30,8 @@ VARIANTS: dict[str, tuple[tuple, dict]] = {
     "no-accesslog": ((), {"GUNICORN_ACCESSLOG": "/dev/null"}),
     "gthread-4": (("--worker-class", "gthread", "--threads", "4"), {}),
     "no-preload": (("--config", "bench/gunicorn_nopreload.py"), {}),
+    "gc-freeze": (("--config", "bench/gunicorn_gcfreeze.py"), {}),
+    "keepalive-0": ((), {"GUNICORN_KEEPALIVE": "0"}),
 }
 
 

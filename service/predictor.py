@@ -7,8 +7,7 @@ costs tens of microseconds, and the training stage proves both give the same ans
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -17,9 +16,8 @@ import numpy as np
 MISSING_INPUT = ""
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """One scored record."""
+class Prediction(NamedTuple):
+    """One scored record (a named tuple: built fast, thousands at a time)."""
 
     label: str
     probability: float
@@ -92,6 +90,10 @@ class Predictor:
         """Positive-class probabilities for a list of validated records."""
         if not records:
             return np.empty(0, dtype=np.float32)
+        if self._dense is not None:
+            session, encoder = self._dense
+            x = encoder.encode_records(records)
+            return session.run(self._output, {self._dense_input: x})[0][:, 1]
         return self.proba_columns(
             {feature: [r[feature] for r in records] for _, feature, _ in self._inputs}
         )
@@ -128,4 +130,7 @@ class Predictor:
 
     def predictions(self, proba: Iterable[float]) -> list[Prediction]:
         """Wrap probabilities as labelled predictions."""
-        return [Prediction(self.label(p), p) for p in map(float, proba)]
+        label = self.label
+        return [
+            Prediction(label(p), p) for p in np.asarray(proba, dtype=float).tolist()
+        ]
