@@ -97,7 +97,7 @@ def measure(variant: str, seconds: int, connections: int, batch_conns: int) -> d
 
     Both servers run side by side (idle when not measured) and are measured in turns,
     two rounds of seconds/2 each, so that load from elsewhere hits both alike; the best
-    round of each is kept, and the workers' CPU time per request is recorded too.
+    round of each is kept, and the workers' CPU time per request (all rounds) too.
     """
     args, env = VARIANTS[variant]
     one, batch = bodies()
@@ -119,11 +119,12 @@ def measure(variant: str, seconds: int, connections: int, batch_conns: int) -> d
                 for name, (url, pids) in servers.items():
                     before = cpu_seconds(pids)
                     result = run_wrk(url + path, body, conns, max(seconds // 2, 1))
-                    result["cpu_us"] = (
-                        1e6 * (cpu_seconds(pids) - before) / max(result["requests"], 1)
-                    )
+                    result["cpu_s"] = cpu_seconds(pids) - before
                     runs.setdefault(f"{name}_{kind}", []).append(result)
     results = {key: best_of(value) for key, value in runs.items()}
+    for key, value in runs.items():  # CPU per request over all rounds: steadier
+        requests = sum(r["requests"] for r in value)
+        results[key]["cpu_us"] = 1e6 * sum(r["cpu_s"] for r in value) / max(requests, 1)
     for key in ("model_batch", "baseline_batch"):
         results[key]["records_per_s"] = results[key]["rps"] * BATCH_SIZE
     results["ratio_one"] = results["model_one"]["rps"] / results["baseline_one"]["rps"]
