@@ -46,6 +46,10 @@ def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
     assert meta["parity"]["rows"] == 800
     assert meta["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
     assert meta["parity"]["label_mismatches"] == 0
+    dense = meta["dense"]
+    assert dense["sha256"] == sha256_file(trained.model_dir / dense["file"])
+    assert dense["parity"]["rows"] == 800 and dense["parity"]["label_mismatches"] == 0
+    assert dense["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
     assert 0.8 < meta["metrics"]["roc_auc"] <= 1.0
     assert set(meta["library_versions"]) >= {"scikit-learn", "onnxruntime", "skl2onnx"}
     assert len(meta["data"]["train"]["sha256"]) == 64
