@@ -73,6 +73,7 @@ class FastPathSchema(Schema):
 
     def load(self, data, *, many=None, partial=None, unknown=None):
         plain = not (many or self.many or partial or self.partial)
+        plain = plain and self.only is None and not self.exclude
         if plain and (unknown or self.unknown) == RAISE and self.fast_check:
             loaded = self.fast_check(data)
             if loaded is not None:
