@@ -47,7 +47,12 @@ def run(calls: int = 20_000, repeats: int = 7) -> list[tuple[str, str, str]]:
     batch_check = batch_schema(type(schema), 1000)()
     body = {"records": records[:1000]}
     checks = timings(batch_check.load, [body] * repeats, warmup=1)
+    graph = {
+        "dense": "classifier.onnx over the encoded matrix",
+        "pipeline": "model.onnx, the whole Pipeline (no classifier.onnx: run make train)",
+    }[predictor.graph]
     return [
+        ("graph served", f"{loaded.version}: {graph}", ""),
         (
             "predict_one, median (p99)",
             f"{statistics.median(one) * 1e3:.3f} ms ({percentile(one, 0.99) * 1e3:.3f} ms)",
