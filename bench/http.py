@@ -148,7 +148,7 @@ def post_sequentially(port: int, body: bytes, n: int) -> None:
         conn.close()
 
 
-def measure_sequential(rounds: int = 4, requests: int = 1000) -> dict:
+def measure_sequential(rounds: int = 3, requests: int = 600) -> dict:
     """Worker CPU microseconds per POST /predict, one worker each, one request at a time,
     for the production and the validation-only server, in alternating rounds; the least
     disturbed (lowest) round of each is kept. Steadier than figures taken under load on a
