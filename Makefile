@@ -21,7 +21,9 @@ HEROKU_REMOTE ?= heroku
 APP_URL ?=
 
 .PHONY: help install data train serve run lint format test clean model push pull \
-	deploy smoke precommit hooks bench-dyno audit bench-observability
+	deploy smoke precommit hooks bench-dyno audit bench-observability \
+	score bench
+MODEL_DIR ?= model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -98,3 +100,11 @@ bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cos
 
 clean: ## Remove caches (keeps data/, model/ and .venv)
 	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
+
+score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predictions.csv [ERRORS=errors.csv]
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
+	$(PY) -m service.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+
+bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
+	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all

@@ -1,0 +1,1 @@
+"""Benchmarks for census-service: each script measures one goal; `make bench` runs all."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, current_app, request
 from flask_smorest import abort
 
 from service.model_store import LoadedModel
@@ -21,6 +21,12 @@ def require_json() -> None:
         abort(415, message="Content-Type must be application/json.")
 
 
+def json_response(body: dict) -> Response:
+    """A ready 200 JSON response: flask-smorest passes it through without dumping it
+    through the response schema again (the body is built to match that schema)."""
+    return current_app.json.response(body)
+
+
 def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     """The prediction blueprint, its schemas built from the model's feature list."""
     blp = CensusBlueprint(
@@ -30,8 +36,10 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
         description="Predict whether income exceeds $50K/yr from census data.",
     )
     blp.before_request(require_json)
-    record = record_schema(model.features)
-    batch = batch_schema(record, batch_limit)
+    # Schema instances, not classes: given a class, webargs builds (and deep-copies the
+    # fields of) a new schema on every request, which costs more than the model.
+    record = record_schema(model.features)()
+    batch = batch_schema(type(record), batch_limit)()
     example = model.metadata["example"]["record"]
     predictor = model.predictor
     version = model.version
@@ -43,11 +51,13 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     def predict(data):
         """Score one census record."""
         result = predictor.predict_one(data)
-        return {
-            "prediction": result.label,
-            "probability": result.probability,
-            "model_version": version,
-        }
+        return json_response(
+            {
+                "prediction": result.label,
+                "probability": result.probability,
+                "model_version": version,
+            }
+        )
 
     @blp.route("/batch", methods=["POST"])
     @blp.arguments(batch, example={"records": [example, example]})
@@ -57,11 +67,14 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     def predict_batch(data):
         """Score a batch of census records; answers come in request order."""
         results = predictor.predict_many(data["records"])
-        return {
-            "predictions": [
-                {"prediction": r.label, "probability": r.probability} for r in results
-            ],
-            "model_version": version,
-        }
+        return json_response(
+            {
+                "predictions": [
+                    {"prediction": r.label, "probability": r.probability}
+                    for r in results
+                ],
+                "model_version": version,
+            }
+        )
 
     return blp

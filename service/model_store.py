@@ -77,17 +77,33 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
 
 def verified_onnx_bytes(model_dir: Path, meta: dict[str, Any]) -> bytes:
     """The ONNX file's bytes, only if they hash to the recorded SHA-256."""
-    path = model_dir / meta["onnx"]["file"]
+    return verified_bytes(model_dir, meta["onnx"])
+
+
+def verified_bytes(model_dir: Path, entry: dict[str, Any]) -> bytes:
+    """The bytes of the bundle file `entry` names, only if they hash to its SHA-256."""
+    path = model_dir / entry["file"]
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
-    if actual != meta["onnx"]["sha256"]:
+    if actual != entry["sha256"]:
         raise ModelError(
             f"model file {path} failed its integrity check: SHA-256 {actual} "
-            f"!= recorded {meta['onnx']['sha256']} (truncated, replaced or tampered)"
+            f"!= recorded {entry['sha256']} (truncated, replaced or tampered)"
         )
     return data
+
+
+def dense_scorer(model_dir: Path, meta: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(session, encoder) for the bundle's classifier-only graph, if it has one."""
+    from service.encoding import DenseEncoder
+
+    dense = meta.get("dense")
+    if dense is None:
+        return None
+    session = make_session(verified_bytes(model_dir, dense), model_dir)
+    return session, DenseEncoder(dense["encoding"])
 
 
 def make_session(onnx_bytes: bytes, source: Path) -> Any:
@@ -131,6 +147,7 @@ def load_model(model_dir: Path) -> LoadedModel:
             meta["features"],
             (meta["labels"]["negative"], meta["labels"]["positive"]),
             meta.get("threshold", 0.5),
+            dense_scorer(model_dir, meta),
         )
         self_check(predictor, meta)
     except (KeyError, TypeError, ValueError) as exc:

@@ -46,6 +46,59 @@ def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     return onx.SerializeToString()
 
 
+def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
+    """The fitted preprocessing as data (see service/encoding.py): numeric offset and
+    scale, and the one-hot column of every category, in the ColumnTransformer's order.
+    """
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    pre = pipeline.named_steps["preprocess"]
+    num, cat = pre.named_transformers_["num"], pre.named_transformers_["cat"]
+    onehot = cat["onehot"]
+    if onehot.drop is not None or onehot.min_frequency or onehot.max_categories:
+        raise ValueError("dense encoding supports a plain one-hot encoder only")
+    if isinstance(num, StandardScaler):
+        offsets = num.mean_ if num.with_mean else np.zeros(len(spec.numeric))
+        scales = num.scale_ if num.with_std else np.ones(len(spec.numeric))
+    elif isinstance(num, FunctionTransformer) and num.func is None:
+        offsets, scales = np.zeros(len(spec.numeric)), np.ones(len(spec.numeric))
+    else:
+        raise ValueError(f"dense encoding does not support {num!r}")
+    numeric = [
+        {"name": n, "column": i, "offset": float(o), "scale": float(s)}
+        for i, (n, o, s) in enumerate(zip(spec.numeric, offsets, scales))
+    ]
+    column, categorical = len(numeric), []
+    for name, categories in zip(spec.categorical, onehot.categories_):
+        columns = {str(c): column + j for j, c in enumerate(categories)}
+        categorical.append({"name": name, "columns": columns})
+        column += len(categories)
+    if column != len(pre.get_feature_names_out()):
+        raise ValueError("dense encoding width differs from the preprocessor's output")
+    missing = cat["impute"].fill_value
+    return {
+        "width": column,
+        "missing": missing,
+        "numeric": numeric,
+        "categorical": categorical,
+    }
+
+
+def to_dense_onnx_bytes(pipeline: Pipeline, width: int) -> bytes:
+    """The fitted classifier alone, over the [N, width] float matrix, as ONNX bytes."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    classifier = pipeline.steps[-1][1]
+    onx = to_onnx(
+        classifier,
+        initial_types=[("encoded", FloatTensorType([None, width]))],
+        options={id(classifier): {"zipmap": False}},
+        target_opset=TARGET_OPSET,
+    )
+    return onx.SerializeToString()
+
+
 def frame_to_columns(X: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
     """Column arrays as the predictor takes them (None for a missing category)."""
     cols = {c: X[c].to_numpy(dtype=np.float64) for c in spec.numeric}
@@ -78,8 +131,19 @@ def check_parity(
     return report
 
 
-def build_predictor(onnx_bytes: bytes, features: list[dict], labels, threshold):
-    """The service's own predictor over freshly exported bytes."""
+def build_predictor(
+    onnx_bytes: bytes, features: list[dict], labels, threshold, dense=None
+):
+    """The service's own predictor over freshly exported bytes.
+
+    `dense` is (classifier-only ONNX bytes, encoding) to score as the service will when
+    the bundle carries them.
+    """
+    from service.encoding import DenseEncoder
+
+    scorer = None
+    if dense is not None:
+        scorer = (make_session(dense[0], "exported classifier"), DenseEncoder(dense[1]))
     return Predictor(
-        make_session(onnx_bytes, "exported model"), features, labels, threshold
+        make_session(onnx_bytes, "exported model"), features, labels, threshold, scorer
     )

@@ -56,11 +56,15 @@ def recover(model_dir: Path) -> None:
         shutil.rmtree(previous)
 
 
-def stage_bundle(staging: Path, onnx_bytes: bytes, pipeline: Any, meta: dict) -> None:
-    """Write every file of the bundle into `staging`."""
+def stage_bundle(
+    staging: Path, onnx_bytes: bytes, pipeline: Any, meta: dict, extra=None
+) -> None:
+    """Write every file of the bundle into `staging` (`extra`: more name -> bytes)."""
     import skops.io as sio
 
     write_bytes_atomic(staging / meta["onnx"]["file"], onnx_bytes)
+    for name, data in (extra or {}).items():
+        write_bytes_atomic(staging / name, data)
     pipe_bytes = sio.dumps(pipeline)
     write_bytes_atomic(staging / PIPELINE_FILE, pipe_bytes)
     meta["pipeline"] = {"file": PIPELINE_FILE, "sha256": sha256_bytes(pipe_bytes)}
@@ -68,14 +72,14 @@ def stage_bundle(staging: Path, onnx_bytes: bytes, pipeline: Any, meta: dict) ->
 
 
 def publish_bundle(
-    model_dir: Path, onnx_bytes: bytes, pipeline: Any, meta: dict
+    model_dir: Path, onnx_bytes: bytes, pipeline: Any, meta: dict, extra=None
 ) -> Path:
     """Stage, verify and atomically swap a new bundle into `model_dir`."""
     recover(model_dir)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=model_dir.parent, prefix=f".{model_dir.name}."))
     try:
-        stage_bundle(staging, onnx_bytes, pipeline, meta)
+        stage_bundle(staging, onnx_bytes, pipeline, meta, extra)
         load_model(staging)  # the service's own checks, before anything is replaced
         previous = model_dir.with_name(model_dir.name + ".previous")
         if model_dir.exists():

@@ -28,7 +28,9 @@ from training.config import Paths, load_params
 from training.export import (
     build_predictor,
     check_parity,
+    dense_encoding,
     frame_to_columns,
+    to_dense_onnx_bytes,
     to_onnx_bytes,
 )
 from training.features import (
@@ -48,6 +50,8 @@ ESTIMATORS: dict[str, tuple[type, bool]] = {
     "logistic_regression": (LogisticRegression, True),
     "gradient_boosting": (GradientBoostingClassifier, False),
 }
+# The classifier-only ONNX graph the service scores with (see service/encoding.py).
+DENSE_FILE = "classifier.onnx"
 CV_SCORING = {
     "roc_auc": "roc_auc",
     "accuracy": "accuracy",
@@ -179,8 +183,17 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
     onnx_bytes = to_onnx_bytes(pipeline, spec)
     features = describe_features(X, spec)
     labels = class_labels(train_df[spec.target], spec.positive_label)
-    predictor = build_predictor(onnx_bytes, features, labels, threshold)
-    parity = check_parity(pipeline, predictor, X_test, spec, tp["parity_tolerance"])
+    whole = build_predictor(onnx_bytes, features, labels, threshold)
+    parity = check_parity(pipeline, whole, X_test, spec, tp["parity_tolerance"])
+    # The served fast path: the classifier alone over the encoded matrix; gated alike.
+    encoding = dense_encoding(pipeline, spec)
+    dense_bytes = to_dense_onnx_bytes(pipeline, encoding["width"])
+    predictor = build_predictor(
+        onnx_bytes, features, labels, threshold, (dense_bytes, encoding)
+    )
+    dense_parity = check_parity(
+        pipeline, predictor, X_test, spec, tp["parity_tolerance"]
+    )
     proba = predictor.proba_columns(frame_to_columns(X_test, spec))
     example = example_record(X_test)
     onnx_sha = sha256_bytes(onnx_bytes)
@@ -193,6 +206,12 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
         "params": tp["candidates"][chosen].get("params", {}),
         "selection": {"criterion": f"highest mean CV {tp['selection_metric']}"},
         "onnx": {"file": "model.onnx", "sha256": onnx_sha},
+        "dense": {
+            "file": DENSE_FILE,
+            "sha256": sha256_bytes(dense_bytes),
+            "encoding": encoding,
+            "parity": dense_parity,
+        },
         "features": features,
         "target": spec.target,
         "labels": {"negative": labels[0], "positive": labels[1]},
@@ -206,7 +225,9 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
         **provenance(paths, len(X), len(X_test)),
         "training_seconds": round(time.perf_counter() - started, 1),
     }
-    publish.publish_bundle(paths.model_dir, onnx_bytes, pipeline, meta)
+    publish.publish_bundle(
+        paths.model_dir, onnx_bytes, pipeline, meta, {DENSE_FILE: dense_bytes}
+    )
     cv = {
         "selection_metric": tp["selection_metric"],
         "selected": chosen,

@@ -48,6 +48,10 @@ def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
     assert meta["parity"]["rows"] == 800
     assert meta["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
     assert meta["parity"]["label_mismatches"] == 0
+    dense = meta["dense"]
+    assert dense["sha256"] == sha256_file(trained.model_dir / dense["file"])
+    assert dense["parity"]["rows"] == 800 and dense["parity"]["label_mismatches"] == 0
+    assert dense["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
     assert 0.8 < meta["metrics"]["roc_auc"] <= 1.0
     assert set(meta["library_versions"]) >= {"scikit-learn", "onnxruntime", "skl2onnx"}
     assert len(meta["data"]["train"]["sha256"]) == 64
@@ -87,8 +91,9 @@ def test_a_publish_that_fails_leaves_the_last_good_model(
     meta = json.loads((model_dir / "metadata.json").read_text())
     meta["example"]["probability"] = 0.123456  # the self-check will fail on this
     onnx = (model_dir / "model.onnx").read_bytes()
+    dense = {"classifier.onnx": (model_dir / "classifier.onnx").read_bytes()}
     with pytest.raises(Exception, match="self-check"):
-        publish.publish_bundle(model_dir, onnx, object(), meta)
+        publish.publish_bundle(model_dir, onnx, object(), meta, dense)
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging left behind
     load_model(model_dir)

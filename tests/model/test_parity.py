@@ -1,0 +1,148 @@
+"""The served fast path is exactly the trained Pipeline, on every row of the test split.
+
+Both ways the service scores (one record at a time for POST /predict, a list of records
+for the batch endpoint and the CLI) are compared with the Pipeline's own predict_proba
+and predict: max |difference in probability| <= 1e-5 and identical labels. This runs for
+the session's model on the fixture split always, and for the published model/ on the
+full data/processed/test.csv when both are present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from service.model_store import load_model, sha256_file
+from training.features import FeatureSpec, load_split
+
+ROOT = Path(__file__).resolve().parents[2]
+TOLERANCE = 1e-5
+
+
+def load_pipeline(model_dir: Path):
+    """The bundle's fitted scikit-learn Pipeline (skops, only the types it declares)."""
+    import skops.io as sio
+
+    path = model_dir / "pipeline.skops"
+    return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+
+
+def api_records(X: pd.DataFrame) -> list[dict]:
+    """Rows as the API receives them: ints for numbers, None for a missing category."""
+    return [
+        {
+            k: None if pd.isna(v) else int(v) if isinstance(v, float) else v
+            for k, v in row.items()
+        }
+        for row in X.to_dict("records")
+    ]
+
+
+def assert_parity(model, pipeline, X: pd.DataFrame) -> None:
+    """Single-record and batch paths match the Pipeline on every row of X."""
+    predictor = model.predictor
+    expected = pipeline.predict_proba(X)[:, 1]
+    positive = list(pipeline.classes_).index(1)
+    expected_labels = np.where(
+        pipeline.predict(X) == pipeline.classes_[positive],
+        predictor.positive_label,
+        predictor.negative_label,
+    )
+    records = api_records(X)
+    batch = predictor.predict_many(records)
+    singles = [predictor.predict_one(r) for r in records]
+    for name, got in (("batch", batch), ("one by one", singles)):
+        proba = np.array([p.probability for p in got])
+        worst = float(np.max(np.abs(proba - expected)))
+        assert worst <= TOLERANCE, f"{name}: max |dp| {worst:.3g} over {len(X)} rows"
+        labels = np.array([p.label for p in got])
+        assert np.array_equal(labels, expected_labels), f"{name}: labels differ"
+        assert all(math.isfinite(p) for p in proba)
+
+
+@pytest.fixture(scope="module")
+def whole_graph_model(model_dir, tmp_path_factory):
+    """The session's bundle without its classifier-only graph (an older bundle)."""
+    copy = tmp_path_factory.mktemp("whole") / "model"
+    shutil.copytree(model_dir, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    del meta["dense"]
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    return load_model(copy)
+
+
+def test_served_model_matches_its_pipeline_on_every_fixture_test_row(
+    trained, loaded_model, params
+):
+    assert loaded_model.predictor.graph == "dense"
+    X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
+    assert len(X) == 800
+    assert_parity(loaded_model, load_pipeline(trained.model_dir), X)
+
+
+def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
+    trained, whole_graph_model, params
+):
+    assert whole_graph_model.predictor.graph == "pipeline"
+    X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
+    assert_parity(whole_graph_model, load_pipeline(trained.model_dir), X)
+
+
+def test_encoder_builds_exactly_the_matrix_the_preprocessor_builds(
+    trained, loaded_model, params
+):
+    from training.export import frame_to_columns
+
+    spec = FeatureSpec.from_params(params)
+    X, _ = load_split(trained.processed / "test.csv", spec)
+    pre = load_pipeline(trained.model_dir).named_steps["preprocess"]
+    encoder = loaded_model.predictor._dense[1]
+    want = pre.transform(X).astype(np.float32)
+    assert np.array_equal(encoder.encode_columns(frame_to_columns(X, spec)), want)
+    for i, record in enumerate(api_records(X.iloc[:50])):
+        assert np.array_equal(encoder.encode_one(record)[0], want[i])
+
+
+def test_encoder_leaves_unknown_categories_blank_and_imputes_missing_ones(
+    loaded_model, example_record
+):
+    encoder = loaded_model.predictor._dense[1]
+    base = encoder.encode_one(example_record)[0]
+    unknown = encoder.encode_one({**example_record, "workclass": "Astronaut"})[0]
+    assert unknown.sum() == base.sum() - 1
+    columns = dict(encoder.categorical)["workclass"]
+    missing = encoder.encode_one({**example_record, "workclass": None})[0]
+    assert missing[columns["missing"]] == 1.0 and missing.sum() == base.sum()
+
+
+def test_a_tampered_classifier_graph_is_refused(model_dir, tmp_path):
+    from service.model_store import ModelError
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    with open(copy / "classifier.onnx", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelError, match="classifier.onnx failed its integrity check"):
+        load_model(copy)
+
+
+@pytest.mark.slow
+def test_published_model_matches_its_pipeline_on_the_whole_test_split():
+    from training.config import load_params
+
+    model_dir, test_csv = ROOT / "model", ROOT / "data" / "processed" / "test.csv"
+    if not (model_dir / "metadata.json").is_file():
+        pytest.skip("no published model in model/ (run make train)")
+    if not test_csv.is_file():
+        pytest.skip("no data/processed/test.csv (run make data)")
+    model = load_model(model_dir)
+    if sha256_file(test_csv) != model.metadata["data"]["test"]["sha256"]:
+        pytest.skip("model/ was trained with another test split than data/processed")
+    X, _ = load_split(test_csv, FeatureSpec.from_params(load_params()))
+    assert_parity(model, load_pipeline(model_dir), X)

@@ -1,0 +1,208 @@
+"""The quick validation path decides exactly as the marshmallow schema does.
+
+Each input goes through the served schema (quick check first) and through the same schema
+built without the quick check (marshmallow alone); the outcomes, loaded values or error
+messages, must be identical. A table pins the edge cases, hypothesis explores the rest.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
+
+from service.fast_validation import batch_check, record_check
+from service.schemas import batch_schema, record_schema
+
+LIMIT = 3
+# A non-integer numeric feature, so StrictNumber's path is covered too.
+RATIO = {"name": "ratio", "kind": "numeric", "type": "number", "min": 0, "max": 1.5}
+
+
+@pytest.fixture(scope="module")
+def features(loaded_model) -> list[dict]:
+    return loaded_model.features + [RATIO]
+
+
+@pytest.fixture(scope="module")
+def valid_record(loaded_model) -> dict:
+    return {**loaded_model.metadata["example"]["record"], "ratio": 0.5}
+
+
+@pytest.fixture(scope="module")
+def schemas(features):
+    """(served record, reference record, served batch, reference batch) instances."""
+    fast, slow = record_schema(features), record_schema(features, fast=False)
+    return fast(), slow(), batch_schema(fast, LIMIT)(), batch_schema(slow, LIMIT)()
+
+
+def outcome(schema, data):
+    """("ok", loaded) or ("error", messages): everything a client could see."""
+    try:
+        return ("ok", schema.load(data))
+    except ValidationError as exc:
+        return ("error", exc.messages)
+
+
+def assert_same(fast, slow, data):
+    got, want = outcome(fast, data), outcome(slow, data)
+    assert got == want
+    if got[0] == "ok":  # same values and same Python types (1 vs 1.0 vs True)
+        assert [type(v) for v in got[1].values()] == [type(v) for v in want[1].values()]
+
+
+def test_quick_check_accepts_a_valid_record_so_the_fast_path_is_taken(
+    features, valid_record
+):
+    assert record_check(features)(valid_record) == valid_record
+    batch = batch_check(record_check(features), LIMIT)
+    assert batch({"records": [valid_record] * LIMIT}) == {
+        "records": [valid_record] * LIMIT
+    }
+
+
+def test_quick_check_loads_a_whole_number_ratio_as_a_float_like_the_schema(
+    features, valid_record, schemas
+):
+    record = {**valid_record, "ratio": 1}
+    loaded = record_check(features)(record)
+    assert loaded["ratio"] == 1.0 and type(loaded["ratio"]) is float
+    assert_same(schemas[0], schemas[1], record)
+
+
+EDITS = [
+    ("age", 16),
+    ("age", 100),
+    ("age", 15),
+    ("age", 101),
+    ("age", True),
+    ("hours-per-week", True),
+    ("age", "40"),
+    ("age", 40.0),
+    ("age", 40.5),
+    ("age", None),
+    ("age", 10**400),
+    ("ratio", 0),
+    ("ratio", 1.5),
+    ("ratio", 1.5000001),
+    ("ratio", math.nan),
+    ("ratio", math.inf),
+    ("ratio", -math.inf),
+    ("ratio", False),
+    ("ratio", "0.5"),
+    ("ratio", 10**400),
+    ("workclass", None),
+    ("workclass", "Nope"),
+    ("workclass", ""),
+    ("workclass", 3),
+    ("workclass", ["Private"]),
+    ("education", None),
+    ("sex", "male"),
+    ("sex", b"Male"),
+    ("native-country", None),
+]
+
+
+@pytest.mark.parametrize("field, value", EDITS)
+def test_quick_path_and_schema_agree_on_one_changed_field(
+    schemas, valid_record, field, value
+):
+    assert_same(schemas[0], schemas[1], {**valid_record, field: value})
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["drop age", "drop workclass", "add extra", "empty", "not a dict", "list"],
+)
+def test_quick_path_and_schema_agree_on_the_shape_of_a_record(
+    schemas, valid_record, change
+):
+    record = dict(valid_record)
+    if change.startswith("drop"):
+        del record[change.split()[1]]
+    elif change == "add extra":
+        record["salary"] = ">50K"
+    elif change == "empty":
+        record = {}
+    elif change == "not a dict":
+        record = "age=40"
+    else:
+        record = [valid_record]
+    assert_same(schemas[0], schemas[1], record)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"records": []},
+        {"records": "x"},
+        {"records": None},
+        {"records": {"age": 40}},
+        {},
+        {"records": [], "extra": 1},
+        [],
+        None,
+    ],
+)
+def test_quick_path_and_schema_agree_on_malformed_batches(schemas, body):
+    assert_same(schemas[2], schemas[3], body)
+
+
+def test_quick_path_and_schema_agree_on_batch_size_limits(schemas, valid_record):
+    for n in (1, LIMIT, LIMIT + 1):
+        assert_same(schemas[2], schemas[3], {"records": [valid_record] * n})
+
+
+def valid_values(feature: dict):
+    """Values the schema accepts for one feature."""
+    if feature["kind"] == "numeric":
+        low, high = feature["min"], feature["max"]
+        if feature.get("type") == "integer":
+            return st.integers(low, high)
+        whole = st.integers(math.ceil(low), math.floor(high))
+        return st.one_of(whole, st.floats(low, high))
+    allowed = list(feature["categories"]) + ([None] if feature.get("nullable") else [])
+    return st.sampled_from(allowed)
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.integers(-3, 3),
+    st.lists(st.integers(), max_size=1),
+)
+
+
+@st.composite
+def records(draw, features):
+    """A valid record, then 0 to 2 fields spoiled, now and then one missing or extra."""
+    record = {f["name"]: draw(valid_values(f)) for f in features}
+    for name in draw(st.lists(st.sampled_from(sorted(record)), max_size=2)):
+        record[name] = draw(JUNK)
+    if draw(st.integers(0, 20)) == 0:
+        del record[draw(st.sampled_from(sorted(record)))]
+    if draw(st.integers(0, 20)) == 0:
+        record[draw(st.text(min_size=1, max_size=8))] = 1
+    return record
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_quick_path_and_schema_agree_on_generated_records(schemas, features, data):
+    assert_same(schemas[0], schemas[1], data.draw(records(features)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_quick_path_and_schema_agree_on_generated_batches(
+    schemas, features, valid_record, data
+):
+    good = st.just(valid_record)
+    items = data.draw(st.lists(st.one_of(good, good, records(features)), max_size=5))
+    assert_same(schemas[2], schemas[3], {"records": items})

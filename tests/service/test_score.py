@@ -1,0 +1,119 @@
+"""The batch scoring CLI: order, row-numbered errors, same answers as POST /predict."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from service.score import cell_value, main
+from tests.conftest import FIXTURES
+
+ROWS = 40
+
+
+@pytest.fixture
+def census_csv(tmp_path) -> Path:
+    """The first ROWS rows of the fixture test split, target column included."""
+    with open(FIXTURES / "test.csv", newline="") as fh:
+        lines = fh.read().splitlines()[: ROWS + 1]
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def spoil(path: Path, row: int, column: str, value: str) -> None:
+    """Set one cell of data row `row` (1-based)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[row][rows[0].index(column)] = value
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def score(model_dir, source, target, *extra) -> int:
+    return main(
+        [str(source), str(target), "--model-dir", str(model_dir), "--quiet", *extra]
+    )
+
+
+def test_scores_every_row_in_order_with_the_probabilities_of_post_predict(
+    model_dir, loaded_model, census_csv, tmp_path, client
+):
+    out = tmp_path / "out.csv"
+    assert score(model_dir, census_csv, out, "--chunk-size", "7") == 0
+    lines = read_csv(out)
+    assert [int(r["row"]) for r in lines] == list(range(1, ROWS + 1))
+    kinds = {f["name"]: f["kind"] == "numeric" for f in loaded_model.features}
+    for line, record in zip(lines, read_csv(census_csv)):
+        body = {f: cell_value(record[f], numeric) for f, numeric in kinds.items()}
+        answer = client.post("/predict", json=body).get_json()
+        assert float(line["probability"]) == answer["probability"]
+        assert line["prediction"] == answer["prediction"]
+
+
+def test_chunk_size_does_not_change_the_output(model_dir, census_csv, tmp_path):
+    score(model_dir, census_csv, tmp_path / "a.csv", "--chunk-size", "1")
+    score(model_dir, census_csv, tmp_path / "b.csv", "--chunk-size", "1000")
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_bad_rows_are_reported_by_row_number_and_the_job_goes_on(
+    model_dir, census_csv, tmp_path, capsys
+):
+    spoil(census_csv, 3, "age", "300")
+    spoil(census_csv, 17, "workclass", "Astronaut")
+    spoil(census_csv, 17, "fnlgt", "12.5")
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    assert score(model_dir, census_csv, out, "--errors", str(errors)) == 1
+    lines = read_csv(out)
+    assert len(lines) == ROWS
+    unscored = [int(r["row"]) for r in lines if r["prediction"] == ""]
+    assert unscored == [3, 17]
+    assert all(r["probability"] for r in lines if int(r["row"]) not in (3, 17))
+    reported = {(int(e["row"]), e["field"]) for e in read_csv(errors)}
+    assert reported == {(3, "age"), (17, "workclass"), (17, "fnlgt")}
+    stderr = capsys.readouterr().err
+    assert "row 3: age: Must be greater than or equal to 16" in stderr
+    assert "row 17: fnlgt: Not a valid integer." in stderr
+    assert f"scored {ROWS - 2} of {ROWS} rows" in stderr
+
+
+def test_a_file_without_a_feature_column_is_refused_and_leaves_no_output(
+    model_dir, tmp_path, capsys
+):
+    source = tmp_path / "in.csv"
+    source.write_text("age,workclass\n40,Private\n")
+    assert score(model_dir, source, tmp_path / "out.csv") == 2
+    assert "lacks the feature column(s) fnlgt" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
+
+
+def test_a_missing_model_exits_3_saying_why(census_csv, tmp_path, capsys):
+    assert score(tmp_path / "no-model", census_csv, tmp_path / "out.csv") == 3
+    assert "metadata.json not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, numeric, value",
+    [
+        ("", True, None),
+        ("", False, None),
+        ("42", True, 42),
+        (" 42", True, 42),
+        ("-3", True, -3),
+        ("4.5", True, 4.5),
+        ("forty", True, "forty"),
+        ("42", False, "42"),
+        ("Private", False, "Private"),
+    ],
+)
+def test_cells_become_the_json_values_a_client_would_send(text, numeric, value):
+    got = cell_value(text, numeric)
+    assert got == value and type(got) is type(value)
