@@ -74,7 +74,7 @@ precommit: $(STAMP) ## Every pre-commit hook on all files (CI's lint step)
 hooks: $(STAMP) ## Install the git pre-commit hook
 	$(BIN)/pre-commit install
 
-test: data ## Run the whole test suite (what CI runs)
+test: data model ## Run the whole test suite (what CI runs); gets the model first
 	$(BIN)/pytest
 
 smoke: $(STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com

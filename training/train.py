@@ -194,7 +194,7 @@ def train(paths: Paths, params: dict) -> dict[str, Any]:
     dense_parity = check_parity(
         pipeline, predictor, X_test, spec, tp["parity_tolerance"]
     )
-    proba = predictor.proba_columns(frame_to_columns(X_test, spec))
+    proba = predictor.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
     example = example_record(X_test)
     onnx_sha = sha256_bytes(onnx_bytes)
     meta = {
