@@ -11,12 +11,15 @@ __version__ = "1.0.0"
 
 
 def create_app(config: Mapping[str, Any] | None = None, model=None) -> Flask:
-    """Build the app: config, model, API blueprints, error handlers.
+    """Build the app: config, model, observability, security, blueprints, errors.
 
     `model` is a verified LoadedModel; when None it is loaded from MODEL_DIR, and a model
     that cannot be loaded raises ModelError (the server then refuses to start).
     """
     from service.config import from_env
+    from service.errors import register_error_handlers
+    from service.observability import register_observability
+    from service.security import register_security
 
     app = Flask(__name__)
     app.config.update(from_env())
@@ -24,14 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None, model=None) -> Flask:
     if model is None and app.config.get("LOAD_MODEL", True):
         model = load_configured_model(app)
     app.extensions["census_model"] = model
-    from service.observability import register_observability
-    from service.security import register_security
-
     register_observability(app)
     register_security(app)
     register_blueprints(app, model)
-    from service.errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 

@@ -24,6 +24,16 @@ class ParityError(RuntimeError):
     """The ONNX export does not reproduce the Pipeline's predictions."""
 
 
+def canonical_bytes(onx) -> bytes:
+    """Serialise with the opset imports sorted: skl2onnx collects them in a set, so their
+    order (and the file's SHA-256, which names the model version) would otherwise change
+    with Python's hash seed from one training run to the next."""
+    ordered = sorted(onx.opset_import, key=lambda o: (o.domain, o.version))
+    del onx.opset_import[:]
+    onx.opset_import.extend(ordered)
+    return onx.SerializeToString()
+
+
 def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     """Convert the whole Pipeline (preprocessing + classifier) to ONNX bytes."""
     from skl2onnx import to_onnx
@@ -43,7 +53,7 @@ def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
         options={id(classifier): {"zipmap": False}},
         target_opset=TARGET_OPSET,
     )
-    return onx.SerializeToString()
+    return canonical_bytes(onx)
 
 
 def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
@@ -96,7 +106,7 @@ def to_dense_onnx_bytes(pipeline: Pipeline, width: int) -> bytes:
         options={id(classifier): {"zipmap": False}},
         target_opset=TARGET_OPSET,
     )
-    return onx.SerializeToString()
+    return canonical_bytes(onx)
 
 
 def frame_to_columns(X: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:

@@ -147,3 +147,41 @@ def test_a_training_run_that_fails_half_way_leaves_the_published_model_untouched
         snapshot(paths.model_dir.parent) == before
     )  # no byte changed, nothing left over
     assert load_model(paths.model_dir).version
+
+
+EXPORT_SCRIPT = """
+import hashlib, sys
+from training.config import load_params
+from training.features import FeatureSpec, load_split
+from training.train import build_pipeline
+from training.export import to_onnx_bytes
+spec = FeatureSpec.from_params(load_params())
+X, y = load_split(sys.argv[1], spec)
+p = build_pipeline(spec, "gradient_boosting", {"n_estimators": 5, "max_depth": 2}, 0)
+print(hashlib.sha256(to_onnx_bytes(p.fit(X, y), spec)).hexdigest())
+"""
+
+
+def test_the_onnx_export_is_byte_identical_whatever_the_hash_seed():
+    """The model version is the ONNX file's SHA-256: retraining the same data with the
+    same code must give the same version, even though skl2onnx iterates over sets."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FIXTURES
+    from training.config import ROOT
+
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", EXPORT_SCRIPT, str(FIXTURES / "train.csv")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
