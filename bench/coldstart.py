@@ -10,6 +10,7 @@ import sys
 import time
 
 from bench.servers import PRODUCTION, popen_gunicorn, stop, wait_healthy
+from bench.machine import print_rows
 
 
 def cold_start() -> float:
@@ -37,8 +38,7 @@ def run(times: int = 3) -> list[tuple[str, str, str]]:
 
 
 def main() -> int:
-    for row in run():
-        print("| " + " | ".join(row) + " |")
+    print_rows(run())
     return 0
 
 

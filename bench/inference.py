@@ -10,6 +10,7 @@ import sys
 import time
 
 from bench.workload import api_records, model
+from bench.machine import print_rows
 
 BATCH = 10_000
 
@@ -77,8 +78,7 @@ def run(calls: int = 20_000, repeats: int = 7) -> list[tuple[str, str, str]]:
 
 
 def main() -> int:
-    for row in run():
-        print("| " + " | ".join(row) + " |")
+    print_rows(run())
     return 0
 
 

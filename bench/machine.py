@@ -50,3 +50,9 @@ def print_facts() -> None:
     """Print the facts as a two-column table."""
     for key, value in facts().items():
         print(f"| {key} | {value} |")
+
+
+def print_rows(rows) -> None:
+    """Print (figure, measured, goal) rows as markdown table lines."""
+    for row in rows:
+        print("| " + " | ".join(row) + " |")

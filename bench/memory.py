@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.servers import PRODUCTION, gunicorn, worker_pids
 from bench.workload import api_records
+from bench.machine import print_rows
 
 NO_PRELOAD = ("--config", "bench/gunicorn_nopreload.py")
 
@@ -75,8 +76,7 @@ def per_worker(m: dict, key: str) -> str:
 
 
 def main() -> int:
-    for row in run():
-        print("| " + " | ".join(row) + " |")
+    print_rows(run())
     return 0
 
 

@@ -67,6 +67,10 @@ ENV_PARSERS = {
 }
 
 
+class ConfigError(ValueError):
+    """An environment variable the service cannot use."""
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Defaults overridden by any set environment variable."""
     environ = os.environ if environ is None else environ
@@ -76,5 +80,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             try:
                 config[key] = parse(environ[key])
             except ValueError as exc:
-                raise ValueError(f"{key}={environ[key]!r} is not valid: {exc}") from exc
+                raise ConfigError(
+                    f"{key}={environ[key]!r} is not valid: {exc}"
+                ) from exc
     return config

@@ -10,11 +10,12 @@ import sys
 
 from service import create_app
 from service.dyno import pull_model_at_boot
+from service.config import ConfigError
 from service.model_store import ModelError
 
 try:
     pull_model_at_boot()
     app = create_app()
-except ModelError as exc:
+except (ModelError, ConfigError) as exc:
     print(f"census-service: refusing to start: {exc}", file=sys.stderr, flush=True)
     sys.exit(3)

@@ -12,22 +12,13 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from numpy.typing import ArrayLike
+from training.metrics import as_binary
 
 MISSING = "(missing)"
 # Metrics whose disparity is judged; tpr is 1 - fnr but its ratio differs.
 DISPARITY_METRICS = ("pprev", "ppr", "precision", "fpr", "fnr", "tpr")
 # Disparities are ratios of count fractions; float rounding must not flip a band edge.
 EPS = 1e-9
-
-
-def _binary(values: ArrayLike, name: str, n: int) -> np.ndarray:
-    """values as a 0/1 int array of length n, or a ValueError."""
-    arr = np.asarray(values)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
-    if not np.isin(arr, [0, 1]).all():
-        raise ValueError(f"{name} must hold only 0/1")
-    return arr.astype(int)
 
 
 def _tp(y_true: np.ndarray, y_pred: np.ndarray) -> int:
@@ -63,8 +54,8 @@ def group_metrics(
     with y_true/y_pred by position; NaN groups are "(missing)".
     """
     n = len(sensitive)
-    yt = _binary(y_true, "y_true", n)
-    yp = _binary(y_pred, "y_pred", n)
+    yt = as_binary(y_true, "y_true", n)
+    yp = as_binary(y_pred, "y_pred", n)
     name = sensitive.name if sensitive.name is not None else "group"
     groups = pd.Series(
         sensitive.astype(object)

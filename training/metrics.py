@@ -13,6 +13,16 @@ from sklearn.metrics import (
 )
 
 
+def as_binary(values, name: str, n: int) -> np.ndarray:
+    """values as a 0/1 int array of length n, or a ValueError naming them."""
+    arr = np.asarray(values)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
+    if not np.isin(arr, [0, 1]).all():
+        raise ValueError(f"{name} must hold only 0/1")
+    return arr.astype(int)
+
+
 def labels_from_proba(proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """The positive class wherever its probability reaches the threshold."""
     return (np.asarray(proba) >= threshold).astype(int)

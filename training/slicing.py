@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from training.metrics import as_binary
 
 MISSING = "(missing)"
 OTHER = "other"
@@ -78,16 +79,6 @@ def add_bands(df: pd.DataFrame, bands: dict[str, list[float]]) -> pd.DataFrame:
     return out
 
 
-def _binary(values: ArrayLike, name: str, n: int) -> np.ndarray:
-    """values as a 0/1 int array of length n, or a ValueError."""
-    arr = np.asarray(values)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
-    if not np.isin(arr, [0, 1]).all():
-        raise ValueError(f"{name} must hold only 0/1")
-    return arr.astype(int)
-
-
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     """Precision, recall, F1 with 0.0 for an empty denominator (zero_division=0)."""
     precision = tp / (tp + fp) if tp + fp else 0.0
@@ -133,8 +124,8 @@ def slice_metrics(
     table.attrs for format_slices.
     """
     n = len(frame)
-    yt = _binary(y_true, "y_true", n)
-    yp = _binary(y_pred, "y_pred", n)
+    yt = as_binary(y_true, "y_true", n)
+    yp = as_binary(y_pred, "y_pred", n)
     overall_f1 = _prf(
         int(((yt == 1) & (yp == 1)).sum()),
         int(((yt == 0) & (yp == 1)).sum()),

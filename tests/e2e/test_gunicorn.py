@@ -50,3 +50,16 @@ def test_server_refuses_to_start_without_a_model(tmp_path: Path):
         pytest.fail("gunicorn kept running without a model")
     assert proc.returncode != 0
     assert "metadata.json not found" in out
+
+
+def test_server_refuses_to_start_with_a_bad_setting_naming_it(
+    model_dir, tmp_path: Path
+):
+    proc = start_gunicorn(model_dir, free_port(), BATCH_LIMIT="lots")
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        pytest.fail("gunicorn kept running with BATCH_LIMIT=lots")
+    assert proc.returncode == 3
+    assert "refusing to start: BATCH_LIMIT='lots' is not valid" in out
