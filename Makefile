@@ -88,7 +88,7 @@ deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Her
 	$(PY) smoke_test.py $(APP_URL)
 
 bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
-	$(PY) bench/dyno_boot.py
+	$(PY) -m bench.dyno_boot
 
 audit: $(STAMP) ## pip-audit the runtime + training requirements; fails on any known vulnerability
 	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \

@@ -1,6 +1,6 @@
 """Measure the simulated Heroku dyno: seconds from start to a healthy /health, slug size.
 
-`python bench/dyno_boot.py` (or `make bench-dyno`): builds the slug from this checkout the
+`python -m bench.dyno_boot` (or `make bench-dyno`): builds the slug from this checkout the
 way the dyno simulation test does (tests/deploy/slug.py), installs requirements.txt with
 bytecode compiled (as Heroku's buildpack does), pushes this checkout's model/ to a
 temporary DVC remote, boots fresh dynos on 127.0.0.1 (each pulls the model itself), and
@@ -18,10 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.deploy.slug import (  # noqa: E402
+from tests.deploy.slug import (
     boot,
     build_slug,
     compressed_size,
@@ -31,7 +28,9 @@ from tests.deploy.slug import (  # noqa: E402
     seconds_to_healthy,
     terminate,
 )
-from tests.e2e.conftest import free_port  # noqa: E402
+from tests.e2e.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def fresh_boot(slug: Path, venv: Path, remote: Path, smoke: bool) -> float:

@@ -4,7 +4,7 @@ What Heroku does, step by step: take the pushed commit's files (no `.git`), dele
 `.slugignore` names, install `requirements.txt` into a fresh Python, then run the Procfile's
 `web` command in the slug with `PORT` and `DYNO` set. The model is not in git: the boot
 pulls it from the DVC remote that `make push` filled. Used by the dyno simulation test and
-by `bench/dyno_boot.py`.
+by `bench/dyno_boot.py` (`python -m bench.dyno_boot`).
 """
 
 from __future__ import annotations
