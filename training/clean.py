@@ -79,21 +79,24 @@ def to_csv_text(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    paths, params = Paths(), load_params()
-    target = params["features"]["target"]
-    own = paths.raw / "census.csv"
-    if params["data"]["source"] != "uci-wheel":
-        frame = clean(pd.read_csv(own, dtype=str, keep_default_na=False), target)
+def clean_splits(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
+    """Clean train/test frames from data/raw: the UCI files, or your census.csv split."""
+    target, data = params["features"]["target"], params["data"]
+    if data["source"] != "uci-wheel":
+        raw = pd.read_csv(paths.raw / "census.csv", dtype=str, keep_default_na=False)
         train, test = split_own(
-            frame, target, params["data"]["test_size"], params["data"]["seed"]
+            clean(raw, target), target, data["test_size"], data["seed"]
         )
     else:
         train = clean(read_uci(paths.raw / "adult.data"), target)
         test = clean(read_uci(paths.raw / "adult.test", skip_first_line=True), target)
-    train = drop_overlap(train, test, target)
-    for name, df in (("train", train), ("test", test)):
+    return {"train": drop_overlap(train, test, target), "test": test}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    paths = Paths()
+    for name, df in clean_splits(paths, load_params()).items():
         write_text_atomic(paths.processed / f"{name}.csv", to_csv_text(df))
         print(f"{name}: {len(df)} rows -> {paths.processed / f'{name}.csv'}")
     return 0
