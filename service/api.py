@@ -27,6 +27,13 @@ def json_response(body: dict) -> Response:
     return current_app.json.response(body)
 
 
+def count_predictions(labels: list[str]) -> None:
+    """Predictions by class for /metrics, when metrics are on."""
+    metrics = current_app.extensions.get("census_metrics")
+    if metrics is not None:
+        metrics.count_predictions(labels)
+
+
 def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     """The prediction blueprint, its schemas built from the model's feature list."""
     blp = CensusBlueprint(
@@ -51,6 +58,7 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     def predict(data):
         """Score one census record."""
         result = predictor.predict_one(data)
+        count_predictions([result.label])
         return json_response(
             {
                 "prediction": result.label,
@@ -67,6 +75,7 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
     def predict_batch(data):
         """Score a batch of census records; answers come in request order."""
         results = predictor.predict_many(data["records"])
+        count_predictions([r.label for r in results])
         return json_response(
             {
                 "predictions": [

@@ -27,7 +27,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 ACCESS_LOG = logging.getLogger("census.access")
 START_KEY = "census.request_start"
-PREDICT_ENDPOINTS = frozenset({"predict.predict", "predict.predict_batch"})
 
 
 class RequestIds:
@@ -66,8 +65,6 @@ def finish_request(response: Response) -> Response:
     metrics = current_app.extensions.get("census_metrics")
     if metrics is not None:
         metrics.observe_request(method, route, str(status), elapsed)
-        if status == 200 and req.endpoint in PREDICT_ENDPOINTS:
-            metrics.count_predictions(response.get_data())
     if ACCESS_LOG.isEnabledFor(logging.INFO):
         path = req.path
         fields = {
