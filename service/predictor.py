@@ -70,12 +70,14 @@ class Predictor:
             return self.positive_label
         return self.negative_label
 
+    def _run_dense(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities from the classifier-only graph for an encoded matrix."""
+        return self._dense[0].run(self._output, {self._dense_input: x})[0]
+
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Positive-class probabilities for column arrays (feature name -> values)."""
         if self._dense is not None:
-            session, encoder = self._dense
-            x = encoder.encode_columns(columns)
-            return session.run(self._output, {self._dense_input: x})[0][:, 1]
+            return self._run_dense(self._dense[1].encode_columns(columns))[:, 1]
         feeds = {}
         for name, feature in self._numeric:
             feeds[name] = np.asarray(columns[feature], dtype=np.float32).reshape(-1, 1)
@@ -91,9 +93,7 @@ class Predictor:
         if not records:
             return np.empty(0, dtype=np.float32)
         if self._dense is not None:
-            session, encoder = self._dense
-            x = encoder.encode_records(records)
-            return session.run(self._output, {self._dense_input: x})[0][:, 1]
+            return self._run_dense(self._dense[1].encode_records(records))[:, 1]
         return self.proba_columns(
             {feature: [r[feature] for r in records] for _, feature, _ in self._inputs}
         )
@@ -101,9 +101,7 @@ class Predictor:
     def proba_one(self, record: Mapping[str, Any]) -> float:
         """Positive-class probability of one validated record."""
         if self._dense is not None:
-            session, encoder = self._dense
-            x = encoder.encode_one(record)
-            return float(session.run(self._output, {self._dense_input: x})[0][0, 1])
+            return float(self._run_dense(self._dense[1].encode_one(record))[0, 1])
         numbers = np.array(
             [record[f] for _, f in self._numeric], dtype=np.float32
         ).reshape(-1, 1, 1)
