@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from service.model_store import load_model
+from service.model_store import LoadedModel, load_model
 from training import bias, figures, slicing
 from training.config import Paths, load_params
 from training.export import frame_to_columns
@@ -34,10 +33,9 @@ CLEANING_STEPS = [
 ]
 
 
-def score(model_dir: Path, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+def score(model: LoadedModel, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """Probabilities from the published bundle, exactly as the service computes them."""
-    predictor = load_model(model_dir).predictor
-    return predictor.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
+    return model.predictor.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
 
 
 def slice_report(X, y, y_pred, spec: FeatureSpec, ev: dict) -> pd.DataFrame:
@@ -91,8 +89,9 @@ def evaluate(paths: Paths, params: dict) -> dict[str, Any]:
     """Write reports/ and MODEL_CARD.md for the published model; return the metrics."""
     spec, ev = FeatureSpec.from_params(params), params["evaluate"]
     X, y = load_split(paths.processed / "test.csv", spec)
-    meta = json.loads((paths.model_dir / "metadata.json").read_text())
-    proba = score(paths.model_dir, X, spec)
+    model = load_model(paths.model_dir)
+    meta = model.metadata
+    proba = score(model, X, spec)
     y_pred = labels_from_proba(proba, ev["threshold"])
     metrics = classification_metrics(y, proba, ev["threshold"])
     table = slice_report(X, y, y_pred, spec, ev)
