@@ -7,7 +7,7 @@ import pytest
 
 from training.clean import COLUMNS
 from training.config import Paths, load_params
-from training.io import sha256_file
+from bundle.files import sha256_file
 
 PATHS = Paths()
 PARAMS = load_params()

@@ -17,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from service.model_store import ModelError, load_model
 from training import publish
-from training.io import sha256_bytes
+from bundle.files import sha256_bytes
 
 
 @pytest.fixture

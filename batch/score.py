@@ -1,9 +1,9 @@
-"""Batch scoring: a CSV of census records in, a CSV of predictions out, streamed in chunks.
+"""Batch scoring: a CSV of records in, a CSV of predictions out, streamed in chunks.
 
-    python -m service.score INPUT.csv OUTPUT.csv [--errors ERRORS.csv] [--chunk-size N]
+    python -m batch.score INPUT.csv OUTPUT.csv [--errors ERRORS.csv] [--chunk-size N]
 
 Each row is read as the API would receive it (an empty cell is null, a number is a JSON
-number, anything else a string) and validated by the API's own schema. A row that fails is
+number, anything else a string) and validated by the API's own rules (bundle/rules.py). A row that fails is
 reported by its row number (1 = the first row after the header), left without a
 prediction, and the job goes on. OUTPUT has one line per input row, in order:
 `row,prediction,probability`. Columns other than the model's features (an id, the target)
@@ -18,56 +18,37 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, Sequence
 
-from marshmallow import ValidationError
-
-from service.model_store import LoadedModel, ModelError, load_model
+from bundle.format import BundleError
+from bundle.rules import FeatureRule, record_errors
+from bundle.store import LoadedBundle, load_bundle
 
 OUTPUT_COLUMNS = ["row", "prediction", "probability"]
 ERROR_COLUMNS = ["row", "field", "message"]
 # Errors echoed to stderr before the rest are only counted (all go to --errors).
 SHOWN_ERRORS = 20
-INTEGER = re.compile(r"[+-]?\d+")
+PROGRAM = "batch score"
 
 
 class InputError(ValueError):
     """The input file cannot be scored at all (missing, or lacking feature columns)."""
 
 
-def cell_value(text: str | None, numeric: bool) -> Any:
-    """A CSV cell as the JSON value a client would send: null, a number or a string."""
-    if text == "":
-        return None
-    if numeric:
-        if INTEGER.fullmatch(text.strip()):
-            return int(text)
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return text
-
-
 def read_records(
-    fh: IO[str], features: list[dict[str, Any]]
+    fh: IO[str], rules: Sequence[FeatureRule]
 ) -> Iterator[tuple[int, dict]]:
     """(row number, record) for each CSV row; a short row's missing cells are left out."""
     reader = csv.DictReader(fh)
-    names = [f["name"] for f in features]
-    lacking = [n for n in names if n not in (reader.fieldnames or [])]
+    lacking = [r.name for r in rules if r.name not in (reader.fieldnames or [])]
     if lacking:
         raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
-    kinds = [(f["name"], f["kind"] == "numeric") for f in features]
     for number, row in enumerate(reader, start=1):
         yield number, {
-            name: cell_value(row[name], numeric)
-            for name, numeric in kinds
-            if row[name] is not None
+            r.name: r.from_text(row[r.name]) for r in rules if row[r.name] is not None
         }
 
 
@@ -84,24 +65,24 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 class Scorer:
-    """Validates and scores chunks of rows with one model and the API's record schema."""
+    """Validates and scores chunks of rows with one model and the API's rules."""
 
-    def __init__(self, model: LoadedModel) -> None:
-        from service.schemas import record_schema
-
-        self.schema = record_schema(model.features)()
+    def __init__(self, model: LoadedBundle) -> None:
+        self.rules = model.features
+        self.loaders = [(r.name, r.load) for r in self.rules]
         self.predictor = model.predictor
 
     def score(self, rows: list[tuple[int, dict]]) -> tuple[list[list], list[list]]:
         """Output lines for `rows` in order, and (row, field, message) error lines."""
         valid, errors, out = [], [], []
         for number, record in rows:
-            try:
-                valid.append(self.schema.load(record))
-                out.append([number, None, None])
-            except ValidationError as exc:
-                errors.extend(error_lines(number, exc.messages))
+            problems = record_errors(self.rules, record)
+            if problems:
+                errors.extend(error_lines(number, problems))
                 out.append([number, "", ""])
+            else:
+                valid.append({name: load(record[name]) for name, load in self.loaders})
+                out.append([number, None, None])
         proba = iter(self.predictor.proba_records(valid).tolist())
         for line in out:
             if line[1] is None:
@@ -111,7 +92,7 @@ class Scorer:
 
 
 def error_lines(number: int, messages: Any) -> list[list]:
-    """Flatten marshmallow's {field: [messages]} into (row, field, message) lines."""
+    """Flatten {field: [messages]} into (row, field, message) lines."""
     if not isinstance(messages, dict):
         return [[number, "", str(messages)]]
     return [
@@ -150,7 +131,7 @@ class AtomicCsv:
 
 
 def score_file(
-    model: LoadedModel,
+    model: LoadedBundle,
     source: Path,
     target: Path,
     errors_path: Path | None = None,
@@ -199,7 +180,7 @@ def report(errors: list[list], shown: int, err: AtomicCsv | None, bar) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m service.score",
+        prog="python -m batch.score",
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("input", type=Path, help="CSV with a header row")
@@ -219,22 +200,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status says whether every row was scored."""
-    from service.config import from_env
+    from service.settings import ConfigError, Settings
 
     args = parse_args(argv)
     if args.chunk_size < 1:
-        print("census-service score: --chunk-size must be >= 1", file=sys.stderr)
+        print(f"{PROGRAM}: --chunk-size must be >= 1", file=sys.stderr)
         return 2
     try:
-        model = load_model(args.model_dir or Path(from_env()["MODEL_DIR"]))
+        model = load_bundle(args.model_dir or Settings.from_env().model_path)
         rows, invalid = score_file(
             model, args.input, args.output, args.errors, args.chunk_size, not args.quiet
         )
-    except ModelError as exc:
-        print(f"census-service score: cannot load the model: {exc}", file=sys.stderr)
+    except (BundleError, ConfigError) as exc:
+        print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3
     except (InputError, OSError, UnicodeDecodeError, csv.Error) as exc:
-        print(f"census-service score: {args.input}: {exc}", file=sys.stderr)
+        print(f"{PROGRAM}: {args.input}: {exc}", file=sys.stderr)
         return 2
     print(
         f"scored {rows - invalid} of {rows} rows into {args.output}"

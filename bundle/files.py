@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written artifact."""
+"""Files: atomic writes (a reader never sees a half-written artifact) and SHA-256."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from service.model_store import sha256_file  # noqa: F401  (one implementation)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -42,3 +41,12 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of bytes."""
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,8 +1,9 @@
-"""Pull the served model from the DVC remote when the app boots on a dyno (or a container).
+"""Pull the served model from the DVC remote when the server starts on a platform.
 
-Heroku's slug holds the code, `dvc.yaml` and `dvc.lock` but never the model (it is a DVC
-output, ignored by git). At boot the gunicorn master (preload_app) runs `dvc pull model`
-once, before the app loads it, so every worker shares one verified copy. A dyno has no
+Heroku's slug (or a pull-at-boot image) holds the code, `dvc.yaml` and `dvc.lock` but never
+the model (it is a DVC output, ignored by git). The start sequence (deploy/serve.py) runs
+`dvc pull model` once, before the model is loaded and the workers fork, so every worker
+shares one verified copy. A dyno has no
 `.git`, so DVC runs with `core.no_scm` from a throwaway global config: the slug's own DVC
 config is never rewritten. The pull runs in a child process so the master (and the
 workers forked from it) never import DVC.
@@ -21,20 +22,16 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from service.model_store import ModelError
+from bundle.format import BundleError
+from service.settings import ROOT, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-# The train stage's output in dvc.yaml: the only thing a dyno needs (no raw data).
+# The export stage's output in dvc.yaml: the only thing a server needs (no raw data).
 PULL_TARGET = "model"
-# Seconds; Heroku kills a web dyno that has not bound $PORT 60 s after start, and loading
-# the model and forking the workers still have to fit after the pull.
-DEFAULT_PULL_TIMEOUT = 40.0
 # The name given to a remote defined only by the DVC_REMOTE_URL config var.
 URL_REMOTE_NAME = "env"
-TRUE = {"1", "true", "yes", "on"}
 
 
-class ModelPullError(ModelError):
+class ModelPullError(BundleError):
     """The model could not be pulled from the DVC remote."""
 
 
@@ -46,14 +43,6 @@ class Remote:
     url: str
 
 
-def should_pull(environ: Mapping[str, str]) -> bool:
-    """PULL_MODEL decides when set; otherwise pull exactly when running on a dyno."""
-    explicit = environ.get("PULL_MODEL", "").strip().lower()
-    if explicit:
-        return explicit in TRUE
-    return bool(environ.get("DYNO"))
-
-
 def read_dvc_config(root: Path) -> configparser.ConfigParser:
     """The repo's DVC config (.dvc/config, then .dvc/config.local over it)."""
     parser = configparser.ConfigParser(interpolation=None)
@@ -61,17 +50,15 @@ def read_dvc_config(root: Path) -> configparser.ConfigParser:
     return parser
 
 
-def configured_remote(root: Path, environ: Mapping[str, str]) -> Remote:
+def configured_remote(root: Path, settings: Settings) -> Remote:
     """The remote to pull from: DVC_REMOTE_URL, else DVC_REMOTE or the default remote."""
-    url = environ.get("DVC_REMOTE_URL", "").strip()
+    url = settings.dvc_remote_url.strip()
     if url:
         if is_local(url):
             url = os.path.normpath(root.resolve() / url)
         return Remote(URL_REMOTE_NAME, url)
     config = read_dvc_config(root)
-    name = environ.get("DVC_REMOTE", "").strip() or config.get(
-        "core", "remote", fallback=""
-    )
+    name = settings.dvc_remote.strip() or config.get("core", "remote", fallback="")
     section = f"'remote \"{name}\"'"
     if not name or not config.has_option(section, "url"):
         raise ModelPullError(
@@ -107,15 +94,6 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def pull_timeout(environ: Mapping[str, str]) -> float:
-    """DVC_PULL_TIMEOUT in seconds, or the default."""
-    raw = environ.get("DVC_PULL_TIMEOUT") or str(DEFAULT_PULL_TIMEOUT)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ModelPullError(f"DVC_PULL_TIMEOUT={raw!r} is not a number of seconds")
-
-
 def pull_failure_reason(output: str) -> str:
     """One line saying why `dvc pull` failed, from DVC's own output."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -135,17 +113,22 @@ def is_local(url: str) -> bool:
     return "://" not in url
 
 
-def pull_model(root: Path, environ: Mapping[str, str]) -> Remote:
-    """`dvc pull model` from the configured remote, or raise ModelPullError naming it."""
-    remote = configured_remote(root, environ)
-    timeout = pull_timeout(environ)
+def pull_model(
+    root: Path, settings: Settings, environ: Mapping[str, str] | None = None
+) -> Remote:
+    """`dvc pull model` from the configured remote, or raise ModelPullError naming it.
+
+    `environ` is what DVC runs with (its credentials: AWS_*, AZURE_*, GOOGLE_*)."""
+    environ = os.environ if environ is None else environ
+    remote = configured_remote(root, settings)
+    timeout = settings.dvc_pull_timeout
     where = f"DVC remote '{remote.name}' ({shown(remote.url)})"
     if is_local(remote.url) and not Path(remote.url).is_dir():
         raise ModelPullError(
             f"could not pull the model from {where}: no such directory "
             "(set DVC_REMOTE_URL to the remote `make push` wrote to)"
         )
-    with tempfile.TemporaryDirectory(prefix="census-dvc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="model-pull-") as tmp:
         config_dir = Path(tmp) / "config"
         config_dir.mkdir()
         (config_dir / "config").write_text(global_config(remote, Path(tmp) / "site"))
@@ -174,19 +157,13 @@ def pull_model(root: Path, environ: Mapping[str, str]) -> Remote:
     return remote
 
 
-def pull_model_at_boot(
-    root: Path = ROOT, environ: Mapping[str, str] | None = None
-) -> Remote | None:
-    """On a dyno (or with PULL_MODEL=1), pull the model once; returns the remote used."""
-    environ = os.environ if environ is None else environ
-    if not should_pull(environ):
+def pull_if_configured(settings: Settings, root: Path = ROOT) -> str | None:
+    """On a platform that asks for it, pull the model once; a line saying what was done."""
+    if not settings.should_pull:
         return None
     started = time.monotonic()
-    remote = pull_model(root, environ)
-    print(
-        f"census-service: pulled the model from DVC remote '{remote.name}' "
-        f"({shown(remote.url)}) in {time.monotonic() - started:.1f} s",
-        file=sys.stderr,
-        flush=True,
+    remote = pull_model(root, settings)
+    return (
+        f"pulled the model from DVC remote '{remote.name}' "
+        f"({shown(remote.url)}) in {time.monotonic() - started:.1f} s"
     )
-    return remote

@@ -1,4 +1,4 @@
-"""gunicorn worker exit without interpreter teardown.
+"""Server worker exit without interpreter teardown.
 
 The model's onnxruntime session is built in the gunicorn master (preload_app) and the
 workers are forked from it. onnxruntime's C++ teardown at interpreter exit waits on

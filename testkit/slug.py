@@ -4,7 +4,7 @@ What Heroku does, step by step: take the pushed commit's files (no `.git`), dele
 `.slugignore` names, install `requirements.txt` into a fresh Python, then run the Procfile's
 `web` command in the slug with `PORT` and `DYNO` set. The model is not in git: the boot
 pulls it from the DVC remote that `make push` filled. Used by the dyno simulation test and
-by `bench/dyno_boot.py` (`python -m bench.dyno_boot`).
+by `bench/dyno_boot.py` (`python -m bench.dyno_boot`), and by the container tests.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-from tests.e2e.conftest import wait_healthy
-
-ROOT = Path(__file__).resolve().parents[2]
+from testkit.servers import ROOT, wait_healthy
 
 
 def git_files(root: Path, *args: str) -> list[str]:
@@ -98,21 +95,30 @@ def dvc_env(config_dir: Path, remote_url: str) -> dict[str, str]:
     return env
 
 
-def push_model(
-    model_dir: Path, processed: Path, remote: Path, root: Path = ROOT
-) -> str:
-    """As a developer would: record `model_dir` in dvc.lock and push it to `remote`.
+# What `dvc commit export` needs besides the checkout: the stage's untracked deps and out.
+TRAINED = ("model", "data/processed", "build/fitted", "reports/cv_results.json")
 
-    Works in a scratch copy of the checkout (the train stage's deps must exist for
+
+def push_model(project: Path, remote: Path, root: Path = ROOT) -> str:
+    """As a developer would: record the model of the trained `project` folder in dvc.lock
+    and push it to `remote`.
+
+    Works in a scratch copy of the checkout (the export stage's deps must exist for
     `dvc commit`); returns the resulting dvc.lock text, which the slug then carries.
     """
     dvc = [sys.executable, "-m", "dvc"]
-    with tempfile.TemporaryDirectory(prefix="census-dev-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="model-dev-") as tmp:
         dev = copy_files(root, checkout_files(root), Path(tmp) / "checkout")
-        shutil.copytree(model_dir, dev / "model")
-        shutil.copytree(processed, dev / "data" / "processed")
+        for name in TRAINED:
+            target = dev / name
+            if (project / name).is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(project / name, target)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(project / name, target)
         env = dvc_env(Path(tmp) / "dvc-config", str(remote))
-        for args in (["commit", "--force", "train"], ["push", "-r", "bench", "train"]):
+        for args in (["commit", "--force", "export"], ["push", "-r", "bench", "export"]):
             subprocess.run(
                 dvc + args, cwd=dev, env=env, check=True, capture_output=True
             )
