@@ -29,7 +29,8 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-batch.txt requirements-spark.txt \
+	  requirements-train.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
@@ -90,10 +91,10 @@ deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Her
 bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
 	$(PY) -m bench.dyno_boot
 
-audit: $(STAMP) ## pip-audit the runtime + training requirements; fails on any known vulnerability
+audit: $(STAMP) ## pip-audit the runtime, training, batch and Spark requirements; fails on any known vulnerability
 	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
 	  $$(sed -n 's/^\([A-Za-z][A-Za-z0-9-]*\).*/--ignore-vuln \1/p' $(AUDIT_IGNORE)) \
-	  -r requirements.txt -r requirements-train.txt
+	  -r requirements.txt -r requirements-train.txt -r requirements-spark.txt
 
 bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cost per request
 	$(PY) -m bench.observability_overhead
@@ -101,9 +102,9 @@ bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cos
 clean: ## Remove caches (keeps data/, model/ and .venv)
 	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
 
-score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predictions.csv [ERRORS=errors.csv]
+score: $(STAMP) ## Score a file: make score IN=records.csv[.gz]|.parquet OUT=predictions.csv|.parquet [ERRORS=errors.csv]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
-	$(PY) -m service.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+	$(PY) -m batch.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
 
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }

@@ -1,13 +1,14 @@
-"""Batch scoring: a CSV of records in, a CSV of predictions out, streamed in chunks.
+"""Batch scoring: a file of records in, a file of predictions out, streamed in batches.
 
-    python -m batch.score INPUT.csv OUTPUT.csv [--errors ERRORS.csv] [--chunk-size N]
+    python -m batch.score INPUT OUTPUT [--errors ERRORS] [--input-format F] [--output-format F]
 
-Each row is read as the API would receive it (an empty cell is null, a number is a JSON
-number, anything else a string) and validated by the API's own rules (bundle/rules.py). A row that fails is
-reported by its row number (1 = the first row after the header), left without a
+INPUT is CSV (gzip-compressed or not) or Parquet; OUTPUT and ERRORS are CSV or Parquet,
+each by its extension (.parquet or .pq, else CSV) or the flags. Every row is validated by
+the API's own rules (bundle/rules.py) through the columnar core (batch/columnar.py): a
+row that fails is reported by its row number (1 = the first data row), left without a
 prediction, and the job goes on. OUTPUT has one line per input row, in order:
-`row,prediction,probability`. Columns other than the model's features (an id, the target)
-are ignored. Memory stays flat: only one chunk of rows is held at a time.
+`row,prediction,probability,model_version`. Columns other than the model's features are
+ignored. Memory stays flat; the outputs appear under their names only on success.
 
 Exit status: 0 every row scored; 1 finished, some rows invalid; 2 unusable input;
 3 the model could not be loaded.
@@ -16,205 +17,179 @@ Exit status: 0 every row scored; 1 finished, some rows invalid; 2 unusable input
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
-import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
+import pyarrow as pa
+
+from batch.columnar import PREDICTIONS, REJECTED, ColumnarScorer, Scored
+from batch.files import FORMATS, AtomicWriter, InputError, format_of, open_source
 from bundle.format import BundleError
-from bundle.rules import FeatureRule, record_errors
 from bundle.store import LoadedBundle, load_bundle
 
-OUTPUT_COLUMNS = ["row", "prediction", "probability"]
-ERROR_COLUMNS = ["row", "field", "message"]
-# Errors echoed to stderr before the rest are only counted (all go to --errors).
-SHOWN_ERRORS = 20
+# Rows whose errors are echoed to stderr before the rest are only counted.
+SHOWN_ROWS = 20
 PROGRAM = "batch score"
 
 
-class InputError(ValueError):
-    """The input file cannot be scored at all (missing, or lacking feature columns)."""
+class Outputs:
+    """The predictions file and the optional errors file, committed together."""
 
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.out = AtomicWriter(
+            args.output, format_of(args.output, args.output_format), PREDICTIONS
+        )
+        self.err = None
+        try:
+            if args.errors:
+                self.err = AtomicWriter(
+                    args.errors, format_of(args.errors, args.output_format), REJECTED
+                )
+        except BaseException:
+            self.out.discard()
+            raise
 
-def read_records(
-    fh: IO[str], rules: Sequence[FeatureRule]
-) -> Iterator[tuple[int, dict]]:
-    """(row number, record) for each CSV row; a short row's missing cells are left out."""
-    reader = csv.DictReader(fh)
-    lacking = [r.name for r in rules if r.name not in (reader.fieldnames or [])]
-    if lacking:
-        raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
-    for number, row in enumerate(reader, start=1):
-        yield number, {
-            r.name: r.from_text(row[r.name]) for r in rules if row[r.name] is not None
-        }
-
-
-def chunks(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive lists of at most `size` items."""
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-class Scorer:
-    """Validates and scores chunks of rows with one model and the API's rules."""
-
-    def __init__(self, model: LoadedBundle) -> None:
-        self.rules = model.features
-        self.loaders = [(r.name, r.load) for r in self.rules]
-        self.predictor = model.predictor
-
-    def score(self, rows: list[tuple[int, dict]]) -> tuple[list[list], list[list]]:
-        """Output lines for `rows` in order, and (row, field, message) error lines."""
-        valid, errors, out = [], [], []
-        for number, record in rows:
-            problems = record_errors(self.rules, record)
-            if problems:
-                errors.extend(error_lines(number, problems))
-                out.append([number, "", ""])
-            else:
-                valid.append({name: load(record[name]) for name, load in self.loaders})
-                out.append([number, None, None])
-        proba = iter(self.predictor.proba_records(valid).tolist())
-        for line in out:
-            if line[1] is None:
-                p = next(proba)
-                line[1], line[2] = self.predictor.label(p), repr(p)
-        return out, errors
-
-
-def error_lines(number: int, messages: Any) -> list[list]:
-    """Flatten {field: [messages]} into (row, field, message) lines."""
-    if not isinstance(messages, dict):
-        return [[number, "", str(messages)]]
-    return [
-        [number, field, text]
-        for field, texts in messages.items()
-        for text in (texts if isinstance(texts, list) else [texts])
-    ]
-
-
-def count_rows(path: Path) -> int:
-    """Data rows in a CSV, by counting newlines (for the progress bar only)."""
-    lines = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            lines += block.count(b"\n")
-    return max(lines - 1, 0)
-
-
-class AtomicCsv:
-    """A CSV written to a temporary file beside `path`, renamed into place on success."""
-
-    def __init__(self, path: Path, header: list[str]) -> None:
-        self.path = path
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        self.fh = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.fh)
-        self.writer.writerow(header)
+    def writers(self) -> list[AtomicWriter]:
+        return [w for w in (self.out, self.err) if w is not None]
 
     def commit(self) -> None:
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        for writer in self.writers():
+            writer.commit()
 
     def discard(self) -> None:
-        self.fh.close()
-        Path(self.tmp).unlink(missing_ok=True)
+        for writer in self.writers():
+            writer.discard()
 
 
-def score_file(
-    model: LoadedBundle,
-    source: Path,
-    target: Path,
-    errors_path: Path | None = None,
-    chunk_size: int = 5000,
-    progress: bool = True,
-) -> tuple[int, int]:
-    """Score `source` into `target`; return (rows, invalid rows). Errors go to stderr."""
+def echo(rejected: pa.RecordBatch, shown: set[int], bar) -> None:
+    """The first SHOWN_ROWS rejected rows' errors on stderr."""
+    for row, field, message in zip(*(c.to_pylist() for c in rejected.columns)):
+        if row in shown or len(shown) < SHOWN_ROWS:
+            shown.add(row)
+            bar.write(f"row {row}: {field}: {message}", file=sys.stderr)
+
+
+def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]:
+    """Score args.input into args.output; return (rows, invalid rows)."""
     from tqdm import tqdm
 
-    scorer = Scorer(model)
-    total = count_rows(source)
-    out = AtomicCsv(target, OUTPUT_COLUMNS)
-    err = AtomicCsv(errors_path, ERROR_COLUMNS) if errors_path else None
+    scorer = ColumnarScorer(model)
+    fmt = format_of(args.input, args.input_format)
+    source = open_source(args.input, fmt, scorer.feature_names)
+    lacking = scorer.missing(source.names)
+    if lacking:
+        raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
+    outputs = Outputs(args)
     rows = invalid = 0
-    bar = tqdm(total=total, unit="rows", disable=None if progress else True)
+    shown: set[int] = set()
+    bar = tqdm(
+        total=source.total_rows,
+        unit="rows",
+        unit_scale=True,
+        disable=args.quiet or None,
+    )
     try:
-        with open(source, newline="", encoding="utf-8") as fh, bar:
-            for chunk in chunks(read_records(fh, model.features), chunk_size):
-                lines, errors = scorer.score(chunk)
-                out.writer.writerows(lines)
-                invalid += report(errors, invalid, err, bar)
-                rows += len(chunk)
-                bar.update(len(chunk))
+        with bar:
+            for scored in scored_batches(scorer, read(source, fmt), args.threads):
+                outputs.out.write(scored.predictions)
+                if outputs.err:
+                    outputs.err.write(scored.rejected)
+                echo(scored.rejected, shown, bar)
+                rows += scored.predictions.num_rows
+                invalid += scored.rejected_rows
+                bar.update(scored.predictions.num_rows)
     except BaseException:
-        out.discard()
-        if err:
-            err.discard()
+        outputs.discard()
         raise
-    out.commit()
-    if err:
-        err.commit()
+    outputs.commit()
     return rows, invalid
 
 
-def report(errors: list[list], shown: int, err: AtomicCsv | None, bar) -> int:
-    """Write error lines to the errors CSV and the first few to stderr; count bad rows."""
-    if err:
-        err.writer.writerows(errors)
-    bad_rows = sorted({line[0] for line in errors})
-    echoed = set(bad_rows[: max(SHOWN_ERRORS - shown, 0)])
-    for number, field, message in errors:
-        if number in echoed:
-            bar.write(f"row {number}: {field}: {message}", file=sys.stderr)
-    return len(bad_rows)
+def scored_batches(
+    scorer: ColumnarScorer, batches: Iterable[pa.RecordBatch], threads: int
+) -> Iterator[Scored]:
+    """Each batch scored, in input order, `threads` batches at a time.
+
+    Arrow's compute functions and onnxruntime release the GIL, so batches scored in
+    threads use the cores; at most 2 x `threads` batches are held (flat memory).
+    """
+    if threads <= 1:
+        first = 1
+        for batch in batches:
+            yield scorer.score(batch, first)
+            first += batch.num_rows
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="score") as pool:
+        pending: deque = deque()
+        first = 1
+        for batch in batches:
+            pending.append(pool.submit(scorer.score, batch, first))
+            first += batch.num_rows
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def read(source, fmt: str):
+    """The source's batches; a read error midway is an InputError naming it."""
+    from batch.files import reason
+
+    try:
+        yield from source.batches
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        raise InputError(reason(exc, fmt)) from exc
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m batch.score",
-        description=__doc__.split("\n\n")[0],
+        prog="python -m batch.score", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("input", type=Path, help="CSV with a header row")
+    parser.add_argument("input", type=Path, help="CSV (may be gzipped) or Parquet")
+    parser.add_argument("output", type=Path, help="predictions, CSV or Parquet")
+    parser.add_argument("--errors", type=Path, help="also write every error here")
+    parser.add_argument("--input-format", choices=FORMATS, help="default: by extension")
     parser.add_argument(
-        "output", type=Path, help="CSV to write: row,prediction,probability"
+        "--output-format",
+        choices=FORMATS,
+        help="of OUTPUT and ERRORS (default: by extension)",
     )
-    parser.add_argument(
-        "--errors", type=Path, help="also write every error to this CSV"
-    )
-    parser.add_argument("--chunk-size", type=int, default=5000, help="rows per chunk")
     parser.add_argument(
         "--model-dir", type=Path, help="model bundle (default: MODEL_DIR)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="batches scored at once (default: one per core)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
 
+def load_model(args: argparse.Namespace) -> LoadedBundle:
+    from service.settings import Settings
+
+    return load_bundle(args.model_dir or Settings.from_env().model_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status says whether every row was scored."""
-    from service.settings import ConfigError, Settings
+    from service.settings import ConfigError
 
     args = parse_args(argv)
-    if args.chunk_size < 1:
-        print(f"{PROGRAM}: --chunk-size must be >= 1", file=sys.stderr)
-        return 2
     try:
-        model = load_bundle(args.model_dir or Settings.from_env().model_path)
-        rows, invalid = score_file(
-            model, args.input, args.output, args.errors, args.chunk_size, not args.quiet
-        )
+        model = load_model(args)
     except (BundleError, ConfigError) as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3
-    except (InputError, OSError, UnicodeDecodeError, csv.Error) as exc:
+    try:
+        rows, invalid = score_file(model, args)
+    except (InputError, OSError) as exc:
         print(f"{PROGRAM}: {args.input}: {exc}", file=sys.stderr)
         return 2
     print(
@@ -225,5 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if invalid else 0
 
 
+class WithoutPandas:
+    """An import hook that finds no pandas, as on a serving install (requirements.txt).
+
+    pyarrow imports pandas, where installed, at its first conversion of a Python value
+    only to look for pandas types; this program has none, and the import costs 0.5 s.
+    """
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 if __name__ == "__main__":
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, WithoutPandas())
     sys.exit(main())

@@ -13,11 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 KINDS = ("integer", "number", "category")
 NOT_NULL = "Field may not be null."
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_EXACT_FLOAT = 2.0**53  # every integer up to this magnitude is exact in float64
 
 
 def number_text(value: float) -> str:
@@ -115,6 +118,38 @@ class FeatureRule:
         """Whether `error(value)` is None, without building a message."""
         return self._accept(value)
 
+    # -- the same rule on a whole column (Arrow): only says "accepted" where `error` does
+
+    def column_problems(self, column: Any) -> np.ndarray:
+        """Rows of an Arrow array whose value `error` may refuse (bool mask), vectorised.
+
+        The array holds the values a client would send: integers, floats, strings, nulls.
+        Every row outside the mask is one `error` accepts; rows in it (refused, or of a
+        type or size the vectorised test leaves to the exact rule) get `error` one by one.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = column.type
+        if self.kind == "category" and _is_text(pa, kind):
+            ok = pc.is_in(column, value_set=pa.array(self.categories, kind))
+        elif pa.types.is_integer(kind) or (
+            self.kind == "number" and pa.types.is_floating(kind)
+        ):
+            # As float64, exact up to 2**53; beyond, and NaN and infinities, to `error`.
+            x = pc.cast(column, pa.float64(), safe=False)
+            inside = pc.and_(
+                pc.greater_equal(x, self.minimum), pc.less_equal(x, self.maximum)
+            )
+            ok = pc.and_(inside, pc.less_equal(pc.abs(x), _EXACT_FLOAT))
+        else:  # booleans, strings for numbers, dates...: every value to `error`
+            ok = pa.nulls(len(column), pa.bool_())
+        ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+        if column.null_count:
+            nulls = column.is_null().to_numpy(zero_copy_only=False)
+            ok = np.where(nulls, self.nullable, ok)
+        return ~ok
+
     # -- text cells (CSV) -------------------------------------------------------------
 
     def from_text(self, text: str | None) -> Any:
@@ -152,6 +187,10 @@ class FeatureRule:
             categories=tuple(data.get("categories", ())),
             nullable=bool(data.get("nullable", False)),
         )
+
+
+def _is_text(pa: Any, kind: Any) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def record_errors(rules: tuple[FeatureRule, ...], record: Any) -> dict[str, list[str]]:

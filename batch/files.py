@@ -1,0 +1,149 @@
+"""Files of the batch scorer: CSV (gzip or not) and Parquet, read and written in batches.
+
+Readers stream record batches (pyarrow's multi-threaded CSV reader, Parquet row groups),
+so memory stays flat whatever the file size. Writers write beside the final name and
+rename into place on success: a failed or interrupted run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "parquet")
+GZIP_MAGIC = b"\x1f\x8b"
+CSV_BLOCK = 1 << 18  # bytes of CSV per batch (~2,400 census rows): flat memory
+PARQUET_BATCH = 65_536  # rows per batch
+HEADER_BYTES = 1 << 16  # enough for any header row
+
+
+class InputError(ValueError):
+    """The input cannot be scored at all: unreadable, empty, or lacking a feature column."""
+
+
+def format_of(path: Path, given: str | None) -> str:
+    """The file's format: as given, else by extension (.parquet/.pq, else CSV)."""
+    if given:
+        return given
+    suffixes = [s.lower() for s in path.suffixes]
+    return "parquet" if suffixes[-1:] in ([".parquet"], [".pq"]) else "csv"
+
+
+@dataclass
+class Source:
+    """An open input: its column names, the total rows if known, and its batches."""
+
+    names: list[str]
+    total_rows: int | None
+    batches: Iterator[pa.RecordBatch]
+
+
+def compression(path: Path) -> str | None:
+    """ "gzip" when the bytes say so; a .gz name on other bytes is an error."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head == GZIP_MAGIC:
+        return "gzip"
+    if path.suffix.lower() == ".gz":
+        raise InputError("the file is named .gz but is not gzip-compressed")
+    return None
+
+
+def csv_reader(path: Path, columns: Sequence[str]) -> pcsv.CSVStreamingReader:
+    """A streaming CSV reader; the given columns only, read as text."""
+    stream = pa.input_stream(str(path), compression=compression(path))
+    convert = pcsv.ConvertOptions(
+        column_types={c: pa.string() for c in columns},
+        include_columns=list(columns),
+        strings_can_be_null=False,
+    )
+    options = pcsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK)
+    return pcsv.open_csv(stream, read_options=options, convert_options=convert)
+
+
+def csv_header(path: Path) -> list[str]:
+    """The CSV's column names, from its first line (decompressed if need be)."""
+    with pa.input_stream(str(path), compression=compression(path)) as stream:
+        head = stream.read(HEADER_BYTES)
+    if not head.strip():
+        raise InputError("the file is empty (no header row)")
+    text = head.decode("utf-8-sig", errors="replace")
+    return next(csv.reader(io.StringIO(text)))
+
+
+def open_csv(path: Path, features: Sequence[str]) -> Source:
+    names = csv_header(path)
+    if not set(features) <= set(names):
+        return Source(names, None, iter(()))
+    reader = csv_reader(path, features)
+    return Source(names, None, iter(reader))
+
+
+def open_parquet(path: Path, features: Sequence[str]) -> Source:
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if not set(features) <= set(names):
+        return Source(names, None, iter(()))
+    batches = pf.iter_batches(
+        batch_size=PARQUET_BATCH, columns=list(features), use_threads=True
+    )
+    return Source(names, pf.metadata.num_rows, batches)
+
+
+def open_source(path: Path, fmt: str, features: Sequence[str]) -> Source:
+    """Open `path` for its feature columns (InputError if it is unusable)."""
+    if not Path(path).is_file():
+        raise InputError("no such file")
+    try:
+        return (open_parquet if fmt == "parquet" else open_csv)(Path(path), features)
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        raise InputError(reason(exc, fmt)) from exc
+
+
+def reason(exc: BaseException, fmt: str) -> str:
+    """Arrow's error as one line naming the problem."""
+    text = " ".join(str(exc).split())
+    if "Empty CSV file" in text:
+        return "the file is empty (no header row)"
+    return f"not a readable {fmt.upper()} file: {text}"
+
+
+class AtomicWriter:
+    """Arrow batches to a temporary file beside `path`, renamed into place on commit."""
+
+    def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
+        self.path = Path(path)
+        fd, self.tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}."
+        )
+        os.close(fd)
+        try:
+            if fmt == "parquet":
+                self.writer = pq.ParquetWriter(self.tmp, schema)
+            else:
+                self.writer = pcsv.CSVWriter(self.tmp, schema)
+        except BaseException:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.writer.write_batch(batch)
+
+    def commit(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            Path(self.tmp).unlink(missing_ok=True)
