@@ -20,6 +20,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 FORMATS = ("csv", "parquet")
+FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet"}
 GZIP_MAGIC = b"\x1f\x8b"
 CSV_BLOCK = 1 << 18  # bytes of CSV per batch (~2,400 census rows): flat memory
 PARQUET_BATCH = 65_536  # rows per batch
@@ -101,8 +102,10 @@ def open_parquet(path: Path, features: Sequence[str]) -> Source:
 
 def open_source(path: Path, fmt: str, features: Sequence[str]) -> Source:
     """Open `path` for its feature columns (InputError if it is unusable)."""
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise InputError("no such file")
+    if not Path(path).is_file():
+        raise InputError("not a file")
     try:
         return (open_parquet if fmt == "parquet" else open_csv)(Path(path), features)
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
@@ -114,7 +117,7 @@ def reason(exc: BaseException, fmt: str) -> str:
     text = " ".join(str(exc).split())
     if "Empty CSV file" in text:
         return "the file is empty (no header row)"
-    return f"not a readable {fmt.upper()} file: {text}"
+    return f"not a readable {FORMAT_NAMES[fmt]} file: {text}"
 
 
 class AtomicWriter:

@@ -1,0 +1,93 @@
+"""Input files for the batch scorer's tests and benchmarks, for any data set.
+
+Everything is derived from the bundle's feature rules: which cells to break, and the
+Parquet types of the columns. Nothing here knows the census columns.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from bundle.rules import FeatureRule, record_errors
+
+
+def bad_cell(rule: FeatureRule) -> str:
+    """A CSV cell this rule refuses: out of range, not an integer, or unknown."""
+    if rule.kind == "integer":
+        return "12.5"
+    if rule.kind == "number":
+        return str(rule.maximum + abs(rule.maximum) + 1)
+    return "no such category"
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def break_rows(
+    source: Path, target: Path, rules: Sequence[FeatureRule], every: int = 7
+) -> list[int]:
+    """Copy `source` with every `every`-th row broken (one or two cells); return them."""
+    header, rows = read_rows(source)
+    broken = []
+    for number in range(3, len(rows) + 1, every):
+        row = rows[number - 1]
+        for k in (number, number * 3) if number % 2 else (number,):
+            rule = rules[k % len(rules)]
+            row[header.index(rule.name)] = bad_cell(rule)
+        broken.append(number)
+    write_rows(target, header, rows)
+    return broken
+
+
+def api_records(path: Path, rules: Sequence[FeatureRule]) -> list[dict]:
+    """Each CSV row as the JSON record a client would send for it."""
+    header, rows = read_rows(path)
+    return [
+        {r.name: r.from_text(row[header.index(r.name)]) for r in rules} for row in rows
+    ]
+
+
+def expected_errors(path: Path, rules: Sequence[FeatureRule]) -> list[tuple]:
+    """(row, field, message) the API gives for each CSV row, in row order."""
+    out = []
+    for number, record in enumerate(api_records(path, rules), start=1):
+        for field, messages in record_errors(tuple(rules), record).items():
+            out += [(number, field, m) for m in messages]
+    return out
+
+
+def typed_parquet(source: Path, target: Path, rules: Sequence[FeatureRule]) -> Path:
+    """The CSV as Parquet with typed columns: integers, floats, strings (empty as null)."""
+    kinds = {"integer": pa.int64(), "number": pa.float64(), "category": pa.string()}
+    options = pcsv.ConvertOptions(
+        column_types={r.name: kinds[r.kind] for r in rules}, strings_can_be_null=True
+    )
+    pq.write_table(pcsv.read_csv(source, convert_options=options), target)
+    return target
+
+
+def repeat_csv(source: Path, target: Path, times: int) -> int:
+    """Write `source`'s rows `times` over under its header into `target`; return rows."""
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(lines[0])
+        for _ in range(times):
+            fh.writelines(lines[1:])
+    return (len(lines) - 1) * times

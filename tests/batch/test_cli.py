@@ -1,0 +1,248 @@
+"""The batch scoring CLI: the API's answers for every row, CSV or Parquet, atomic output."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+from batch import files
+from batch.score import main
+from bundle.rules import record_errors
+from testkit.batchfiles import (
+    api_records,
+    expected_errors,
+    read_rows,
+    typed_parquet,
+    write_rows,
+)
+
+BATCH_LIMIT = 50  # the app fixture's BATCH_LIMIT
+
+
+def score(model_dir, source, target, *extra) -> int:
+    return main(
+        [str(source), str(target), "--model-dir", str(model_dir), "--quiet", *extra]
+    )
+
+
+def table(path: Path):
+    """An output file as a pyarrow Table, whatever its format."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    # An empty cell is a null: a rejected row's prediction and probability.
+    return pcsv.read_csv(
+        path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True)
+    )
+
+
+def api_answers(client, rules, records: list[dict]) -> list[tuple]:
+    """(prediction, probability) of POST /predict/batch for each record, in order;
+    (None, None) for a record the API refuses."""
+    valid = [r for r in records if not record_errors(rules, r)]
+    answers = []
+    for start in range(0, len(valid), BATCH_LIMIT):
+        body = {"records": valid[start : start + BATCH_LIMIT]}
+        response = client.post("/predict/batch", json=body)
+        assert response.status_code == 200, response.get_json()
+        answers += response.get_json()["predictions"]
+    found = iter(answers)
+    return [
+        (None, None) if record_errors(rules, r) else tuple(next(found).values())
+        for r in records
+    ]
+
+
+def status(source: Path, rules) -> int:
+    """The exit status a run on `source` must end with: 1 if the API refuses a row."""
+    return 1 if expected_errors(source, rules) else 0
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """CSV read in 4 kB blocks: a sample file spans many batches and threads."""
+    monkeypatch.setattr(files, "CSV_BLOCK", 4096)
+
+
+def test_every_row_gets_the_prediction_and_probability_post_predict_batch_gives(
+    model_dir, loaded_model, records_csv, tmp_path, client, small_batches
+):
+    rules = loaded_model.features
+    out = tmp_path / "out.csv"
+    assert score(model_dir, records_csv, out) == status(records_csv, rules)
+    got = table(out).to_pylist()
+    answers = api_answers(client, rules, api_records(records_csv, rules))
+    assert [line["row"] for line in got] == list(range(1, len(answers) + 1))
+    assert [(g["prediction"], g["probability"]) for g in got] == answers
+    assert sum(a != (None, None) for a in answers) > len(answers) * 0.9
+    assert {g["model_version"] for g in got} == {loaded_model.version}
+
+
+def test_parquet_in_and_out_give_the_same_predictions_as_csv(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    parquet = typed_parquet(records_csv, tmp_path / "in.parquet", loaded_model.features)
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "from-csv.csv") == code
+    assert score(model_dir, parquet, tmp_path / "from-parquet.parquet") == code
+    from_csv = table(tmp_path / "from-csv.csv")
+    from_parquet = table(tmp_path / "from-parquet.parquet")
+    assert from_parquet.schema.field("probability").type == "double"
+    assert from_parquet.to_pylist() == from_csv.to_pylist()
+
+
+def test_a_gzipped_csv_scores_like_the_plain_file(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    packed = tmp_path / "in.csv.gz"
+    packed.write_bytes(gzip.compress(records_csv.read_bytes()))
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "plain.csv") == code
+    assert score(model_dir, packed, tmp_path / "packed.csv") == code
+    assert (tmp_path / "packed.csv").read_bytes() == (
+        tmp_path / "plain.csv"
+    ).read_bytes()
+
+
+def test_output_does_not_depend_on_batch_size_or_threads(
+    model_dir, loaded_model, broken_csv, tmp_path, monkeypatch
+):
+    source, _ = broken_csv
+    runs = [(1 << 20, "1"), (4096, "1"), (4096, "2"), (1500, "3")]
+    for block, threads in runs:
+        monkeypatch.setattr(files, "CSV_BLOCK", block)
+        out = tmp_path / f"{block}-{threads}.csv"
+        assert score(model_dir, source, out, "--threads", threads) == 1
+    first, *others = [(tmp_path / f"{b}-{t}.csv").read_bytes() for b, t in runs]
+    assert all(other == first for other in others)
+
+
+def test_invalid_rows_are_reported_with_the_api_messages_and_the_job_goes_on(
+    model_dir, loaded_model, broken_csv, tmp_path, capsys, small_batches
+):
+    source, broken = broken_csv
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    assert score(model_dir, source, out, "--errors", str(errors)) == 1
+    lines = table(out).to_pylist()
+    reported = [tuple(e.values()) for e in table(errors).to_pylist()]
+    assert reported == expected_errors(source, loaded_model.features)
+    refused = sorted({row for row, _, _ in reported})
+    assert set(broken) <= set(refused)
+    assert [r["row"] for r in lines if r["prediction"] is None] == refused
+    assert all(r["probability"] is not None for r in lines if r["row"] not in refused)
+    stderr = capsys.readouterr().err
+    row, field, message = reported[0]
+    assert f"row {row}: {field}: {message}" in stderr
+    assert f"scored {len(lines) - len(refused)} of {len(lines)} rows" in stderr
+
+
+def test_errors_can_be_written_as_parquet(model_dir, broken_csv, tmp_path):
+    source, broken = broken_csv
+    errors = tmp_path / "errors.parquet"
+    assert score(model_dir, source, tmp_path / "out.csv", "--errors", str(errors)) == 1
+    assert set(broken) <= set(pq.read_table(errors).column("row").to_pylist())
+
+
+def test_typed_columns_of_the_wrong_type_are_refused_row_by_row(
+    model_dir, loaded_model, records_csv, tmp_path, capsys
+):
+    rule = next(r for r in loaded_model.features if r.numeric)
+    parquet = typed_parquet(records_csv, tmp_path / "in.parquet", loaded_model.features)
+    data = pq.read_table(parquet)
+    flags = data.column(rule.name).to_pylist()
+    as_bools = [bool(v % 2) if v is not None else None for v in flags]
+    index = data.schema.get_field_index(rule.name)
+    data = data.set_column(index, rule.name, pa.array(as_bools, pa.bool_()))
+    pq.write_table(data, parquet)
+    assert score(model_dir, parquet, tmp_path / "out.csv") == 1
+    expected = (
+        "Not a valid integer." if rule.kind == "integer" else "Not a valid number."
+    )
+    assert f"row 1: {rule.name}: {expected}" in capsys.readouterr().err
+    assert table(tmp_path / "out.csv").column("prediction").null_count == data.num_rows
+
+
+def spoil_gzip(source: Path, target: Path, rules) -> None:
+    """A .gz name on plain CSV bytes."""
+    shutil.copy(source, target)
+
+
+def truncated_gzip(source: Path, target: Path, rules) -> None:
+    """A gzip cut short: readable at first, broken midway."""
+    header, body = source.read_bytes().split(b"\n", 1)
+    packed = gzip.compress(header + b"\n" + body * 4)
+    target.write_bytes(packed[: len(packed) * 3 // 4])
+
+
+def bad_row_at_the_end(source: Path, target: Path, rules=()) -> None:
+    """A long, good file whose last row has too many fields."""
+    text = source.read_text()
+    target.write_text(text + text.split("\n", 1)[1] * 3 + "1,2,3," * 40 + "\n")
+
+
+def no_feature(source: Path, target: Path, rules) -> None:
+    """The file without its last feature column."""
+    header, rows = read_rows(source)
+    drop = header.index(rules[-1].name)
+    write_rows(
+        target,
+        header[:drop] + header[drop + 1 :],
+        [r[:drop] + r[drop + 1 :] for r in rows],
+    )
+
+
+BAD_INPUTS = {
+    "missing column": ("in.csv", no_feature, "lacks the feature column(s)"),
+    "empty file": ("in.csv", lambda s, t, r: t.write_bytes(b""), "the file is empty"),
+    "blank file": ("in.csv", lambda s, t, r: t.write_text("\n\n"), "the file is empty"),
+    "gzip that is not gzip": ("in.csv.gz", spoil_gzip, "is not gzip-compressed"),
+    "truncated gzip": ("in.csv.gz", truncated_gzip, "not a readable CSV file"),
+    "malformed last row": ("in.csv", bad_row_at_the_end, "not a readable CSV file"),
+    "not parquet": (
+        "in.parquet",
+        lambda s, t, r: shutil.copy(s, t),
+        "not a readable Parquet file",
+    ),
+    "no such file": ("in.csv", lambda s, t, r: None, "no such file"),
+    "a directory": ("in.csv", lambda s, t, r: t.mkdir(), "not a file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_an_unusable_input_exits_2_with_one_line_and_leaves_no_output(
+    case, model_dir, loaded_model, records_csv, tmp_path, capsys, small_batches
+):
+    name, make, message = BAD_INPUTS[case]
+    source = tmp_path / "input" / name
+    source.parent.mkdir()
+    make(records_csv, source, loaded_model.features)
+    out = tmp_path / "out" / "predictions.csv"
+    out.parent.mkdir()
+    (out.parent / "keep.csv").write_text("an older file\n")
+    errors = out.parent / "errors.csv"
+    assert score(model_dir, source, out, "--errors", str(errors)) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after any row's errors
+    assert last.startswith(f"batch score: {source}: ") and message in last
+    assert sorted(p.name for p in out.parent.iterdir()) == ["keep.csv"]
+
+
+def test_a_failed_run_keeps_the_previous_output(
+    model_dir, records_csv, tmp_path, small_batches
+):
+    out = tmp_path / "out.csv"
+    out.write_text("previous predictions\n")
+    source = tmp_path / "in.csv"
+    bad_row_at_the_end(records_csv, source)
+    assert score(model_dir, source, out) == 2
+    assert out.read_text() == "previous predictions\n"
+
+
+def test_a_missing_model_exits_3_saying_why(records_csv, tmp_path, capsys):
+    assert score(tmp_path / "no-model", records_csv, tmp_path / "out.csv") == 3
+    assert "metadata.json not found" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

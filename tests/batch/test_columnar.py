@@ -1,0 +1,112 @@
+"""The columnar core against the scalar rule: same refusals, same messages, same scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from batch.columnar import ColumnarScorer
+
+# CSV cells that a vectorised parse could read differently from FeatureRule.from_text.
+TEXT_CELLS = [
+    "", " ", "0", "-0", "+3", " 42 ", "\t7", "007", "4.0", "4.", ".5", "1e1", "1E-2",
+    "12.5", "1_0", "0x10", "nan", "NaN", "inf", "-Infinity", "1e400", "forty", "٤٢",
+    "9" * 15, "9" * 16, "9" * 19, "9" * 25, "-" + "9" * 20, "Private", "none", "null",
+]  # fmt: skip
+# Typed values (Parquet): each Arrow type the core may meet.
+TYPED = [
+    pa.array([0, 1, -5, 40, None, 2**53, 2**53 + 1, -(2**63), 2**63 - 1], pa.int64()),
+    pa.array([0, 7, 255, None], pa.uint8()),
+    pa.array([2**64 - 1, 3], pa.uint64()),
+    pa.array([0.0, 40.0, 40.5, -1.5, float("nan"), float("inf"), None], pa.float64()),
+    pa.array([40.0, 1e30, None], pa.float32()),
+    pa.array([True, False, None], pa.bool_()),
+    pa.array(["40", "Private", "", None], pa.large_string()),
+]
+
+
+def cells_for(rule, loaded_model) -> list[str]:
+    """The catalogue, plus this rule's own edges: bounds, just outside, each category."""
+    cells = list(TEXT_CELLS)
+    if rule.numeric:
+        for bound in (rule.minimum, rule.maximum):
+            cells += [str(bound), repr(float(bound)), str(bound - 1), str(bound + 1)]
+            cells += [str(bound - 0.5), str(bound + 0.5)]
+    else:
+        cells += list(rule.categories) + [c.lower() for c in rule.categories]
+        cells += [" " + rule.categories[0]]
+    return cells
+
+
+def batch_varying(loaded_model, name: str, column: pa.Array) -> pa.RecordBatch:
+    """A batch of the positive example record, with `column` in feature `name`."""
+    example = loaded_model.metadata.examples.positive.record
+    n = len(column)
+    columns = {
+        r.name: column if r.name == name else pa.array([example[r.name]] * n)
+        for r in loaded_model.features
+    }
+    return pa.record_batch(list(columns.values()), names=list(columns))
+
+
+def check_against_the_rule(loaded_model, rule, column, values) -> None:
+    """Refused rows and messages as `rule.error` says; the rest scored as the API does."""
+    scorer = ColumnarScorer(loaded_model)
+    scored = scorer.score(batch_varying(loaded_model, rule.name, column), 1)
+    got = {
+        row - 1: message
+        for row, _, message in map(dict.values, scored.rejected.to_pylist())
+    }
+    want = {i: rule.error(v) for i, v in enumerate(values) if rule.error(v)}
+    assert got == want
+    example = loaded_model.metadata.examples.positive.record
+    proba = scored.predictions.column("probability").to_pylist()
+    for i, value in enumerate(values):
+        if i not in want:
+            record = {**example, rule.name: rule.load(value)}
+            expected = float(loaded_model.predictor.proba_records([record])[0])
+            assert proba[i] == expected or (
+                math.isnan(expected) and math.isnan(proba[i])
+            )
+
+
+def test_csv_cells_are_refused_and_scored_exactly_as_the_api_reads_them(loaded_model):
+    for rule in loaded_model.features:
+        cells = cells_for(rule, loaded_model)
+        values = [rule.from_text(c) for c in cells]
+        check_against_the_rule(loaded_model, rule, pa.array(cells), values)
+
+
+@pytest.mark.parametrize("column", TYPED, ids=lambda c: str(c.type))
+def test_typed_values_are_refused_and_scored_exactly_as_the_api_takes_them(
+    loaded_model, column
+):
+    for rule in loaded_model.features:
+        values = column.to_pylist()
+        if pa.types.is_large_string(column.type):
+            values = [rule.from_text(v) for v in values]  # text is read as CSV text
+        check_against_the_rule(loaded_model, rule, column, values)
+
+
+def test_column_problems_never_clears_a_value_the_rule_refuses(loaded_model):
+    for rule in loaded_model.features:
+        for column in TYPED[:-1]:
+            doubt = rule.column_problems(column)
+            for value, flagged in zip(column.to_pylist(), doubt):
+                if rule.error(value) is not None:
+                    assert flagged, (rule.name, value)
+
+
+def test_column_problems_clears_ordinary_valid_values_without_the_slow_path(
+    loaded_model,
+):
+    for rule in loaded_model.features:
+        if rule.numeric:
+            column = pa.array(np.linspace(rule.minimum, rule.maximum, 50).round())
+            column = column.cast(pa.int64())
+        else:
+            column = pa.array(list(rule.categories))
+        assert not rule.column_problems(column).any()
