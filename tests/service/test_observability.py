@@ -52,9 +52,7 @@ def test_access_log_is_one_json_line_with_id_route_status_and_latency(
     capsys.readouterr()
     client.post("/predict", json={"not_a_feature": 7}, headers={"X-Request-ID": "abc"})
     [line] = [
-        e
-        for e in log_lines(capsys.readouterr().err)
-        if e["logger"] == "service.access"
+        e for e in log_lines(capsys.readouterr().err) if e["logger"] == "service.access"
     ]
     assert line["request_id"] == "abc"
     assert line["method"] == "POST" and line["route"] == "/predict"
@@ -137,8 +135,7 @@ def test_metrics_named_after_the_project_count_requests_latency_and_classes(
     )
     assert sample(text, f"{ns}_http_request_duration_seconds_count", **ok) == 2
     assert (
-        sample(text, f"{ns}_http_request_duration_seconds_bucket", **ok, le="+Inf")
-        == 2
+        sample(text, f"{ns}_http_request_duration_seconds_bucket", **ok, le="+Inf") == 2
     )
     for label in set(labels):
         assert sample(text, f"{ns}_predictions_total", label=label) == labels.count(
