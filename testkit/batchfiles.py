@@ -15,15 +15,16 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from bundle.rules import FeatureRule, record_errors
+from testkit.records import out_of_range, unknown_category
 
 
 def bad_cell(rule: FeatureRule) -> str:
-    """A CSV cell this rule refuses: out of range, not an integer, or unknown."""
+    """A CSV cell this rule refuses: not an integer, out of range, or unknown."""
     if rule.kind == "integer":
         return "12.5"
     if rule.kind == "number":
-        return str(rule.maximum + abs(rule.maximum) + 1)
-    return "no such category"
+        return str(out_of_range(rule))
+    return unknown_category(rule)
 
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from batch.columnar import ColumnarScorer
+from bundle.rules import FeatureRule
 
 # CSV cells that a vectorised parse could read differently from FeatureRule.from_text.
 TEXT_CELLS = [
@@ -110,3 +111,27 @@ def test_column_problems_clears_ordinary_valid_values_without_the_slow_path(
         else:
             column = pa.array(list(rule.categories))
         assert not rule.column_problems(column).any()
+
+
+@pytest.mark.parametrize(
+    "text, numeric, value",
+    [
+        ("", True, None),
+        ("", False, None),
+        ("42", True, 42),
+        (" 42", True, 42),
+        ("-3", True, -3),
+        ("4.5", True, 4.5),
+        ("forty", True, "forty"),
+        ("42", False, "42"),
+        ("Private", False, "Private"),
+    ],
+)
+def test_cells_become_the_json_values_a_client_would_send(text, numeric, value):
+    rule = (
+        FeatureRule("n", "integer", minimum=0, maximum=1)
+        if numeric
+        else FeatureRule("c", "category", categories=("a",))
+    )
+    got = rule.from_text(text)
+    assert got == value and type(got) is type(value)
