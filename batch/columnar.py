@@ -13,6 +13,7 @@ column (Parquet) holds the values as they are (an integer, a float, a string, a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -52,20 +53,27 @@ def plain(array: pa.Array) -> pa.Array:
     return array
 
 
+def mask(array: pa.Array, null: bool) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls as `null`."""
+    if array.null_count:
+        array = pc.fill_null(array, null)
+    return array.to_numpy(zero_copy_only=False)
+
+
 def text_as_values(rule: FeatureRule, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """CSV cells as typed values a client would send, and the cells left to `from_text`."""
-    empty = pc.fill_null(pc.equal(text, ""), True)
+    empty = pc.equal(text, "")  # a null cell stays null
     if not rule.numeric:
         return pc.if_else(empty, pa.scalar(None, text.type), text), np.zeros(
             len(text), bool
         )
     pattern = INTEGER_TEXT if rule.kind == "integer" else NUMBER_TEXT
-    parsed = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+    parsed = pc.match_substring_regex(text, pattern)
     clean = pc.if_else(parsed, pc.ascii_trim_whitespace(text), None)
     values = pc.cast(clean, pa.float64())
     if rule.kind == "integer":
         values = pc.cast(values, pa.int64())
-    unsure = pc.invert(pc.or_(parsed, empty)).to_numpy(zero_copy_only=False)
+    unsure = ~(mask(parsed, True) | mask(empty, True))
     return values, unsure
 
 
@@ -78,11 +86,16 @@ def model_column(rule: FeatureRule, values: pa.Array) -> np.ndarray:
         return np.full(len(values), np.nan)
     if not is_text(values):
         return np.full(len(values), None, dtype=object)
-    # Shared string objects, one per category, rather than one per cell.
-    choices = pa.array(rule.categories, values.type)
-    index = pc.fill_null(pc.index_in(values, value_set=choices), len(choices))
-    table = np.array(list(rule.categories) + [None], dtype=object)
-    return table[index.to_numpy(zero_copy_only=False)]
+    choices, objects = category_table(rule.categories, values.type)
+    index = pc.index_in(values, value_set=choices)  # null where unknown or null
+    return objects[mask(index, len(choices))]
+
+
+@functools.lru_cache(maxsize=256)
+def category_table(categories: tuple[str, ...], kind: pa.DataType) -> tuple:
+    """The categories as an Arrow array, and as objects with None after them: one
+    string object per category is shared by all cells, none is made per cell."""
+    return pa.array(categories, kind), np.array(list(categories) + [None], object)
 
 
 def cell(array: pa.Array, text: bool, rule: FeatureRule, i: int) -> Any:

@@ -8,6 +8,7 @@ batch CSV reader. So the three cannot drift apart, and every message is written 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -136,19 +137,20 @@ class FeatureRule:
 
         kind = column.type
         if self.kind == "category" and _is_text(pa, kind):
-            ok = pc.is_in(column, value_set=pa.array(self.categories, kind))
-        elif pa.types.is_integer(kind) or (
-            self.kind == "number" and pa.types.is_floating(kind)
+            choices = _value_set(self.categories, kind)
+            ok = pc.is_in(column, value_set=choices).to_numpy(zero_copy_only=False)
+        elif self.numeric and (
+            pa.types.is_integer(kind)
+            or (self.kind == "number" and pa.types.is_floating(kind))
         ):
-            # As float64, exact up to 2**53; beyond, and NaN and infinities, to `error`.
-            x = pc.cast(column, pa.float64(), safe=False)
-            inside = pc.and_(
-                pc.greater_equal(x, self.minimum), pc.less_equal(x, self.maximum)
-            )
-            ok = pc.and_(inside, pc.less_equal(pc.abs(x), _EXACT_FLOAT))
+            # As float64 (null as NaN), exact up to 2**53; beyond, NaN and infinities
+            # are left to `error`.
+            x = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                ok = (x >= self.minimum) & (x <= self.maximum)
+                ok &= np.abs(x) <= _EXACT_FLOAT
         else:  # booleans, strings for numbers, dates...: every value to `error`
-            ok = pa.nulls(len(column), pa.bool_())
-        ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+            ok = np.zeros(len(column), dtype=bool)
         if column.null_count:
             nulls = column.is_null().to_numpy(zero_copy_only=False)
             ok = np.where(nulls, self.nullable, ok)
@@ -195,6 +197,14 @@ class FeatureRule:
 
 def _is_text(pa: Any, kind: Any) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _value_set(categories: tuple[str, ...], kind: Any) -> Any:
+    """The categories as an Arrow array of `kind`, built once per rule."""
+    import pyarrow as pa
+
+    return pa.array(categories, kind)
 
 
 def record_errors(rules: tuple[FeatureRule, ...], record: Any) -> dict[str, list[str]]:
