@@ -36,10 +36,13 @@ REJECTED = pa.schema(
     [("row", pa.int64()), ("field", pa.string()), ("message", pa.string())]
 )
 # CSV numbers the vectorised parse takes (ASCII, at most 15 digits before the point, so
-# exact in float64); any other text goes to FeatureRule.from_text, one cell at a time.
-_BLANK = r"[ \t]*"
-INTEGER_TEXT = rf"^{_BLANK}[+-]?[0-9]{{1,15}}{_BLANK}$"
-NUMBER_TEXT = rf"^{_BLANK}[+-]?([0-9]{{1,15}}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{{1,3}})?{_BLANK}$"
+# exact in float64); any other cell (blank, spaced, "1_000", "nan"...) is read by
+# FeatureRule.from_text, one at a time.
+INTEGER_TEXT = r"^[+-]?[0-9]{1,15}$"
+NUMBER_TEXT = r"^[+-]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+
+
+EMPTY = pa.scalar("", pa.string())
 
 
 def is_text(array: pa.Array) -> bool:
@@ -61,19 +64,25 @@ def mask(array: pa.Array, null: bool) -> np.ndarray:
 
 
 def text_as_values(rule: FeatureRule, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """CSV cells as typed values a client would send, and the cells left to `from_text`."""
-    empty = pc.equal(text, "")  # a null cell stays null
+    """CSV cells as the typed values a client would send, and the cells left to
+    `from_text`: an empty category is a null; a number the parse below does not take
+    (blank, spaced, "1_000", "nan"...) is left to `from_text`."""
     if not rule.numeric:
-        return pc.if_else(empty, pa.scalar(None, text.type), text), np.zeros(
-            len(text), bool
-        )
+        empty = pc.equal(text, EMPTY)
+        if empty.true_count:
+            text = pc.if_else(empty, pa.scalar(None, text.type), text)
+        return text, np.zeros(len(text), bool)
     pattern = INTEGER_TEXT if rule.kind == "integer" else NUMBER_TEXT
     parsed = pc.match_substring_regex(text, pattern)
-    clean = pc.if_else(parsed, pc.ascii_trim_whitespace(text), None)
-    values = pc.cast(clean, pa.float64())
+    numbers = mask(parsed, False)
+    unsure = ~numbers
+    if text.null_count:  # a null cell: the vectorised check knows what to do with it
+        unsure &= text.is_valid().to_numpy(zero_copy_only=False)
+    if not numbers.all():
+        text = pc.if_else(parsed, text, None)
+    values = pc.cast(text, pa.float64())
     if rule.kind == "integer":
         values = pc.cast(values, pa.int64())
-    unsure = ~(mask(parsed, True) | mask(empty, True))
     return values, unsure
 
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 FORMATS = ("csv", "parquet")
 FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet"}
 GZIP_MAGIC = b"\x1f\x8b"
-CSV_BLOCK = 1 << 18  # bytes of CSV per batch (~2,400 census rows): flat memory
+CSV_BLOCK = 1 << 17  # bytes of CSV per batch (~1,200 census rows): flat memory
 PARQUET_BATCH = 4096  # rows per batch: flat memory
 HEADER_BYTES = 1 << 16  # enough for any header row
 

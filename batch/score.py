@@ -129,7 +129,7 @@ def scored_batches(
         for batch in batches:
             pending.append(pool.submit(scorer.score, batch, first))
             first += batch.num_rows
-            if len(pending) >= 2 * threads:
+            if len(pending) >= threads + 1:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

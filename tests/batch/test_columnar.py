@@ -135,3 +135,40 @@ def test_cells_become_the_json_values_a_client_would_send(text, numeric, value):
     )
     got = rule.from_text(text)
     assert got == value and type(got) is type(value)
+
+
+SYNTHETIC = (
+    [
+        FeatureRule("i", "integer", minimum=-5, maximum=10, nullable=nullable)
+        for nullable in (False, True)
+    ]
+    + [
+        FeatureRule("x", "number", minimum=0.5, maximum=1e6, nullable=nullable)
+        for nullable in (False, True)
+    ]
+    + [
+        FeatureRule("c", "category", categories=("a", "B c"), nullable=nullable)
+        for nullable in (False, True)
+    ]
+)
+
+
+@pytest.mark.parametrize("rule", SYNTHETIC, ids=repr)
+def test_every_kind_of_rule_nullable_or_not_refuses_what_the_api_refuses(
+    loaded_model, rule
+):
+    cells = TEXT_CELLS + ["a", "B c", "b c", "10", "11", "-5", "0.5", "1e6"]
+    scorer = ColumnarScorer(loaded_model)
+    scorer.rules = (rule,)
+    for column in (pa.array(cells), pa.array(cells + [None])):
+        values = [rule.from_text(c) for c in column.to_pylist()]
+        model_columns, problems = scorer.check(pa.record_batch([column], [rule.name]))
+        assert {(i, m) for i, _, m in problems} == {
+            (i, rule.error(v)) for i, v in enumerate(values) if rule.error(v)
+        }
+        refused = {i for i, _, _ in problems}
+        for i, v in enumerate(values):
+            if i not in refused:
+                got = model_columns[rule.name][i]
+                want = rule.load(v)
+                assert got == want or (want is None and (got is None or np.isnan(got)))
