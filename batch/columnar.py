@@ -42,7 +42,9 @@ INTEGER_TEXT = r"^[+-]?[0-9]{1,15}$"
 NUMBER_TEXT = r"^[+-]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
 
 
-EMPTY = pa.scalar("", pa.string())
+@functools.cache
+def empty_text() -> pa.Scalar:
+    return pa.scalar("", pa.string())
 
 
 def is_text(array: pa.Array) -> bool:
@@ -68,7 +70,7 @@ def text_as_values(rule: FeatureRule, text: pa.Array) -> tuple[pa.Array, np.ndar
     `from_text`: an empty category is a null; a number the parse below does not take
     (blank, spaced, "1_000", "nan"...) is left to `from_text`."""
     if not rule.numeric:
-        empty = pc.equal(text, EMPTY)
+        empty = pc.equal(text, empty_text())
         if empty.true_count:
             text = pc.if_else(empty, pa.scalar(None, text.type), text)
         return text, np.zeros(len(text), bool)
