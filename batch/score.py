@@ -34,6 +34,7 @@ from bundle.store import LoadedBundle, load_bundle
 # Rows whose errors are echoed to stderr before the rest are only counted.
 SHOWN_ROWS = 20
 PROGRAM = "batch score"
+SCORE_ROWS = 4096  # rows scored at once, at least: fewer Arrow calls per row
 
 
 class Outputs:
@@ -94,7 +95,8 @@ def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]
     )
     try:
         with bar:
-            for scored in scored_batches(scorer, read(source, fmt), args.threads):
+            batches = regroup(read(source, fmt), SCORE_ROWS)
+            for scored in scored_batches(scorer, batches, args.threads):
                 outputs.out.write(scored.predictions)
                 if outputs.err:
                     outputs.err.write(scored.rejected)
@@ -133,6 +135,21 @@ def scored_batches(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def regroup(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Consecutive batches joined into batches of at least `rows` rows (the last one
+    may be smaller): fewer, larger batches to score, from small blocks read."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield held[0] if len(held) == 1 else pa.concat_batches(held)
+            held, count = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pa.concat_batches(held)
 
 
 def read(source, fmt: str):
