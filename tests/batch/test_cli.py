@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch import files
+from batch import score as score_module
 from batch.score import main
 from bundle.rules import record_errors
 from testkit.batchfiles import (
@@ -65,8 +66,9 @@ def status(source: Path, rules) -> int:
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    """CSV read in 4 kB blocks: a sample file spans many batches and threads."""
+    """CSV read in 4 kB blocks, scored as read: a sample file spans many batches."""
     monkeypatch.setattr(files, "CSV_BLOCK", 4096)
+    monkeypatch.setattr(score_module, "SCORE_ROWS", 1)
 
 
 def test_every_row_gets_the_prediction_and_probability_post_predict_batch_gives(
@@ -116,6 +118,7 @@ def test_output_does_not_depend_on_batch_size_or_threads(
     runs = [(1 << 20, "1"), (4096, "1"), (4096, "2"), (1500, "3")]
     for block, threads in runs:
         monkeypatch.setattr(files, "CSV_BLOCK", block)
+        monkeypatch.setattr(score_module, "SCORE_ROWS", block // 20)
         out = tmp_path / f"{block}-{threads}.csv"
         assert score(model_dir, source, out, "--threads", threads) == 1
     first, *others = [(tmp_path / f"{b}-{t}.csv").read_bytes() for b, t in runs]
