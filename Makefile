@@ -104,11 +104,11 @@ clean: ## Remove caches (keeps data/, model/ and .venv)
 
 score: $(STAMP) ## Score a file: make score IN=records.csv[.gz]|.parquet OUT=predictions.csv|.parquet [ERRORS=errors.csv]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
-	$(PY) -m batch.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+	$(PY) -m batch.score "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)")
 
 score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make score-spark IN=records.csv|dir OUT=dir [ERRORS=dir] [MASTER=url]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score-spark IN=input.csv|.parquet|folder OUT=folder [ERRORS=folder] [MASTER=local[*]]"; exit 2; }
-	$(PY) -m batch.spark_job "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(MASTER),--master "$(MASTER)")
+	$(PY) -m batch.spark_job "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(MASTER),--master "$(MASTER)")
 
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }

@@ -189,19 +189,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_model(args: argparse.Namespace) -> LoadedBundle:
-    from service.settings import Settings
+    """The bundle at --model-dir, else at MODEL_DIR (the service's settings)."""
+    if args.model_dir is None:
+        from service.settings import ConfigError, Settings
 
-    return load_bundle(args.model_dir or Settings.from_env().model_path)
+        try:
+            args.model_dir = Settings.from_env().model_path
+        except ConfigError as exc:
+            raise BundleError(str(exc)) from exc
+    return load_bundle(args.model_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status says whether every row was scored."""
-    from service.settings import ConfigError
-
     args = parse_args(argv)
     try:
         model = load_model(args)
-    except (BundleError, ConfigError) as exc:
+    except BundleError as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3
     try:

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from batch.files import FORMATS, InputError, format_of
 from bundle.format import BundleError
-from bundle.store import load_bundle
+from bundle.store import LoadedBundle, load_bundle
 
 PROGRAM = "batch spark"
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,22 +261,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_model(args: argparse.Namespace):
-    from service.settings import Settings
+def load_model(args: argparse.Namespace) -> LoadedBundle:
+    """The bundle at --model-dir, else at MODEL_DIR (the service's settings)."""
+    if args.model_dir is None:
+        from service.settings import ConfigError, Settings
 
-    return load_bundle(args.model_dir or Settings.from_env().model_path)
+        try:
+            args.model_dir = Settings.from_env().model_path
+        except ConfigError as exc:
+            raise BundleError(str(exc)) from exc
+    return load_bundle(args.model_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the Spark job; the exit status says whether every row was scored."""
-    from service.settings import ConfigError
-
     args = parse_args(argv)
     errors = args.errors or args.output.rstrip("/") + "-rejected"
     fmt = format_of(Path(args.input), args.input_format)
     try:
         model = load_model(args)
-    except (BundleError, ConfigError) as exc:
+    except BundleError as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3
     try:
