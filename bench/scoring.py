@@ -53,19 +53,31 @@ class InProcess:
         return time.perf_counter() - start
 
 
+# Runs the CLI and reports its peak RSS as the kernel counts it for this program alone
+# (VmHWM): ru_maxrss of a child also counts the memory of the process that forked it.
+RUNNER = """
+import runpy, sys
+sys.argv[0] = "batch.score"
+try:
+    runpy.run_module("batch.score", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as fh:
+        peak = next(line.split()[1] for line in fh if line.startswith("VmHWM"))
+    sys.stderr.write(f"\\npeak-rss-kb {peak}\\n")
+"""
+
+
 def cli_run(source: Path, target: Path) -> tuple[float, int]:
     """(seconds, peak RSS in kB) of one `python -m batch.score` run."""
-    command = [sys.executable, "-m", "batch.score", str(source), str(target), "--quiet"]
+    command = [sys.executable, "-c", RUNNER, str(source), str(target), "--quiet"]
     command += ["--model-dir", str(model_dir())]
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    stderr = proc.stderr.read().decode(errors="replace").strip()
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"batch.score failed: {stderr}")
-    return seconds, usage.ru_maxrss
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode not in (0, 1) or not lines[-1].startswith("peak-rss-kb "):
+        raise RuntimeError(f"batch.score failed: {proc.stderr.strip()}")
+    return seconds, int(lines[-1].split()[1])
 
 
 def inputs(folder: Path, times: int) -> tuple[int, dict[str, Path]]:
@@ -125,6 +137,14 @@ def rows_of(measured: dict, times: tuple[int, ...]) -> list[tuple[str, str, str]
                     ">= 0.80 of predict_many" if n == times[-1] else "",
                 )
             )
+    out.append(
+        (
+            "machine load (1-minute average) after the runs, on "
+            f"{os.cpu_count()} cores",
+            f"{os.getloadavg()[0]:.1f}",
+            "",
+        )
+    )
     for fmt in ("CSV", "Parquet"):
         peaks = [measured["cli"][fmt, n][2] for n in times]
         out.append(
