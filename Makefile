@@ -117,6 +117,6 @@ score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make sc
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score-spark IN=input.csv|.parquet|folder OUT=folder [ERRORS=folder] [MASTER=local[*]]"; exit 2; }
 	$(PY) -m batch.spark_job "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(MASTER),--master "$(MASTER)")
 
-bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
+bench: data ## Measure latency, throughput, memory, cold start, batch scoring and Spark (~4 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all

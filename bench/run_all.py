@@ -2,7 +2,8 @@
 
     python -m bench.run_all [--seconds 10]
 
-Bounded: about 3 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them).
+Bounded: about 4 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; the
+Spark job about 1 minute).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import sys
 import time
 
-from bench import coldstart, http, inference, machine, memory, scoring
+from bench import coldstart, http, inference, machine, memory, scoring, spark
 
 
 def http_rows(seconds: int) -> list[tuple[str, str, str]]:
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
         ("memory", memory.run),
         ("cold start", coldstart.run),
-        ("batch scoring CLI", scoring.run),
+        ("batch scoring CLI, CSV and Parquet, x1 and x10", scoring.run),
+        ("batch scoring on Spark, local mode", spark.run),
     ]
     rows = []
     for name, step in steps:
