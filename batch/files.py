@@ -120,14 +120,28 @@ def reason(exc: BaseException, fmt: str) -> str:
     return f"not a readable {FORMAT_NAMES[fmt]} file: {text}"
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class OutputError(OSError):
+    """An output file cannot be written where it was asked for."""
+
+
 class AtomicWriter:
     """Arrow batches to a temporary file beside `path`, renamed into place on commit."""
 
     def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
         self.path = Path(path)
-        fd, self.tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}."
-        )
+        try:
+            fd, self.tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}."
+            )
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
+        os.fchmod(fd, 0o666 & ~current_umask())  # as a plain open() would create it
         os.close(fd)
         try:
             if fmt == "parquet":

@@ -27,7 +27,14 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 
 from batch.columnar import PREDICTIONS, REJECTED, ColumnarScorer, Scored
-from batch.files import FORMATS, AtomicWriter, InputError, format_of, open_source
+from batch.files import (
+    FORMATS,
+    AtomicWriter,
+    InputError,
+    OutputError,
+    format_of,
+    open_source,
+)
 from bundle.format import BundleError
 from bundle.store import LoadedBundle, load_bundle
 
@@ -210,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     try:
         rows, invalid = score_file(model, args)
+    except OutputError as exc:
+        print(f"{PROGRAM}: {exc}", file=sys.stderr)
+        return 2
     except (InputError, OSError) as exc:
         print(f"{PROGRAM}: {args.input}: {exc}", file=sys.stderr)
         return 2

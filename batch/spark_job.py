@@ -161,9 +161,8 @@ def output_batches(scored) -> Iterator[pa.RecordBatch]:
     text = pa.nulls(p.num_rows, pa.string())
     yield pa.record_batch(list(p.columns) + [text, text], names=OUTPUT_NAMES)
     if r.num_rows:
-        text, number = pa.nulls(r.num_rows, pa.string()), pa.nulls(
-            r.num_rows, pa.float64()
-        )
+        text = pa.nulls(r.num_rows, pa.string())
+        number = pa.nulls(r.num_rows, pa.float64())
         columns = [r.column("row"), text, number, text]
         columns += [r.column("field"), r.column("message")]
         yield pa.record_batch(columns, names=OUTPUT_NAMES)
@@ -178,9 +177,7 @@ def scorer_function(name: str, offsets: dict[int, int]):
             if not batch.num_rows:
                 continue
             first_id = batch.column(ID)[0].as_py()
-            partition, index = first_id >> LOCAL_BITS, first_id & (
-                (1 << LOCAL_BITS) - 1
-            )
+            partition, index = divmod(first_id, 1 << LOCAL_BITS)
             first_row = offsets[partition] + index + 1
             yield from output_batches(scorer.score(batch, first_row))
 
@@ -234,14 +231,19 @@ def score(spark, model, source: str, fmt: str, output: str, errors: str) -> tupl
         lines.unpersist()
 
 
-def failure(exc: BaseException) -> str:
-    """The Python error a Spark task died of, as one line (else the first line)."""
+def failure(exc: BaseException) -> tuple[str, bool]:
+    """(one line saying why a Spark job failed, whether the bundle failed its checks).
+
+    A task's Python error comes wrapped in Java traces: its own last line is the one."""
     text = f"{exc}\n{getattr(exc, 'java_exception', '')}"
     found = SPARK_ERROR.findall(text)
-    bundle = [m for kind, m in found if kind.endswith("BundleError")]
+    bundle = [message for kind, message in found if kind.endswith("BundleError")]
     if bundle:
-        return bundle[-1]
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return bundle[-1], True
+    python = [f"{k.split('.')[-1]}: {m}" for k, m in found if "." not in k]
+    if python:
+        return python[-1], False
+    return (text.strip().splitlines() or [type(exc).__name__])[0], False
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -294,9 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROGRAM}: {args.input}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # Py4J and Spark analysis errors carry Java traces
-        message = failure(exc)
+        message, bundle = failure(exc)
         print(f"{PROGRAM}: {args.input}: {message}", file=sys.stderr)
-        return 3 if "integrity check" in message or "self-check" in message else 2
+        return 3 if bundle else 2
     finally:
         spark.stop()
     print(

@@ -249,3 +249,18 @@ def test_a_missing_model_exits_3_saying_why(records_csv, tmp_path, capsys):
     assert score(tmp_path / "no-model", records_csv, tmp_path / "out.csv") == 3
     assert "metadata.json not found" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_output_folder_that_does_not_exist_is_named_in_one_line(
+    model_dir, records_csv, tmp_path, capsys
+):
+    out = tmp_path / "missing" / "out.csv"
+    assert score(model_dir, records_csv, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"batch score: cannot write {out}: No such file or directory"]
+
+
+def test_outputs_get_the_usual_file_permissions(model_dir, records_csv, tmp_path):
+    out = tmp_path / "out.csv"
+    score(model_dir, records_csv, out)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~files.current_umask()

@@ -100,8 +100,9 @@ def test_a_bundle_tampered_with_on_its_way_to_the_executors_fails_the_job_saying
         spark_job.score(
             spark, model, str(records_csv), "csv", str(out), str(out) + "-e"
         )
-    message = spark_job.failure(caught.value)
+    message, from_bundle = spark_job.failure(caught.value)
     assert "failed its integrity check" in message and "\n" not in message
+    assert from_bundle
     assert not (out / "_SUCCESS").exists()
 
 
@@ -131,3 +132,37 @@ def test_a_tampered_bundle_is_refused_before_spark_starts(
     assert spark_job.main(args) == 3
     assert "failed its integrity check" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_input_without_a_feature_column_is_refused_before_scoring(
+    spark, loaded_model, records_csv, tmp_path
+):
+    from batch.files import InputError
+    from testkit.batchfiles import read_rows, write_rows
+
+    header, rows = read_rows(records_csv)
+    drop = header.index(loaded_model.features[-1].name)
+    source = write_rows(
+        tmp_path / "in.csv",
+        header[:drop] + header[drop + 1 :],
+        [r[:drop] + r[drop + 1 :] for r in rows],
+    )
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="lacks the feature column"):
+        spark_job.score(spark, loaded_model, str(source), "csv", str(out), str(out))
+    assert not out.exists()
+
+
+def test_a_missing_input_path_is_one_line_naming_it(spark, loaded_model, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(Exception) as caught:
+        spark_job.score(
+            spark,
+            loaded_model,
+            str(tmp_path / "nowhere.csv"),
+            "csv",
+            str(out),
+            str(out),
+        )
+    message, from_bundle = spark_job.failure(caught.value)
+    assert "nowhere.csv" in message and "\n" not in message and not from_bundle
