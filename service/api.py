@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from flask_smorest import abort
 
 from bundle.store import LoadedBundle
+from service.monitoring import observe_many, observe_one
 from service.parsing import JsonBlueprint
 from service.schemas import (
     BatchResponseSchema,
@@ -89,6 +90,7 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
         """Score one record."""
         result = predictor.predict_one(data)
         count_predictions([result.label])
+        observe_one(data, result)
         return json_response(
             {
                 "prediction": result.label,
@@ -104,8 +106,11 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     @blp.doc(summary=f"Score 1 to {batch_limit} records, answered in order.")
     def predict_batch(data):
         """Score a batch of records; answers come in request order."""
-        results = predictor.predict_many(data["records"])
+        records = data["records"]
+        proba = predictor.proba_records(records)
+        results = predictor.predictions(proba)
         count_predictions([r.label for r in results])
+        observe_many(records, proba, results)
         return json_response(
             {
                 "predictions": [
