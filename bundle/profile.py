@@ -276,6 +276,13 @@ def psi(reference: Sequence[float], counts: Sequence[float], rows: int) -> float
     return float(np.sum((p - q) * np.log(p / q)))
 
 
+def smoothed_shares(reference: Sequence[float], rows: int) -> np.ndarray:
+    """Reference shares with SMOOTHING added to every bin, as PSI compares them
+    (Prometheus's windowed PSI takes these, monitoring/alerts.py)."""
+    ref = np.asarray(reference, dtype=np.float64) * rows + SMOOTHING
+    return ref / ref.sum()
+
+
 def psi_status(value: float | None) -> str:
     """stable / moderate / significant (or no data), the usual reading of PSI."""
     if value is None:

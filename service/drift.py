@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from bundle.profile import NumericBins, Profile, psi, psi_status
+from bundle.profile import NumericBins, Profile, psi, psi_status, smoothed_shares
 
 FILE_PREFIX = "drift-counts-"
 FILE_SUFFIX = ".bin"
@@ -201,7 +201,7 @@ class DriftCounter:
                     "kind": "numeric" if isinstance(bins, NumericBins) else "category",
                     "psi": drift,
                     "status": psi_status(drift),
-                    "bins": bin_figures(bins.labels, bins.shares, live),
+                    "bins": bin_figures(bins.labels, bins.shares, live, profile.rows),
                 }
             )
         features.sort(key=lambda f: -(f["psi"] or 0.0))
@@ -218,7 +218,9 @@ class DriftCounter:
                 "status": psi_status(drift),
                 "positive_rate": positives / records if records else None,
                 "reference_positive_rate": profile.positive_rate,
-                "bins": bin_figures(pred.labels, pred.shares, live),
+                "bins": bin_figures(
+                    pred.labels, pred.shares, live, profile.prediction_rows
+                ),
             },
             "slices": [
                 slice_figures(group, counts[r : r + len(group.values)], counts[p:])
@@ -227,17 +229,20 @@ class DriftCounter:
         }
 
 
-def bin_figures(labels, shares, counts) -> list[dict[str, Any]]:
-    """One feature's bins: reference share, live records and live share."""
+def bin_figures(labels, shares, counts, rows: int) -> list[dict[str, Any]]:
+    """One feature's bins: reference share (as is, and smoothed as PSI takes it),
+    live records and live share."""
     total = int(np.sum(counts))
+    smoothed = smoothed_shares(shares, rows).tolist()
     return [
         {
             "bin": label,
             "reference_share": share,
+            "reference_smoothed": q,
             "records": int(c),
             "share": (int(c) / total) if total else None,
         }
-        for label, share, c in zip(labels, shares, counts)
+        for label, share, q, c in zip(labels, shares, smoothed, counts)
     ]
 
 

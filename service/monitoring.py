@@ -129,17 +129,25 @@ class DriftCollector:
             "Scored records by feature and reference bin.",
             labels=["feature", "bin"],
         )
+        shares = GaugeMetricFamily(
+            f"{ns}_feature_reference_share",
+            "Share of the training data in the bin (smoothed as PSI takes it).",
+            labels=["feature", "bin"],
+        )
         psi = GaugeMetricFamily(
             f"{ns}_feature_drift_psi",
-            "Population stability index of the feature against training.",
+            "Population stability index of the feature against training, over the "
+            "records counted since the server started.",
             labels=["feature"],
         )
         for feature in fig["features"]:
             for b in feature["bins"]:
                 bins.add_metric([feature["name"], b["bin"]], b["records"])
+                shares.add_metric([feature["name"], b["bin"]], b["reference_smoothed"])
             if feature["psi"] is not None:
                 psi.add_metric([feature["name"]], feature["psi"])
         yield bins
+        yield shares
         yield psi
         yield from self.prediction_families(fig["prediction"])
         yield from self.slice_families(fig["slices"])
@@ -153,9 +161,16 @@ class DriftCollector:
             "Scored records by reference bin of the predicted probability.",
             labels=["bin"],
         )
+        shares = GaugeMetricFamily(
+            f"{ns}_prediction_reference_share",
+            "Share of held-out predictions in the bin (smoothed as PSI takes it).",
+            labels=["bin"],
+        )
         for b in pred["bins"]:
             bins.add_metric([b["bin"]], b["records"])
+            shares.add_metric([b["bin"]], b["reference_smoothed"])
         yield bins
+        yield shares
         if pred["psi"] is not None:
             yield GaugeMetricFamily(
                 f"{ns}_prediction_drift_psi",

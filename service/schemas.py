@@ -14,7 +14,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from bundle.rules import FeatureRule
 from service.fast_validation import batch_check, record_check
 
-FIELD_TYPES = {"integer": fields.Integer, "number": fields.Float, "category": fields.String}
+FIELD_TYPES = {
+    "integer": fields.Integer,
+    "number": fields.Float,
+    "category": fields.String,
+}
 
 
 def feature_field(rule: FeatureRule, example: Any = None) -> fields.Field:
