@@ -1,4 +1,4 @@
-# The Procfile's server in a container: same requirements, same gunicorn command.
+# The Procfile's server in a container: same requirements, same server command.
 # The image holds no model: like a Heroku dyno it pulls the one dvc.lock names at start
 # (PULL_MODEL=1), from DVC_REMOTE_URL, e.g.
 #   docker run -p 8000:8000 -e DVC_REMOTE_URL=s3://bucket/census -e AWS_ACCESS_KEY_ID=... IMAGE
@@ -20,12 +20,14 @@ RUN useradd --create-home --uid 10001 census && chown census:census /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-COPY --chown=census:census gunicorn.conf.py params.yaml dvc.yaml dvc.lock ./
+COPY --chown=census:census params.yaml dvc.yaml dvc.lock ./
 COPY --chown=census:census .dvc/config .dvc/config
+COPY --chown=census:census bundle/ bundle/
+COPY --chown=census:census deploy/ deploy/
 COPY --chown=census:census service/ service/
 
 USER census
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"]
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "service.wsgi:app"]
+CMD ["python", "-m", "deploy.serve"]

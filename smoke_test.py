@@ -101,7 +101,9 @@ def published_examples(smoke: Smoke) -> dict[str, dict]:
     """The named request examples of POST /predict in the service's OpenAPI spec."""
     response = smoke.get("/openapi.json")
     spec = json_of(response)
-    expect(response.status_code == 200, f"GET /openapi.json: HTTP {response.status_code}")
+    expect(
+        response.status_code == 200, f"GET /openapi.json: HTTP {response.status_code}"
+    )
     try:
         body = spec["paths"][PREDICT]["post"]["requestBody"]["content"]
         examples = body["application/json"]["examples"]

@@ -3,9 +3,9 @@
     python -m batch.score INPUT.csv OUTPUT.csv [--errors ERRORS.csv] [--chunk-size N]
 
 Each row is read as the API would receive it (an empty cell is null, a number is a JSON
-number, anything else a string) and validated by the API's own rules (bundle/rules.py). A row that fails is
-reported by its row number (1 = the first row after the header), left without a
-prediction, and the job goes on. OUTPUT has one line per input row, in order:
+number, anything else a string) and validated by the API's own rules (bundle/rules.py).
+A row that fails is reported by its row number (1 = the first row after the header), left
+without a prediction, and the job goes on. OUTPUT has one line per input row, in order:
 `row,prediction,probability`. Columns other than the model's features (an id, the target)
 are ignored. Memory stays flat: only one chunk of rows is held at a time.
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

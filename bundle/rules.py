@@ -39,9 +39,13 @@ class FeatureRule:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"feature {self.name!r}: kind {self.kind!r} not in {KINDS}")
+            raise ValueError(
+                f"feature {self.name!r}: kind {self.kind!r} not in {KINDS}"
+            )
         if self.numeric and (self.minimum is None or self.maximum is None):
-            raise ValueError(f"feature {self.name!r}: a number needs minimum and maximum")
+            raise ValueError(
+                f"feature {self.name!r}: a number needs minimum and maximum"
+            )
         if self.numeric and self.minimum > self.maximum:
             raise ValueError(f"feature {self.name!r}: minimum is above maximum")
         if not self.numeric and not self.categories:

@@ -73,7 +73,9 @@ def verified_bytes(model_dir: Path, entry: FileEntry) -> bytes:
 
 def verify_files(model_dir: Path, meta: Metadata) -> dict[str, bytes]:
     """Every listed file's bytes, each checked against its hash (role -> bytes)."""
-    return {role: verified_bytes(model_dir, e) for role, e in sorted(meta.files.items())}
+    return {
+        role: verified_bytes(model_dir, e) for role, e in sorted(meta.files.items())
+    }
 
 
 def build_engine(model_dir: Path, meta: Metadata, blobs: dict[str, bytes]) -> Engine:
@@ -111,7 +113,9 @@ def load_bundle(model_dir: Path) -> LoadedBundle:
         predictor = Predictor(build_engine(model_dir, meta, blobs), meta.target)
         self_check(predictor, meta)
     except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{model_dir / METADATA_FILE} is incomplete: {exc!r}") from exc
+        raise BundleError(
+            f"{model_dir / METADATA_FILE} is incomplete: {exc!r}"
+        ) from exc
     return LoadedBundle(predictor, meta, model_dir)
 
 

@@ -87,7 +87,10 @@ class Settings:
         "MAX_CONTENT_LENGTH", 1048576, positive(int), "largest request body, bytes"
     )
     api_token: str = setting(
-        "API_TOKEN", "", str, "bearer token for /predict* and /metrics; empty: no auth"
+        "API_TOKEN",
+        "",
+        str,
+        "bearer token for /predict*, /metrics, /monitoring; empty: no auth",
     )
     log_level: str = setting(
         "LOG_LEVEL", "INFO", choice(*LOG_LEVELS, case=str.upper), "log level"
@@ -236,3 +239,38 @@ class Settings:
 SETTINGS = tuple(
     (f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(Settings)
 )
+
+
+def shown_default(value: Any) -> str:
+    """A default as an environment variable would spell it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def env_example() -> str:
+    """`.env.example`: every setting with its default and meaning, derived from SETTINGS."""
+    lines = [
+        "# Every setting the service reads, with its default (generated from",
+        "# service/settings.py by `python -m service.settings`). Copy to .env (git-ignored)",
+        "# or set them as platform config vars; empty means the default.",
+    ]
+    for env, default, doc in SETTINGS:
+        lines += [f"# {doc}", f"{env}={shown_default(default)}"]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The settings table of docs/configuration.md, derived from SETTINGS."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for env, default, doc in SETTINGS:
+        shown = shown_default(default)
+        rows.append(f"| `{env}` | {f'`{shown}`' if shown else '(empty)'} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    (ROOT / ".env.example").write_text(env_example(), encoding="utf-8")
+    print(markdown_table(), end="")

@@ -118,7 +118,10 @@ def push_model(project: Path, remote: Path, root: Path = ROOT) -> str:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(project / name, target)
         env = dvc_env(Path(tmp) / "dvc-config", str(remote))
-        for args in (["commit", "--force", "export"], ["push", "-r", "bench", "export"]):
+        for args in (
+            ["commit", "--force", "export"],
+            ["push", "-r", "bench", "export"],
+        ):
             subprocess.run(
                 dvc + args, cwd=dev, env=env, check=True, capture_output=True
             )

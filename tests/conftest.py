@@ -29,9 +29,26 @@ def configured_params(config) -> dict:
     return load_params(config.getoption("--params"))
 
 
+# Fixtures that fetch the configured data set or train on it: their tests are left out of
+# `make test-fast`, which must run with no data download and no model.
+NEEDS_MODEL = {
+    "sampled",
+    "trained",
+    "model_dir",
+    "loaded_model",
+    "example_record",
+    "own_project",  # tests/model/test_own_data.py trains a model of its own
+    "published",  # tests/model/test_production_model.py reads model/ (make model)
+}
+
+
 def pytest_collection_modifyitems(config, items):
     name = (configured_params(config).get("project") or {}).get("name")
     for item in items:
+        if NEEDS_MODEL & set(item.fixturenames):
+            item.add_marker(pytest.mark.needs_model)
+        if "tests/data/" in item.nodeid:
+            item.add_marker(pytest.mark.needs_data)
         for mark in item.iter_markers("dataset"):
             if name not in mark.args:
                 item.add_marker(

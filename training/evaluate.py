@@ -132,9 +132,7 @@ def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) 
             "estimator": meta.model["estimator"],
             "params": meta.model["params"],
             "library_versions": meta.provenance["library_versions"],
-            "data_sha256": {
-                k: v["sha256"] for k, v in meta.provenance["data"].items()
-            },
+            "data_sha256": {k: v["sha256"] for k, v in meta.provenance["data"].items()},
         },
         "data": {
             "source": dataset.describe(params["data"]),

@@ -71,7 +71,9 @@ def split_xy(df: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndar
 
 def target_of(df: pd.DataFrame, spec: FeatureSpec, threshold: float) -> Target:
     """The bundle's target: both values as the data has them, and their display names."""
-    negative = next(v for v in target_values(df[spec.target]) if v != spec.positive_label)
+    negative = next(
+        v for v in target_values(df[spec.target]) if v != spec.positive_label
+    )
     neg_name, pos_name = spec.class_names
     return Target(
         column=spec.target,

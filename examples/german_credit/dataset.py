@@ -147,5 +147,7 @@ def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
         paths.raw / RAW_FILE, sep=" ", header=None, names=COLUMNS, dtype=str
     )
     df = finish(decode(raw), params["features"]["target"])
-    train, test = split(df, params["features"]["target"], data["test_size"], data["seed"])
+    train, test = split(
+        df, params["features"]["target"], data["test_size"], data["seed"]
+    )
     return {"train": drop_overlap(train, test, TARGET), "test": test}

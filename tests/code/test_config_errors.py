@@ -158,7 +158,9 @@ def test_a_refused_stage_prints_one_line_and_exits_2(capsys):
 
     assert run_stage("clean", main) == 2
     err = capsys.readouterr().err
-    assert err == "training clean: features: the target 'y' is also listed as a feature\n"
+    assert (
+        err == "training clean: features: the target 'y' is also listed as a feature\n"
+    )
 
 
 def test_a_refused_configuration_leaves_the_published_model_in_place(

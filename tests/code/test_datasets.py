@@ -89,9 +89,7 @@ def test_german_unknown_code_is_an_error_not_a_missing_value():
 
 
 def test_the_loader_is_chosen_by_name_or_module_path():
-    assert dataset_for({"data": {"loader": "uci_adult"}}).__name__.endswith(
-        "uci_adult"
-    )
+    assert dataset_for({"data": {"loader": "uci_adult"}}).__name__.endswith("uci_adult")
     assert dataset_for({"data": {"source": "my.csv"}}).__name__.endswith(".csv")
     module = dataset_for({"data": {"loader": "examples.german_credit.dataset"}})
     assert module is german

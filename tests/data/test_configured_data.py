@@ -1,5 +1,5 @@
-"""Data checks that hold for any data set, on the real fetched and cleaned data of the
-configured one (`make data` runs first in `make test`)."""
+"""Data checks that hold for any data set, on the configured one as the pipeline fetches
+and cleans it (the session's sample of it: the same loader and checks, fewer rows)."""
 
 from __future__ import annotations
 
@@ -7,37 +7,28 @@ import pandas as pd
 import pytest
 
 from bundle.files import sha256_file
-from training.config import FeatureSpec, Paths
+from training.config import FeatureSpec
 from training.features import read_processed, target_values
 
-PATHS = Paths()
+
+@pytest.fixture(scope="module")
+def spec(full_params) -> FeatureSpec:
+    return FeatureSpec.from_params(full_params)
 
 
 @pytest.fixture(scope="module")
-def data_ready(full_params):
-    if not (PATHS.processed / "test.csv").exists():
-        pytest.fail("no data/processed: run `make data` (make test runs it first)")
-    return full_params
-
-
-@pytest.fixture(scope="module")
-def spec(data_ready) -> FeatureSpec:
-    return FeatureSpec.from_params(data_ready)
-
-
-@pytest.fixture(scope="module")
-def splits(spec) -> dict[str, pd.DataFrame]:
+def splits(spec, sampled) -> dict[str, pd.DataFrame]:
     return {
-        name: read_processed(PATHS.processed / f"{name}.csv", spec, name)
+        name: read_processed(sampled.processed / f"{name}.csv", spec, name)
         for name in ("train", "test")
     }
 
 
-def test_raw_files_match_their_published_checksums(data_ready):
-    files = data_ready["data"].get("files") or {}
+def test_raw_files_match_their_published_checksums(full_params, sampled):
+    files = full_params["data"].get("files") or {}
     for spec in files.values():
         name = spec["member"].rsplit("/", 1)[-1]
-        assert sha256_file(PATHS.raw / name) == spec["sha256"]
+        assert sha256_file(sampled.raw / name) == spec["sha256"]
 
 
 def test_both_splits_have_every_feature_and_the_target(splits, spec):

@@ -30,7 +30,9 @@ def describe(data: dict) -> str:
 def fetch(paths: Paths, data: dict):
     if not data.get("source"):
         raise ConfigError("data.source is not set (the path of your CSV)")
-    return {"all": copy_source(paths, (paths.root / data["source"]).resolve(), RAW_NAME)}
+    return {
+        "all": copy_source(paths, (paths.root / data["source"]).resolve(), RAW_NAME)
+    }
 
 
 def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:

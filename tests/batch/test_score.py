@@ -7,20 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from service.score import cell_value, main
-from tests.conftest import FIXTURES
+from batch.score import main
+from bundle.rules import FeatureRule
+from testkit.records import Roles, out_of_range, unknown_category
 
 ROWS = 40
 
 
 @pytest.fixture
-def census_csv(tmp_path) -> Path:
-    """The first ROWS rows of the fixture test split, target column included."""
-    with open(FIXTURES / "test.csv", newline="") as fh:
+def records_csv(tmp_path, sampled) -> Path:
+    """The first ROWS rows of the sample's test split, target column included."""
+    with open(sampled.processed / "test.csv", newline="") as fh:
         lines = fh.read().splitlines()[: ROWS + 1]
     path = tmp_path / "in.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def roles(loaded_model) -> Roles:
+    return Roles.of(loaded_model.features)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -44,59 +50,65 @@ def score(model_dir, source, target, *extra) -> int:
 
 
 def test_scores_every_row_in_order_with_the_probabilities_of_post_predict(
-    model_dir, loaded_model, census_csv, tmp_path, client
+    model_dir, loaded_model, records_csv, tmp_path, client
 ):
     out = tmp_path / "out.csv"
-    assert score(model_dir, census_csv, out, "--chunk-size", "7") == 0
+    assert score(model_dir, records_csv, out, "--chunk-size", "7") == 0
     lines = read_csv(out)
     assert [int(r["row"]) for r in lines] == list(range(1, ROWS + 1))
-    kinds = {f["name"]: f["kind"] == "numeric" for f in loaded_model.features}
-    for line, record in zip(lines, read_csv(census_csv)):
-        body = {f: cell_value(record[f], numeric) for f, numeric in kinds.items()}
+    rules = loaded_model.features
+    for line, record in zip(lines, read_csv(records_csv)):
+        body = {r.name: r.from_text(record[r.name]) for r in rules}
         answer = client.post("/predict", json=body).get_json()
         assert float(line["probability"]) == answer["probability"]
         assert line["prediction"] == answer["prediction"]
 
 
-def test_chunk_size_does_not_change_the_output(model_dir, census_csv, tmp_path):
-    score(model_dir, census_csv, tmp_path / "a.csv", "--chunk-size", "1")
-    score(model_dir, census_csv, tmp_path / "b.csv", "--chunk-size", "1000")
+def test_chunk_size_does_not_change_the_output(model_dir, records_csv, tmp_path):
+    score(model_dir, records_csv, tmp_path / "a.csv", "--chunk-size", "1")
+    score(model_dir, records_csv, tmp_path / "b.csv", "--chunk-size", "1000")
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
 def test_bad_rows_are_reported_by_row_number_and_the_job_goes_on(
-    model_dir, census_csv, tmp_path, capsys
+    model_dir, records_csv, tmp_path, capsys, roles
 ):
-    spoil(census_csv, 3, "age", "300")
-    spoil(census_csv, 17, "workclass", "Astronaut")
-    spoil(census_csv, 17, "fnlgt", "12.5")
+    numeric, category = roles.numeric, roles.category or roles.nullable_category
+    spoil(records_csv, 3, numeric.name, str(out_of_range(numeric)))
+    spoil(records_csv, 17, numeric.name, "twelve")
+    expected = {(3, numeric.name), (17, numeric.name)}
+    if category is not None:
+        spoil(records_csv, 17, category.name, unknown_category(category))
+        expected.add((17, category.name))
     out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
-    assert score(model_dir, census_csv, out, "--errors", str(errors)) == 1
+    assert score(model_dir, records_csv, out, "--errors", str(errors)) == 1
     lines = read_csv(out)
     assert len(lines) == ROWS
     unscored = [int(r["row"]) for r in lines if r["prediction"] == ""]
     assert unscored == [3, 17]
     assert all(r["probability"] for r in lines if int(r["row"]) not in (3, 17))
     reported = {(int(e["row"]), e["field"]) for e in read_csv(errors)}
-    assert reported == {(3, "age"), (17, "workclass"), (17, "fnlgt")}
+    assert reported == expected
     stderr = capsys.readouterr().err
-    assert "row 3: age: Must be greater than or equal to 16" in stderr
-    assert "row 17: fnlgt: Not a valid integer." in stderr
+    assert f"row 3: {numeric.name}: {numeric.range_message}" in stderr
+    kind = "integer" if numeric.kind == "integer" else "number"
+    assert f"row 17: {numeric.name}: Not a valid {kind}." in stderr
     assert f"scored {ROWS - 2} of {ROWS} rows" in stderr
 
 
 def test_a_file_without_a_feature_column_is_refused_and_leaves_no_output(
-    model_dir, tmp_path, capsys
+    model_dir, tmp_path, capsys, loaded_model
 ):
+    first, second = (r.name for r in loaded_model.features[:2])
     source = tmp_path / "in.csv"
-    source.write_text("age,workclass\n40,Private\n")
+    source.write_text(f"{first}\n1\n")
     assert score(model_dir, source, tmp_path / "out.csv") == 2
-    assert "lacks the feature column(s) fnlgt" in capsys.readouterr().err
+    assert f"lacks the feature column(s) {second}" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
 
 
-def test_a_missing_model_exits_3_saying_why(census_csv, tmp_path, capsys):
-    assert score(tmp_path / "no-model", census_csv, tmp_path / "out.csv") == 3
+def test_a_missing_model_exits_3_saying_why(records_csv, tmp_path, capsys):
+    assert score(tmp_path / "no-model", records_csv, tmp_path / "out.csv") == 3
     assert "metadata.json not found" in capsys.readouterr().err
 
 
@@ -115,5 +127,10 @@ def test_a_missing_model_exits_3_saying_why(census_csv, tmp_path, capsys):
     ],
 )
 def test_cells_become_the_json_values_a_client_would_send(text, numeric, value):
-    got = cell_value(text, numeric)
+    rule = (
+        FeatureRule("n", "integer", minimum=0, maximum=1)
+        if numeric
+        else FeatureRule("c", "category", categories=("a",))
+    )
+    got = rule.from_text(text)
     assert got == value and type(got) is type(value)

@@ -1,4 +1,4 @@
-"""service/dyno.py: when a boot pulls the model, from which remote, and how it fails."""
+"""deploy/model_pull.py: when a boot pulls the model, from which remote, and how it fails."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from service.dyno import (
+from bundle.format import BundleError
+from deploy.model_pull import (
     ModelPullError,
     configured_remote,
     pull_failure_reason,
-    pull_model_at_boot,
-    should_pull,
+    pull_if_configured,
 )
-from service.model_store import ModelError
+from service.settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings(**environ: str) -> Settings:
+    return Settings.from_env(environ)
 
 
 @pytest.mark.parametrize(
@@ -31,33 +35,40 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_model_is_pulled_on_a_dyno_unless_pull_model_says_otherwise(
     environ, expected
 ):
-    assert should_pull(environ) is expected
+    assert settings(**environ).should_pull is expected
 
 
 def test_outside_a_dyno_the_boot_pulls_nothing():
-    assert pull_model_at_boot(ROOT, {}) is None
+    assert pull_if_configured(settings(), ROOT) is None
 
 
 def test_the_default_remote_is_the_repo_default_resolved_outside_the_work_tree():
-    remote = configured_remote(ROOT, {})
-    assert remote.name == "local"
-    assert Path(remote.url) == ROOT.parent / "census-dvc-remote"
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".dvc" / "config")
+    name = config.get("core", "remote")
+    relative = config.get(f"'remote \"{name}\"'", "url")
+    remote = configured_remote(ROOT, settings())
+    assert remote.name == name
+    assert Path(remote.url) == (ROOT / ".dvc" / relative).resolve()
+    assert not Path(remote.url).is_relative_to(ROOT)
 
 
 def test_the_dvc_remote_url_config_var_overrides_the_repo_remote():
-    remote = configured_remote(ROOT, {"DVC_REMOTE_URL": "s3://bucket/census"})
-    assert remote.url == "s3://bucket/census"
+    remote = configured_remote(ROOT, settings(DVC_REMOTE_URL="s3://bucket/models"))
+    assert remote.url == "s3://bucket/models"
 
 
 def test_an_unknown_remote_name_is_refused_naming_it():
     with pytest.raises(ModelPullError, match="no DVC remote 'nope'"):
-        configured_remote(ROOT, {"DVC_REMOTE": "nope"})
+        configured_remote(ROOT, settings(DVC_REMOTE="nope"))
 
 
 def test_a_missing_remote_directory_stops_the_boot_naming_the_remote(tmp_path):
     gone = tmp_path / "no-such-remote"
-    with pytest.raises(ModelError) as err:
-        pull_model_at_boot(ROOT, {"DYNO": "web.1", "DVC_REMOTE_URL": str(gone)})
+    with pytest.raises(BundleError) as err:
+        pull_if_configured(settings(DYNO="web.1", DVC_REMOTE_URL=str(gone)), ROOT)
     message = str(err.value)
     assert f"DVC remote 'env' ({gone})" in message
     assert "no such directory" in message
@@ -83,20 +94,19 @@ def test_other_dvc_failures_keep_dvc_s_own_error_line():
 
 
 def test_a_relative_local_remote_url_is_taken_from_the_app_root():
-    remote = configured_remote(ROOT, {"DVC_REMOTE_URL": "../elsewhere"})
+    remote = configured_remote(ROOT, settings(DVC_REMOTE_URL="../elsewhere"))
     assert Path(remote.url) == ROOT.parent / "elsewhere"
 
 
 def test_a_password_in_the_remote_url_never_reaches_the_log(tmp_path):
     url = "ssh://deploy:s3cret@127.0.0.1:1/nowhere"
-    env = {"DYNO": "web.1", "DVC_REMOTE_URL": url, "DVC_PULL_TIMEOUT": "20"}
+    env = settings(DYNO="web.1", DVC_REMOTE_URL=url, DVC_PULL_TIMEOUT="20")
     with pytest.raises(ModelPullError) as err:
-        pull_model_at_boot(ROOT, env)
+        pull_if_configured(env, ROOT)
     assert "s3cret" not in str(err.value)
     assert "ssh://deploy:***@127.0.0.1:1/nowhere" in str(err.value)
 
 
 def test_a_pull_timeout_that_is_not_a_number_is_refused_by_name():
-    env = {"DYNO": "web.1", "DVC_REMOTE_URL": "/x", "DVC_PULL_TIMEOUT": "soon"}
-    with pytest.raises(ModelPullError, match="DVC_PULL_TIMEOUT='soon'"):
-        pull_model_at_boot(ROOT, env)
+    with pytest.raises(ConfigError, match="DVC_PULL_TIMEOUT='soon'"):
+        settings(DYNO="web.1", DVC_REMOTE_URL="/x", DVC_PULL_TIMEOUT="soon")
