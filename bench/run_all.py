@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from bench import coldstart, http, inference, machine, memory, scoring
+from bench import coldstart, http, inference, machine, memory, monitoring, scoring
 
 
 def http_rows(seconds: int) -> list[tuple[str, str, str]]:
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = [
         ("in-process", inference.run),
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
+        ("monitoring on/off (wrk)", lambda: monitoring.run(args.seconds)),
         ("memory", memory.run),
         ("cold start", coldstart.run),
         ("batch scoring CLI", scoring.run),

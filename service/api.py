@@ -107,10 +107,9 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     def predict_batch(data):
         """Score a batch of records; answers come in request order."""
         records = data["records"]
-        proba = predictor.proba_records(records)
-        results = predictor.predictions(proba)
+        results = predictor.predict_many(records)
         count_predictions([r.label for r in results])
-        observe_many(records, proba, results)
+        observe_many(records, results)
         return json_response(
             {
                 "predictions": [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -131,24 +131,66 @@ class DriftCounter:
             for (records, positives), group in zip(layout.slices, profile.slices)
         ]
         self._prediction_edges = list(profile.prediction.edges)
+        self._plan()
         self._names = [b.name for b in profile.features]
         self._getter = itemgetter(*self._names)
 
     # -- counting (the hot path) ------------------------------------------------------
 
+    def _plan(self) -> None:
+        """Precompute, per record field, the count slots each value adds to: one dict
+        lookup per categorical field, two bisections per numeric field."""
+        layout, profile = self.layout, self.profile
+        by_source: dict[str, list] = {}
+        for (records, positives), group in zip(layout.slices, profile.slices):
+            by_source.setdefault(group.source, []).append((records, positives, group))
+        self._categorical, self._numeric = [], []
+        for (offset, _), bins in zip(layout.features, profile.features):
+            groups = by_source.pop(bins.name, [])
+            if isinstance(bins, NumericBins):
+                bands = [
+                    (list(g.band_edges), r, p, len(g.values) - 1) for r, p, g in groups
+                ]
+                if any(g.band_edges is None for _, _, g in groups):
+                    raise ValueError(f"{bins.name}: a numeric slice needs band edges")
+                self._numeric.append((bins.name, list(bins.edges), offset, bands))
+                continue
+            table = {}
+            for value in {*bins._lookup, *(v for _, _, g in groups for v in g._lookup)}:
+                always, when_positive = [offset + bins.bin_one(value)], []
+                for r, p, g in groups:
+                    i = g.index_one(value)
+                    if i >= 0:
+                        always.append(r + i)
+                        when_positive.append(p + i)
+                table[value] = (tuple(always), tuple(when_positive))
+            default = ((offset + bins.unknown,), ())
+            self._categorical.append((bins.name, table, default))
+        if by_source:
+            raise ValueError(f"slices of {sorted(by_source)}, which is no feature")
+
     def count_one(self, record: Mapping[str, Any], probability: float) -> None:
         """Count one validated record and its positive-class probability."""
         counts = self.store.view()
-        for offset, name, bin_one, _ in self._features:
-            counts[offset + bin_one(record[name])] += 1
         layout = self.layout
         counts[
             layout.prediction + bisect_left(self._prediction_edges, probability)
         ] += 1
         positive = probability >= self.threshold
-        for records, positives, source, index_one, _ in self._slices:
-            i = index_one(record[source])
-            if i >= 0:
+        for name, table, default in self._categorical:
+            always, when_positive = table.get(record[name], default)
+            for slot in always:
+                counts[slot] += 1
+            if positive:
+                for slot in when_positive:
+                    counts[slot] += 1
+        for name, edges, offset, bands in self._numeric:
+            value = record[name]
+            counts[offset + bisect_left(edges, value)] += 1
+            for band_edges, records, positives, other in bands:
+                i = bisect_right(band_edges, value) - 1
+                if not 0 <= i < other:
+                    i = other
                 counts[records + i] += 1
                 if positive:
                     counts[positives + i] += 1

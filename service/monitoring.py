@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from bundle.predictor import Prediction
@@ -50,9 +51,10 @@ class Monitor:
             self.capture.write(rid, [record], [result.label], [result.probability])
 
     def observe_many(
-        self, records: Sequence[Mapping[str, Any]], proba, results: list[Prediction]
+        self, records: Sequence[Mapping[str, Any]], results: list[Prediction]
     ) -> None:
         if self.drift is not None:
+            proba = np.fromiter((r.probability for r in results), np.float64)
             self.drift.count_many(records, proba)
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
@@ -67,11 +69,11 @@ def observe_one(record: Mapping[str, Any], result: Prediction) -> None:
         monitor.observe_one(record, result)
 
 
-def observe_many(records, proba, results: list[Prediction]) -> None:
+def observe_many(records, results: list[Prediction]) -> None:
     """Count (and maybe capture) a scored batch, when monitoring is on."""
     monitor = current_app.extensions.get(EXTENSION)
     if monitor is not None:
-        monitor.observe_many(records, proba, results)
+        monitor.observe_many(records, results)
 
 
 def flagged(value: dict) -> bool:
