@@ -22,7 +22,7 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example \
 	clean model push pull deploy smoke precommit hooks bench-dyno audit \
-	bench-observability score bench
+	bench-observability score bench monitor alerts bench-monitoring
 MODEL_DIR ?= model
 
 help: ## List the targets
@@ -111,6 +111,16 @@ clean: ## Remove caches (keeps data/, model/ and .venv)
 score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predictions.csv [ERRORS=errors.csv]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
 	$(PY) -m batch.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+
+monitor: $(STAMP) ## Drift report from captured records: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv]
+	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
+	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
+
+alerts: $(STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring
+	$(PY) -m monitoring.alerts --model $(MODEL_DIR)
+
+bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs off (goal >= 95%)
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.monitoring
 
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }

@@ -21,16 +21,28 @@ from bundle.rules import FeatureRule, record_errors
 SHIFT_SHARE = 0.4
 
 
-def csv_records(path: Path, rules: tuple[FeatureRule, ...], n: int) -> list[dict]:
-    """n valid rows of a processed CSV as API records (cycled if too few); a row the
-    service would refuse (a category the training sample never saw) is left out."""
+def labelled_records(
+    path: Path, rules: tuple[FeatureRule, ...], n: int, target: str | None = None
+) -> list[tuple[dict, str | None]]:
+    """n valid rows of a processed CSV as (API record, `target` cell), cycled if too
+    few; a row the service would refuse (a category the training sample never saw) is
+    left out."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    records = [
-        {r.name: r.load(r.from_text(row[r.name])) for r in rules} for row in rows
+    pairs = [
+        (
+            {r.name: r.load(r.from_text(row[r.name])) for r in rules},
+            row[target] if target else None,
+        )
+        for row in rows
     ]
-    valid = [r for r in records if not record_errors(rules, r)]
+    valid = [(record, y) for record, y in pairs if not record_errors(rules, record)]
     return list(islice(cycle(valid), n))
+
+
+def csv_records(path: Path, rules: tuple[FeatureRule, ...], n: int) -> list[dict]:
+    """n valid rows of a processed CSV as API records (see labelled_records)."""
+    return [record for record, _ in labelled_records(path, rules, n)]
 
 
 def shifted_feature(rules: tuple[FeatureRule, ...]) -> FeatureRule:

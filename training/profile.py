@@ -40,7 +40,8 @@ def numeric_bins(name: str, values) -> NumericBins:
     """Bins between the deciles of `values` (repeated deciles merged) and the share of
     values in each."""
     v = np.asarray(values, dtype=np.float64)
-    edges = tuple(x for x in rounded(np.unique(np.quantile(v, DECILES))))
+    # Edges at full precision: rounded, a tie at a decile could land in the next bin.
+    edges = tuple(float(x) for x in np.unique(np.quantile(v, DECILES)))
     counts = np.bincount(
         np.searchsorted(np.asarray(edges), v, side="left"), minlength=len(edges) + 1
     )
