@@ -17,14 +17,6 @@ from testkit.sample import sample_project, tiny_params, train_project
 from training.config import Paths, load_params
 
 
-def pytest_addoption(parser):
-    parser.addoption(
-        "--params",
-        default=None,
-        help="the params file of the data set to test on (default: params.yaml)",
-    )
-
-
 def configured_params(config) -> dict:
     return load_params(config.getoption("--params"))
 

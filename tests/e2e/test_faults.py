@@ -226,7 +226,8 @@ def damage_missing(bundle: Path) -> None:
 
 def damage_truncated(bundle: Path) -> None:
     path = bundle / SERVED
-    path.write_bytes(path.read_bytes()[:1000])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 def damage_tampered(bundle: Path) -> None:

@@ -78,7 +78,10 @@ def test_batch_answers_in_request_order(client, loaded_model):
     assert r.status_code == 200
     preds = r.get_json()["predictions"]
     singles = [client.post("/predict", json=rec).get_json() for rec in records]
-    assert [p["probability"] for p in preds] == [s["probability"] for s in singles]
+    assert [p["prediction"] for p in preds] == [s["prediction"] for s in singles]
+    assert [p["probability"] for p in preds] == pytest.approx(
+        [s["probability"] for s in singles], abs=1e-6
+    )
     assert preds[0]["probability"] < preds[1]["probability"]
 
 
