@@ -79,12 +79,14 @@ def read_capture(lines: Iterable[str]) -> Capture:
 
 
 def label_value(text: str, model: LoadedBundle) -> int | None:
-    """1 / 0 for a label as the data or the display names spell it; None if neither."""
+    """1 / 0 for a label as the data or the display names spell it (then 1/0 and
+    true/false, unless the data uses those for something else); None if neither."""
     target = model.metadata.target
-    positives = {str(target.positive), target.positive_name, "1", "true", "True"}
-    negatives = {str(target.negative), target.negative_name, "0", "false", "False"}
-    text = text.strip()
-    return 1 if text in positives else 0 if text in negatives else None
+    names = {str(target.negative): 0, target.negative_name: 0}
+    names |= {str(target.positive): 1, target.positive_name: 1}
+    for alias, value in (("1", 1), ("0", 0), ("true", 1), ("false", 0)):
+        names.setdefault(alias, value)
+    return names.get(text.strip())
 
 
 def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], int]:

@@ -106,3 +106,16 @@ def test_a_labels_file_without_the_columns_it_needs_is_refused_in_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("monitor: ") and "needs a request_id column" in err
     assert "\n" not in err
+
+
+def test_labels_are_read_as_the_data_spells_them_before_any_1_0_alias():
+    from types import SimpleNamespace
+
+    from bundle.format import Target
+
+    coded = Target(
+        "risk", positive=2, negative=1, positive_name="bad", negative_name="good"
+    )
+    model = SimpleNamespace(metadata=SimpleNamespace(target=coded))
+    values = ["2", "1", "bad", "good", "0", "true", "maybe"]
+    assert [report.label_value(v, model) for v in values] == [1, 0, 1, 0, 0, 1, None]
