@@ -59,7 +59,7 @@ def run(times: tuple[int, ...] = (1, 10)) -> list[tuple[str, str, str]]:
             size = source.stat().st_size / 1e6
             rows.append(
                 (
-                    f"score CLI, census x{n} ({count:,} rows, {size:.0f} MB)",
+                    f"score CLI, processed data x{n} ({count:,} rows, {size:.0f} MB)",
                     f"{count / seconds:,.0f} rows/s, peak RSS {peak / 1024:.0f} MB",
                     "memory flat" if n != times[0] else "",
                 )

@@ -58,7 +58,7 @@ def test_the_metrics_are_the_ones_dvc_lock_records(published):
 def test_model_and_reports_are_what_dvc_lock_names(published):
     """dvc status: no stage's code, params, data or outputs differ from dvc.lock."""
     out = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--json", "train", "evaluate"],
+        [sys.executable, "-m", "dvc", "status", "--json", "fit", "export", "evaluate"],
         cwd=ROOT,
         capture_output=True,
         text=True,

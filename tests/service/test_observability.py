@@ -173,7 +173,9 @@ def test_multiprocess_dir_is_made_and_emptied_and_skipped_when_metrics_are_off(
 ):
     from deploy.serve import prepare_metrics_dir
 
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # prepare_metrics_dir exports the variable: recorded here so it is undone afterwards
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     shared = tmp_path / "m"
     shared.mkdir()
     stale = shared / "counter_123.db"
