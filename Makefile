@@ -108,3 +108,6 @@ score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predict
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
+
+# Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
+include deploy/targets.mk
