@@ -164,6 +164,19 @@ def test_the_baked_image_has_its_model_and_no_dvc(images):
     assert local.size(images.baked) < local.size(images.pull)
 
 
+def test_the_image_holds_the_server_s_code_and_no_model_tests_or_training_code(
+    images,
+):
+    listing = local.sh(
+        "podman", "run", "--rm", *local.RUN_FLAGS, "--network", "none",
+        "--entrypoint", "find", images.pull, "/app", "-maxdepth", "2",
+    ).stdout.split()  # fmt: skip
+    app = {path.removeprefix("/app/") for path in listing}
+    assert {"service", "deploy/serve.py", "dvc.lock", "dvc.yaml", ".dvc/config"} <= app
+    for absent in ("model", "tests", "training", "data", ".git", "bench", "reports"):
+        assert absent not in app, absent
+
+
 def test_the_image_pulls_its_model_serves_it_and_passes_the_smoke_test(
     images, run, loaded_model
 ):
