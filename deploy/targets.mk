@@ -43,3 +43,6 @@ deploy-aws: ## Push the model, build + push the image to ECR, deploy it on ECS F
 	docker build --build-arg DVC_REMOTE_KIND=$(DVC_REMOTE_KIND) -t $$uri:$(IMAGE_TAG) . && \
 	docker push $$uri:$(IMAGE_TAG) && \
 	$(PYTHON_DEPLOY) -m deploy.aws.ecs --image $$uri:$(IMAGE_TAG) --wait
+
+bench-rolling: $(STAMP) ## 3 replicas behind HAProxy under load: rolling replacement and kill -9, in rounds
+	$(PY) -m bench.rolling --model-dir $(MODEL_DIR) --rounds 3
