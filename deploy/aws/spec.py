@@ -12,7 +12,7 @@ import os
 import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = "web"
@@ -50,7 +50,9 @@ def server_command(root: Path = ROOT) -> list[str]:
     raise SettingsError("the Procfile has no web process")
 
 
-def _env(name: str, default: str | None = None) -> "field":
+def _env(name: str, default: str | None = None) -> Any:
+    """A field read from environment variable `name` (None: required); from_env
+    converts the text to the field's type."""
     return field(default=default, metadata={"env": name})
 
 
