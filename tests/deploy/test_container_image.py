@@ -26,8 +26,8 @@ import pytest
 import requests
 
 from deploy.container import local
-from tests.deploy.slug import ROOT, checkout_files, copy_files, push_model
-from tests.e2e.conftest import free_port
+from testkit.servers import free_port
+from testkit.slug import ROOT, checkout_files, copy_files, push_model
 
 pytestmark = pytest.mark.slow
 ABOVE_BASE_LIMIT = 300e6  # bytes the pull-at-boot image (S3 plugin) may add to its base
@@ -54,7 +54,7 @@ def images(tmp_path_factory, trained):
     base_dir = tmp_path_factory.mktemp("image")
     context = copy_files(ROOT, checkout_files(), base_dir / "context")
     remote = base_dir / "dvc-remote"
-    lock = push_model(trained.model_dir, trained.processed, remote)
+    lock = push_model(trained.root, remote)
     (context / "dvc.lock").write_text(lock)
     copy_files(trained.model_dir, [p.name for p in trained.model_dir.iterdir()],
                context / "model")  # fmt: skip
