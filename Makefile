@@ -1,4 +1,4 @@
-# census-service: every entry point. `make` alone lists the targets.
+# Every entry point of the template. `make` alone lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -20,14 +20,14 @@ DVC := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
 HEROKU_REMOTE ?= heroku
 APP_URL ?=
 
-.PHONY: help install data train serve run lint format test clean model push pull \
-	deploy smoke precommit hooks bench-dyno audit bench-observability \
-	score bench
+.PHONY: help install data train serve run lint format test test-fast test-example \
+	clean model push pull deploy smoke precommit hooks bench-dyno audit \
+	bench-observability score bench
 MODEL_DIR ?= model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
 	$(PY) -m training.clean
 
-train: $(STAMP) ## Reproduce the DVC pipeline fetch -> clean -> train -> evaluate (dvc repro)
+train: $(STAMP) ## Reproduce the DVC pipeline fetch -> clean -> fit -> export -> evaluate (dvc repro)
 	$(DVC) repro
 
 push: $(STAMP) ## Upload data and model to the DVC remote (dvc push)
@@ -50,12 +50,12 @@ pull: $(STAMP) ## Download data and model from the DVC remote (dvc pull)
 	$(DVC) pull
 
 model: $(STAMP) ## Pull the model dvc.lock names; if the remote lacks it, train and push it
-	@$(DVC) pull train || { \
+	@$(DVC) pull export || { \
 	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
 	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
 
-serve: $(STAMP) ## Serve model/ with gunicorn on $(HOST):$(PORT)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py service.wsgi:app
+serve: $(STAMP) ## Serve model/ on $(HOST):$(PORT) (python -m deploy.serve, as every platform runs it)
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m deploy.serve
 
 run: $(STAMP) ## The main job: get the model (pull, else train + push), then serve
 	@if [ ! -f model/metadata.json ]; then $(MAKE) --no-print-directory model; fi
@@ -77,13 +77,20 @@ hooks: $(STAMP) ## Install the git pre-commit hook
 test: data model ## Run the whole test suite (what CI runs); gets the model first
 	$(BIN)/pytest
 
+test-fast: $(STAMP) ## The unit tests that need no data download and no trained model (< 1 min)
+	$(BIN)/pytest -q -m "not needs_model and not needs_data and not slow"
+
+EXAMPLE ?= german_credit
+test-example: $(STAMP) ## The suite on another data set: make test-example EXAMPLE=german_credit
+	$(BIN)/pytest --params examples/$(EXAMPLE)/params.yaml
+
 smoke: $(STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com
 	$(PY) smoke_test.py $(URL)
 
 deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Heroku, smoke-test APP_URL
 	@test -n "$(APP_URL)" || { echo "set APP_URL=https://<app>.herokuapp.com"; exit 2; }
 	$(MAKE) --no-print-directory lint test
-	$(DVC) push train
+	$(DVC) push export
 	git push $(HEROKU_REMOTE) main
 	$(PY) smoke_test.py $(APP_URL)
 
@@ -103,7 +110,7 @@ clean: ## Remove caches (keeps data/, model/ and .venv)
 
 score: $(STAMP) ## Score a CSV into a CSV: make score IN=records.csv OUT=predictions.csv [ERRORS=errors.csv]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
-	$(PY) -m service.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
+	$(PY) -m batch.score "$(IN)" "$(OUT)" $(if $(ERRORS),--errors "$(ERRORS)")
 
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }

@@ -1,11 +1,13 @@
-"""Smoke-test a running census-service at any URL.
+"""Smoke-test a running service at any URL, whatever data set its model was trained on.
 
 `python smoke_test.py https://<app>.herokuapp.com` (or `make smoke URL=...`)
 
-Checks GET /, GET /health (and prints the deployed model version), POST /predict for one
-record of each class with its expected label, and that an invalid record gets a 422 naming
-the bad field. The first request is retried (bounded) while a sleeping dyno wakes up.
-Prints one line per check and exits 1 if any check fails.
+Checks GET /, GET /health (and prints the deployed model version), then takes the records
+the deployed model publishes in its OpenAPI spec (one of each class and one broken, each
+with the answer to expect) and POSTs them to /predict: each class must come back with its
+label, the broken record with a 422 naming the broken field. The first request is retried
+(bounded) while a sleeping dyno wakes up. Prints one line per check and exits 1 if any
+check fails.
 """
 
 from __future__ import annotations
@@ -19,41 +21,7 @@ from typing import Callable
 
 import requests
 
-HIGH_INCOME = {
-    "age": 52,
-    "workclass": "Self-emp-inc",
-    "fnlgt": 287927,
-    "education": "HS-grad",
-    "education-num": 9,
-    "marital-status": "Married-civ-spouse",
-    "occupation": "Exec-managerial",
-    "relationship": "Wife",
-    "race": "White",
-    "sex": "Female",
-    "capital-gain": 15024,
-    "capital-loss": 0,
-    "hours-per-week": 40,
-    "native-country": "United-States",
-}
-LOW_INCOME = {
-    "age": 19,
-    "workclass": "Private",
-    "fnlgt": 226802,
-    "education": "11th",
-    "education-num": 7,
-    "marital-status": "Never-married",
-    "occupation": "Other-service",
-    "relationship": "Own-child",
-    "race": "White",
-    "sex": "Male",
-    "capital-gain": 0,
-    "capital-loss": 0,
-    "hours-per-week": 20,
-    "native-country": "United-States",
-}
-# (record, expected label): one of each class, answers any sane model agrees on.
-EXPECTED = [(HIGH_INCOME, ">50K"), (LOW_INCOME, "<=50K")]
-INVALID_FIELD = "age"
+PREDICT = "/predict"
 
 
 class CheckFailed(AssertionError):
@@ -129,44 +97,58 @@ def check_health(smoke: Smoke) -> str:
     return f"model {model['version']} (service {body.get('service_version')})"
 
 
-def check_prediction(smoke: Smoke, record: dict, label: str) -> str:
-    """POST /predict answers the expected label with a probability."""
-    response = smoke.post("/predict", record)
+def published_examples(smoke: Smoke) -> dict[str, dict]:
+    """The named request examples of POST /predict in the service's OpenAPI spec."""
+    response = smoke.get("/openapi.json")
+    spec = json_of(response)
+    expect(
+        response.status_code == 200, f"GET /openapi.json: HTTP {response.status_code}"
+    )
+    try:
+        body = spec["paths"][PREDICT]["post"]["requestBody"]["content"]
+        examples = body["application/json"]["examples"]
+    except (KeyError, TypeError):
+        raise CheckFailed("the spec publishes no examples for POST /predict")
+    usable = {k: v for k, v in examples.items() if "x-expected" in v and "value" in v}
+    expect(bool(usable), "the spec's examples carry no expected answers")
+    return usable
+
+
+def check_example(smoke: Smoke, example: dict) -> str:
+    """POST one published example; its expected label, or its expected 422."""
+    want = example["x-expected"]
+    response = smoke.post(PREDICT, example["value"])
     body = json_of(response)
-    expect(response.status_code == 200, f"HTTP {response.status_code}: {body}")
+    status = want.get("status", 200)
+    expect(response.status_code == status, f"HTTP {response.status_code}: {body}")
+    if status == 422:
+        errors = (body.get("errors") or {}).get("json") or {}
+        field = want.get("field")
+        expect(field in errors, f"422 does not name {field!r}: {body}")
+        return f"422 naming {field!r}: {errors[field][0]}"
     got, p = body.get("prediction"), body.get("probability")
-    expect(got == label, f"predicted {got!r}, expected {label!r} (p={p})")
+    expect(got == want.get("prediction"), f"predicted {got!r}, expected {want}")
     expect(
         isinstance(p, (int, float)) and 0 <= p <= 1, f"probability {p!r} not in [0,1]"
     )
-    return f"{label} (p={p:.3f})"
-
-
-def check_invalid(smoke: Smoke) -> str:
-    """An out-of-range field gets 422 with a message under errors.json.<field>."""
-    response = smoke.post("/predict", {**HIGH_INCOME, INVALID_FIELD: 300})
-    body = json_of(response)
-    expect(response.status_code == 422, f"HTTP {response.status_code}, expected 422")
-    errors = (body.get("errors") or {}).get("json") or {}
-    expect(INVALID_FIELD in errors, f"422 does not name {INVALID_FIELD!r}: {body}")
-    return f"422 naming {INVALID_FIELD!r}: {errors[INVALID_FIELD][0]}"
+    return f"{got} (p={p:.3f})"
 
 
 def checks(smoke: Smoke, attempts: int, delay: float) -> list[tuple[str, Callable]]:
-    """Every check, in order, as (name, thunk returning a detail line)."""
-    found = [
+    """The first checks, in order, as (name, thunk returning a detail line); the
+    example checks are added once the spec has been read."""
+    return [
         ("GET /", lambda: wait_until_up(smoke, attempts, delay)),
         ("GET /health", lambda: check_health(smoke)),
     ]
-    for record, label in EXPECTED:
-        found.append(
-            (
-                f"POST /predict {label}",
-                lambda r=record, lab=label: check_prediction(smoke, r, lab),
-            )
-        )
-    found.append(("POST /predict invalid", lambda: check_invalid(smoke)))
-    return found
+
+
+def example_checks(smoke: Smoke) -> list[tuple[str, Callable]]:
+    """One check per published example."""
+    return [
+        (f"POST {PREDICT} {name}", lambda ex=example: check_example(smoke, ex))
+        for name, example in published_examples(smoke).items()
+    ]
 
 
 def run(
@@ -180,13 +162,15 @@ def run(
     smoke = Smoke(base.rstrip("/"), timeout, token)
     print(f"smoke test of {smoke.base}")
     failures = 0
-    for name, check in checks(smoke, attempts, delay):
+    pending = checks(smoke, attempts, delay)
+    pending.append(("GET /openapi.json examples", lambda: add_examples(smoke, pending)))
+    for name, check in pending:
         try:
             detail = check()
-            print(f"  PASS  {name:<24} {detail}")
+            print(f"  PASS  {name:<28} {detail}")
         except (CheckFailed, requests.RequestException) as exc:
             failures += 1
-            print(f"  FAIL  {name:<24} {exc}")
+            print(f"  FAIL  {name:<28} {exc}")
             if name == "GET /":
                 print("  (service unreachable: skipping the other checks)")
                 return failures
@@ -194,9 +178,16 @@ def run(
     return failures
 
 
+def add_examples(smoke: Smoke, pending: list) -> str:
+    """Read the published examples and queue a check for each."""
+    found = example_checks(smoke)
+    pending.extend(found)
+    return f"{len(found)} published example(s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url", help="base URL, e.g. https://census.herokuapp.com")
+    parser.add_argument("url", help="base URL, e.g. https://my-app.herokuapp.com")
     parser.add_argument(
         "--attempts", type=int, default=10, help="tries of GET / while waking"
     )

@@ -1,1 +1,1 @@
-"""Benchmarks for census-service: each script measures one goal; `make bench` runs all."""
+"""Benchmarks of the template: each script measures one goal; `make bench` runs all."""

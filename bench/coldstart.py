@@ -1,4 +1,4 @@
-"""Cold start: from launching gunicorn to the first 200 from /health, model on disk.
+"""Cold start: from launching the server to the first 200 from /health, model on disk.
 
 python -m bench.coldstart
 """
@@ -9,14 +9,14 @@ import statistics
 import sys
 import time
 
-from bench.servers import PRODUCTION, popen_gunicorn, stop, wait_healthy
 from bench.machine import print_rows
+from testkit.servers import start_server, stop, wait_healthy
 
 
 def cold_start() -> float:
     """Seconds from Popen to /health 200 for one fresh server."""
     start = time.perf_counter()
-    proc, url = popen_gunicorn(PRODUCTION)
+    proc, url = start_server()
     try:
         wait_healthy(url, proc)
         return time.perf_counter() - start

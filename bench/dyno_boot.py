@@ -1,7 +1,7 @@
 """Measure the simulated Heroku dyno: seconds from start to a healthy /health, slug size.
 
 `python -m bench.dyno_boot` (or `make bench-dyno`): builds the slug from this checkout the
-way the dyno simulation test does (tests/deploy/slug.py), installs requirements.txt with
+way the dyno simulation test does (testkit/slug.py), installs requirements.txt with
 bytecode compiled (as Heroku's buildpack does), pushes this checkout's model/ to a
 temporary DVC remote, boots fresh dynos on 127.0.0.1 (each pulls the model itself), and
 prints the median boot time, the smoke test, and the compressed slug size.
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.deploy.slug import (
+from testkit.servers import free_port
+from testkit.slug import (
     boot,
     build_slug,
     compressed_size,
@@ -28,7 +29,6 @@ from tests.deploy.slug import (
     seconds_to_healthy,
     terminate,
 )
-from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,16 +57,17 @@ def fresh_boot(slug: Path, venv: Path, remote: Path, smoke: bool) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boots", type=int, default=3, help="fresh dynos to time")
-    parser.add_argument("--model", type=Path, default=ROOT / "model")
-    parser.add_argument("--processed", type=Path, default=ROOT / "data" / "processed")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="a trained project (model/ etc.)"
+    )
     args = parser.parse_args(argv)
-    if not (args.model / "metadata.json").is_file():
-        parser.error(f"no model in {args.model}: run `make pull` or `make train` first")
-    with tempfile.TemporaryDirectory(prefix="census-heroku-") as tmp:
+    if not (args.project / "model" / "metadata.json").is_file():
+        parser.error(f"no model in {args.project}: run `make model` first")
+    with tempfile.TemporaryDirectory(prefix="heroku-sim-") as tmp:
         base = Path(tmp)
         slug = build_slug(base / "app")
         remote = base / "dvc-remote"
-        (slug / "dvc.lock").write_text(push_model(args.model, args.processed, remote))
+        (slug / "dvc.lock").write_text(push_model(args.project, remote))
         started = time.monotonic()
         venv = install_requirements(slug, base / "python", compile_bytecode=True)
         print(

@@ -18,25 +18,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.servers import BASELINE, PRODUCTION, gunicorn, worker_pids
+from bench.serve import VARIANTS
 from bench.workload import api_records
+from testkit.servers import serving, worker_pids
 
 LUA = Path(__file__).resolve().parent / "post.lua"
 BATCH_SIZE = 1000
 
-# Server variants for tuning runs: gunicorn args and env on top of gunicorn.conf.py.
-VARIANTS: dict[str, tuple[tuple, dict]] = {
-    "default": ((), {}),
-    "no-accesslog": (("--config", "bench/gunicorn_noaccesslog.py"), {}),
-    "gthread-4": (("--worker-class", "gthread", "--threads", "4"), {}),
-    "gthread-2": (("--worker-class", "gthread", "--threads", "2"), {}),
-    "gthread-2-no-accesslog": (
-        ("--config", "bench/gunicorn_noaccesslog.py")
-        + ("--worker-class", "gthread", "--threads", "2"),
-        {},
-    ),
-    "no-preload": (("--config", "bench/gunicorn_nopreload.py"), {}),
-}
+
+def server(variant: str = "default", baseline: bool = False, **env: str):
+    """A healthy server of `variant` (bench/serve.py), the model's or the baseline."""
+    args = ("--variant", variant) + (("--baseline",) if baseline else ())
+    return serving(module="bench.serve", args=args, **env)
 
 
 def ensure_wrk() -> str:
@@ -105,12 +98,12 @@ def measure(variant: str, seconds: int, connections: int, batch_conns: int) -> d
     two rounds of seconds/2 each, so that load from elsewhere hits both alike; the best
     round of each is kept, and the workers' CPU time per request (all rounds) too.
     """
-    args, env = VARIANTS[variant]
     one, batch = bodies()
     runs: dict = {}
-    with gunicorn(PRODUCTION, args, env) as (model_url, model_proc), gunicorn(
-        BASELINE, args, env
-    ) as (base_url, base_proc):
+    with server(variant) as (model_url, model_proc), server(variant, True) as (
+        base_url,
+        base_proc,
+    ):
         servers = {
             "model": (model_url, worker_pids(model_proc.pid)),
             "baseline": (base_url, worker_pids(base_proc.pid)),
@@ -156,9 +149,10 @@ def measure_sequential(rounds: int = 3, requests: int = 600) -> dict:
     one, _ = bodies()
     env = {"WEB_CONCURRENCY": "1"}
     best: dict[str, float] = {}
-    with gunicorn(PRODUCTION, env=env) as (model_url, model_proc), gunicorn(
-        BASELINE, env=env
-    ) as (base_url, base_proc):
+    with server(**env) as (model_url, model_proc), server(baseline=True, **env) as (
+        base_url,
+        base_proc,
+    ):
         servers = {"model": (model_url, model_proc), "baseline": (base_url, base_proc)}
         for _ in range(rounds):
             for name, (url, proc) in servers.items():

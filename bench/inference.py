@@ -49,8 +49,8 @@ def run(calls: int = 20_000, repeats: int = 7) -> list[tuple[str, str, str]]:
     body = {"records": records[:1000]}
     checks = timings(batch_check.load, [body] * repeats, warmup=1)
     graph = {
-        "dense": "classifier.onnx over the encoded matrix",
-        "pipeline": "model.onnx, the whole Pipeline (no classifier.onnx: run make train)",
+        "classifier_graph": "classifier.onnx over the encoded matrix",
+        "pipeline_graph": "model.onnx, the whole Pipeline (no classifier.onnx)",
     }[predictor.graph]
     return [
         ("graph served", f"{loaded.version}: {graph}", ""),

@@ -1,5 +1,6 @@
-"""Memory of the gunicorn workers (RSS, PSS, USS from /proc/<pid>/smaps_rollup), with
-the app preloaded in the master (the production config) and without.
+"""Memory of the server's workers (RSS, PSS, USS from /proc/<pid>/smaps_rollup): the
+app and its model are built in the master and the workers forked from it, so most of
+their memory is shared.
 
     python -m bench.memory
 """
@@ -11,11 +12,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from bench.servers import PRODUCTION, gunicorn, worker_pids
-from bench.workload import api_records
 from bench.machine import print_rows
-
-NO_PRELOAD = ("--config", "bench/gunicorn_nopreload.py")
+from bench.workload import api_records
+from testkit.servers import serving, worker_pids
 
 
 def smaps(pid: int) -> dict[str, int]:
@@ -42,9 +41,9 @@ def warm(url: str, requests: int = 200) -> None:
         urllib.request.urlopen(req, timeout=10).read()
 
 
-def measure(args: tuple) -> dict:
+def measure() -> dict:
     """Per-process memory of master and workers after warming the server."""
-    with gunicorn(PRODUCTION, args) as (url, proc):
+    with serving() as (url, proc):
         warm(url)
         workers = [smaps(pid) for pid in worker_pids(proc.pid)]
         master = smaps(proc.pid)
@@ -54,19 +53,11 @@ def measure(args: tuple) -> dict:
 
 def run() -> list[tuple[str, str, str]]:
     """(figure, measured, goal) rows for the report."""
-    pre, nopre = measure(()), measure(NO_PRELOAD)
-    mb = 1024
-    saving = (nopre["total"]["pss"] - pre["total"]["pss"]) / mb
+    pre = measure()
     return [
-        ("RSS per worker, preload (production)", per_worker(pre, "rss"), "<= 150 MB"),
-        ("USS per worker, preload", per_worker(pre, "uss"), ""),
-        ("RSS per worker, no preload", per_worker(nopre, "rss"), ""),
-        (
-            "total PSS master + 2 workers: preload vs no preload",
-            f"{pre['total']['pss'] / mb:.0f} MB vs {nopre['total']['pss'] / mb:.0f} MB"
-            f" (preload saves {saving:.0f} MB)",
-            "",
-        ),
+        ("RSS per worker", per_worker(pre, "rss"), "<= 150 MB"),
+        ("USS per worker (private memory)", per_worker(pre, "uss"), ""),
+        ("total PSS, master + 2 workers", f"{pre['total']['pss'] / 1024:.0f} MB", ""),
     ]
 
 

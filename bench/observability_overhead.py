@@ -74,14 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     # As under gunicorn: multiprocess metrics (must be set before prometheus_client loads).
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-"))
 
+    from bundle.store import load_bundle
     from service import create_app
-    from service.model_store import load_model
+    from service.settings import Settings
 
-    model = load_model(Path(args.model_dir))
-    body = json.dumps(model.metadata["example"]["record"]).encode()
+    model = load_bundle(Path(args.model_dir))
+    body = json.dumps(model.metadata.examples.positive.record).encode()
     environ = build_environ(body)
-    full = create_app({"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"}, model=model)
-    bare = create_app({"LOG_LEVEL": "INFO", "METRICS_ENABLED": False}, model=model)
+    shared = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    full = create_app(
+        {"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
+        model=model,
+        settings=Settings(prometheus_multiproc_dir=shared),
+    )
+    bare = create_app(
+        {"LOG_LEVEL": "INFO", "METRICS_ENABLED": False},
+        model=model,
+        settings=Settings(),
+    )
     strip_hooks(bare)
     real_stderr, sys.stderr = sys.stderr, open(os.devnull, "w")
     try:

@@ -1,4 +1,4 @@
-"""The batch scoring CLI on the census data (train + test, ~49k rows) and on a file ten
+"""The batch scoring CLI on the processed data (train + test) and on a file ten
 times as large: throughput and peak RSS, to show memory stays flat.
 
     python -m bench.scoring [--times 1 10]
@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROCESSED = ROOT / "data" / "processed"
 
 
-def census_copies(path: Path, times: int) -> int:
-    """Write the census data (train then test) `times` over into `path`; return rows."""
+def data_copies(path: Path, times: int) -> int:
+    """Write the processed data (train then test) `times` over into `path`; return rows."""
     header, body = None, []
     for name in ("train", "test"):
         lines = (PROCESSED / f"{name}.csv").read_text().splitlines(keepends=True)
@@ -35,14 +35,14 @@ def score(source: Path, target: Path) -> tuple[float, int]:
     """(seconds, peak RSS in kB: ru_maxrss unit on Linux) of one CLI run."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.score", str(source), str(target), "--quiet"],
+        [sys.executable, "-m", "batch.score", str(source), str(target), "--quiet"],
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"service.score exited with {proc.returncode}")
+        raise RuntimeError(f"batch.score exited with {proc.returncode}")
     return time.perf_counter() - start, usage.ru_maxrss
 
 
@@ -50,16 +50,16 @@ def run(times: tuple[int, ...] = (1, 10)) -> list[tuple[str, str, str]]:
     """(figure, measured, goal) rows for the report."""
     rows = []
     peaks = []
-    with tempfile.TemporaryDirectory(prefix="census-score-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         for n in times:
-            source, target = Path(tmp) / f"census-{n}x.csv", Path(tmp) / "out.csv"
-            count = census_copies(source, n)
+            source, target = Path(tmp) / f"data-{n}x.csv", Path(tmp) / "out.csv"
+            count = data_copies(source, n)
             seconds, peak = score(source, target)
             peaks.append(peak)
             size = source.stat().st_size / 1e6
             rows.append(
                 (
-                    f"score CLI, census x{n} ({count:,} rows, {size:.0f} MB)",
+                    f"score CLI, processed data x{n} ({count:,} rows, {size:.0f} MB)",
                     f"{count / seconds:,.0f} rows/s, peak RSS {peak / 1024:.0f} MB",
                     "memory flat" if n != times[0] else "",
                 )

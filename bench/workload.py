@@ -5,26 +5,23 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from service.config import from_env
-from service.model_store import load_model
-from service.score import cell_value
+from bundle.store import LoadedBundle, load_bundle
+from service.settings import ROOT, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 TEST_CSV = ROOT / "data" / "processed" / "test.csv"
 
 
-def model():
+def model() -> LoadedBundle:
     """The bundle at MODEL_DIR (verified), as the service loads it."""
-    return load_model(Path(from_env()["MODEL_DIR"]))
+    return load_bundle(Settings.from_env().model_path)
 
 
 def api_records(n: int, path: Path = TEST_CSV) -> list[dict]:
-    """The first `n` rows of a census CSV as API records (cycled if the file is shorter)."""
-    features = model().features
-    kinds = [(f["name"], f["kind"] == "numeric") for f in features]
+    """The first `n` rows of the test CSV as API records (cycled if it is shorter)."""
+    rules = model().features
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [
-        {name: cell_value(rows[i % len(rows)][name], num) for name, num in kinds}
+        {r.name: r.load(r.from_text(rows[i % len(rows)][r.name])) for r in rules}
         for i in range(n)
     ]

@@ -1,12 +1,18 @@
-"""POST /predict and POST /predict/batch: validated census records in, predictions out."""
+"""POST /predict and POST /predict/batch: validated records in, predictions out.
+
+Every word and example in the spec comes from the model bundle: the project's description,
+the feature rules, and the records the model publishes (one of each class and one broken,
+under the request body's `examples`, each with the answer to expect), which is where
+smoke_test.py takes its records from.
+"""
 
 from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask_smorest import abort
 
-from service.model_store import LoadedModel
-from service.parsing import CensusBlueprint
+from bundle.store import LoadedBundle
+from service.parsing import JsonBlueprint
 from service.schemas import (
     BatchResponseSchema,
     PredictResponseSchema,
@@ -29,34 +35,58 @@ def json_response(body: dict) -> Response:
 
 def count_predictions(labels: list[str]) -> None:
     """Predictions by class for /metrics, when metrics are on."""
-    metrics = current_app.extensions.get("census_metrics")
+    metrics = current_app.extensions.get("service_metrics")
     if metrics is not None:
         metrics.count_predictions(labels)
 
 
-def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
-    """The prediction blueprint, its schemas built from the model's feature list."""
-    blp = CensusBlueprint(
+def published_examples(model: LoadedBundle) -> dict[str, dict]:
+    """The bundle's examples as OpenAPI named examples, each with its expected answer."""
+    ex = model.metadata.examples
+    out = {}
+    for example in ex.scored():
+        out[example.prediction] = {
+            "summary": f"predicted {example.prediction} (p={example.probability:.3f})",
+            "value": example.record,
+            "x-expected": {"status": 200, "prediction": example.prediction},
+        }
+    out["invalid"] = {
+        "summary": f"invalid: {ex.invalid_field} is out of its range",
+        "value": ex.invalid_record,
+        "x-expected": {"status": 422, "field": ex.invalid_field},
+    }
+    return out
+
+
+def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
+    """The prediction blueprint, its schemas built from the model's feature rules."""
+    project = model.metadata.project
+    blp = JsonBlueprint(
         "predict",
         __name__,
         url_prefix="/predict",
-        description="Predict whether income exceeds $50K/yr from census data.",
+        description=f"Predict {project.description}.",
     )
     blp.before_request(require_json)
+    positive = model.metadata.examples.positive.record
     # Schema instances, not classes: given a class, webargs builds (and deep-copies the
     # fields of) a new schema on every request, which costs more than the model.
-    record = record_schema(model.features)()
+    record = record_schema(model.features, example=positive)()
     batch = batch_schema(type(record), batch_limit)()
-    example = model.metadata["example"]["record"]
     predictor = model.predictor
     version = model.version
+    examples = published_examples(model)
 
     @blp.route("", methods=["POST"])
-    @blp.arguments(record, example=example)
+    @blp.arguments(record, examples=examples)
     @blp.response(200, PredictResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
+    @blp.doc(
+        summary=f"Score one record: {predictor.positive_label} or "
+        f"{predictor.negative_label}."
+    )
     def predict(data):
-        """Score one census record."""
+        """Score one record."""
         result = predictor.predict_one(data)
         count_predictions([result.label])
         return json_response(
@@ -68,12 +98,12 @@ def create_blueprint(model: LoadedModel, batch_limit: int) -> CensusBlueprint:
         )
 
     @blp.route("/batch", methods=["POST"])
-    @blp.arguments(batch, example={"records": [example, example]})
+    @blp.arguments(batch, example={"records": [positive, positive]})
     @blp.response(200, BatchResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
-    @blp.doc(summary=f"Score 1 to {batch_limit} census records, answered in order.")
+    @blp.doc(summary=f"Score 1 to {batch_limit} records, answered in order.")
     def predict_batch(data):
-        """Score a batch of census records; answers come in request order."""
+        """Score a batch of records; answers come in request order."""
         results = predictor.predict_many(data["records"])
         count_predictions([r.label for r in results])
         return json_response(

@@ -1,6 +1,6 @@
 """One JSON error shape for every error: {code, status, message, errors?}.
 
-flask-smorest answers HTTP errors as JSON already; `CensusApi` adds a human message to
+flask-smorest answers HTTP errors as JSON already; `ServiceApi` adds a human message to
 every one of them (and the Allow header to 405s), and `handle_unexpected` gives uncaught
 exceptions the same shape while their traceback goes to the log only.
 """
@@ -38,7 +38,7 @@ class ErrorResponsesPlugin(BasePlugin):
                     responses.setdefault(str(code), HTTPStatus(code).name)
 
 
-class CensusApi(Api):
+class ServiceApi(Api):
     """flask-smorest's Api with a message on every error and every error documented."""
 
     def init_app(self, app: Flask, *, spec_kwargs=None) -> None:

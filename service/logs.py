@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import has_request_context, request
 
-HANDLER_MARK = "_census_handler"
+HANDLER_MARK = "_service_handler"
 # Where service.observability.RequestIds keeps the request's ID in the WSGI environ.
-REQUEST_ID_KEY = "census.request_id"
+REQUEST_ID_KEY = "service.request_id"
 
 
 class JsonFormatter(logging.Formatter):

@@ -23,13 +23,26 @@ class HealthSchema(Schema):
     model = fields.Dict(required=True)
 
 
+def served_model():
+    """The verified model this app serves, or None."""
+    return current_app.extensions.get("model_bundle")
+
+
 @blp.route("/", methods=["GET"])
 @blp.response(200, WelcomeSchema)
 def index():
     """Welcome: what this is and where to look next."""
+    model = served_model()
+    if model is None:
+        message = "No verified model is loaded."
+    else:
+        project = model.metadata.project
+        message = (
+            f"{project.name}: predicts {project.description}. "
+            "POST a record to /predict; /docs has the fields and examples."
+        )
     return {
-        "message": "census-service: predicts whether income exceeds $50K/yr "
-        "from 14 census fields. POST a record to /predict.",
+        "message": message,
         "version": __version__,
         "links": {
             "docs": url_for("api-docs.openapi_swagger_ui"),
@@ -45,7 +58,7 @@ def index():
 @blp.alt_response(503, description="No verified model is loaded")
 def health():
     """200 only while a verified model is loaded; names the service and model versions."""
-    model = current_app.extensions.get("census_model")
+    model = served_model()
     if model is None:
         abort(503, message="No verified model is loaded.")
     meta = model.metadata
@@ -53,11 +66,13 @@ def health():
         "status": "ok",
         "service_version": __version__,
         "model": {
+            "project": meta.project.name,
             "version": model.version,
             "sha256": model.sha256,
-            "estimator": meta.get("estimator"),
-            "trained_at": meta.get("trained_at"),
-            "metrics": meta.get("metrics", {}),
+            "graph": model.predictor.graph,
+            "estimator": meta.model.get("estimator"),
+            "classes": [meta.target.negative_name, meta.target.positive_name],
+            "metrics": meta.metrics,
         },
     }
 

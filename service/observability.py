@@ -25,8 +25,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits and . _ : - up to 128 characters; anything else is replaced by a new
 # ID, so a caller cannot inject text into our logs through this header.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-ACCESS_LOG = logging.getLogger("census.access")
-START_KEY = "census.request_start"
+ACCESS_LOG = logging.getLogger("service.access")
+START_KEY = "service.request_start"
 
 
 class RequestIds:
@@ -62,7 +62,7 @@ def finish_request(response: Response) -> Response:
     route = rule.rule if rule is not None else "<unmatched>"
     status = response.status_code
     method = req.method
-    metrics = current_app.extensions.get("census_metrics")
+    metrics = current_app.extensions.get("service_metrics")
     if metrics is not None:
         metrics.observe_request(method, route, str(status), elapsed)
     if ACCESS_LOG.isEnabledFor(logging.INFO):
@@ -79,11 +79,15 @@ def finish_request(response: Response) -> Response:
     return response
 
 
-def register_observability(app: Flask) -> None:
-    """Logging from LOG_LEVEL / LOG_FORMAT, request IDs, access log, /metrics."""
+def register_observability(app: Flask, model=None) -> None:
+    """Logging from LOG_LEVEL / LOG_FORMAT, request IDs, access log, /metrics.
+
+    Metric names start with the model's project name (census_income_http_...)."""
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     if app.config["METRICS_ENABLED"]:
-        app.extensions["census_metrics"] = Metrics()
+        namespace = model.metadata.project.slug if model is not None else "model"
+        shared = app.config.get("PROMETHEUS_MULTIPROC_DIR", "")
+        app.extensions["service_metrics"] = Metrics(namespace, shared)
         blp = Blueprint("metrics", __name__)
         blp.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
         app.register_blueprint(blp)

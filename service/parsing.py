@@ -3,7 +3,7 @@
 webargs turns a JSON syntax error into 400 but lets two other parse failures escape as
 500s: an integer literal longer than Python's 4,300-digit limit (ValueError) and nesting
 deeper than the decoder's recursion limit (RecursionError). An empty body would pass as
-"no fields" and come back as 14 missing-field errors; it is told apart here.
+"no fields" and come back as one missing-field error per feature; it is told apart here.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def parse_json_body(data: bytes) -> Any:
         raise json.JSONDecodeError(f"unusable JSON: {exc}", "<body>", 0) from exc
 
 
-class CensusParser(FlaskParser):
+class JsonBodyParser(FlaskParser):
     """webargs' Flask parser, with the extra 400s above."""
 
     def _raw_load_json(self, req: Request) -> Any:
@@ -42,7 +42,7 @@ class CensusParser(FlaskParser):
         return parse_json_body(data)
 
 
-class CensusBlueprint(Blueprint):
-    """flask-smorest's Blueprint parsing request bodies with CensusParser."""
+class JsonBlueprint(Blueprint):
+    """flask-smorest's Blueprint parsing request bodies with JsonBodyParser."""
 
-    ARGUMENTS_PARSER = CensusParser()
+    ARGUMENTS_PARSER = JsonBodyParser()

@@ -1,65 +1,43 @@
-"""marshmallow schemas for the API, built from the feature list stored with the model.
+"""marshmallow schemas for the API, derived from the rules stored with the model.
 
-The request schema follows the model: field names, types, bounds and allowed categories all
-come from the bundle's metadata, so swapping in another data set changes the contract
-without touching this file.
+Field names, types, bounds, allowed categories and every message come from the bundle's
+feature rules (bundle/rules.py), so another data set changes the contract without
+touching this file, and the schema, the quick path and the batch reader cannot disagree.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Sequence
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from bundle.rules import FeatureRule
 from service.fast_validation import batch_check, record_check
 
-
-class StrictInteger(fields.Integer):
-    """An integer that refuses booleans, strings and floats (no silent coercion)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("Not a valid integer.")
-        return super()._deserialize(value, attr, data, **kwargs)
+FIELD_TYPES = {
+    "integer": fields.Integer,
+    "number": fields.Float,
+    "category": fields.String,
+}
 
 
-class StrictNumber(fields.Float):
-    """A finite number that refuses booleans and strings."""
+def feature_field(rule: FeatureRule, example: Any = None) -> fields.Field:
+    """One marshmallow field for one feature; the rule does the checking."""
+    base = FIELD_TYPES[rule.kind]
+    doc: dict[str, Any] = {"example": example} if example is not None else {}
+    if rule.numeric:
+        doc.update(minimum=rule.minimum, maximum=rule.maximum)
+    else:
+        doc["enum"] = list(rule.categories) + ([None] if rule.nullable else [])
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError("Not a valid number.")
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an integer beyond any float: out of range, not a 500
-            raise ValidationError("Number too large.") from None
-        if not finite:
-            raise ValidationError("Must be a finite number.")
-        return super()._deserialize(value, attr, data, **kwargs)
+    def deserialize(self, value, attr, data, **kwargs):
+        message = rule.error(value)
+        if message is not None:
+            raise ValidationError(message)
+        return rule.load(value)
 
-
-class StrictString(fields.String):
-    """A string, never a number turned into one."""
-
-
-def feature_field(feature: dict[str, Any]) -> fields.Field:
-    """One marshmallow field for one feature of the model's contract."""
-    if feature["kind"] == "numeric":
-        cls = StrictInteger if feature.get("type") == "integer" else StrictNumber
-        return cls(
-            required=True,
-            validate=validate.Range(min=feature["min"], max=feature["max"]),
-        )
-    choices = feature["categories"]
-    return StrictString(
-        required=True,
-        allow_none=bool(feature.get("nullable")),
-        validate=validate.OneOf(choices, error="Must be one of: {choices}."),
-    )
+    cls = type(f"{base.__name__}Rule", (base,), {"_deserialize": deserialize})
+    return cls(required=True, allow_none=rule.nullable, metadata=doc)
 
 
 class FastPathSchema(Schema):
@@ -81,19 +59,24 @@ class FastPathSchema(Schema):
         return super().load(data, many=many, partial=partial, unknown=unknown)
 
 
-def record_schema(features: list[dict[str, Any]], fast: bool = True) -> type[Schema]:
-    """The census record: every feature required, unknown fields rejected.
+def record_schema(
+    rules: Sequence[FeatureRule], fast: bool = True, example: dict | None = None
+) -> type[Schema]:
+    """A record: every feature required, unknown fields rejected.
 
     `fast=False` leaves out the quick check: marshmallow alone, the reference.
     """
-    attrs: dict[str, Any] = {f["name"]: feature_field(f) for f in features}
+    example = example or {}
+    attrs: dict[str, Any] = {
+        r.name: feature_field(r, example.get(r.name)) for r in rules
+    }
     attrs["Meta"] = type("Meta", (), {"unknown": RAISE})
-    attrs["fast_check"] = staticmethod(record_check(features)) if fast else None
-    return type("CensusRecord", (FastPathSchema,), attrs)
+    attrs["fast_check"] = staticmethod(record_check(rules)) if fast else None
+    return type("Record", (FastPathSchema,), attrs)
 
 
 def batch_schema(record: type[Schema], limit: int) -> type[Schema]:
-    """A batch: `records`, a list of 1 to `limit` census records, answered in order."""
+    """A batch: `records`, a list of 1 to `limit` records, answered in order."""
     schema = FastPathSchema.from_dict(
         {
             "records": fields.List(
@@ -114,7 +97,9 @@ def batch_schema(record: type[Schema], limit: int) -> type[Schema]:
 class PredictionSchema(Schema):
     """One answer."""
 
-    prediction = fields.String(required=True, metadata={"example": ">50K"})
+    prediction = fields.String(
+        required=True, metadata={"description": "the predicted class"}
+    )
     probability = fields.Float(
         required=True, metadata={"description": "probability of the positive class"}
     )

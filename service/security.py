@@ -19,7 +19,7 @@ from flask_smorest import abort
 PROTECTED_BLUEPRINTS = frozenset({"predict", "metrics"})
 PROTECTED_PATH_PREFIX = "/predict"  # how the spec plugin finds the predict operations
 SCHEME_NAME = "bearerAuth"
-CHALLENGE = 'Bearer realm="census-service"'
+CHALLENGE = 'Bearer realm="model-service"'
 
 # Swagger UI inlines its start-up script and styles and draws data: images; all of it is
 # served by this app, so nothing is allowed from any other origin.

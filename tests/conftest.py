@@ -1,62 +1,77 @@
 """Shared fixtures: a tiny model trained by the real pipeline code, the app, its client.
 
-The model is trained once per test session on tests/fixtures (2,000 + 800 rows of the
-cleaned census data) with small hyperparameters: the same code path as `make train`,
-in a few seconds.
+The suite runs on the data set params.yaml configures, or on another with
+`pytest --params examples/german_credit/params.yaml` (`make test-example`). The model is
+trained once per session on a sample of that data (testkit/sample.py) with small
+hyperparameters: the same code path as `make train`, in seconds. Tests that only hold
+for one data set carry `@pytest.mark.dataset("<project name>")` and are skipped on others.
 """
 
 from __future__ import annotations
 
-import copy
-import shutil
 from pathlib import Path
 
 import pytest
 
+from testkit.sample import sample_project, tiny_params, train_project
 from training.config import Paths, load_params
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+def configured_params(config) -> dict:
+    return load_params(config.getoption("--params"))
 
 
-def tiny_params() -> dict:
-    """params.yaml with a two-fold CV and small candidates."""
-    params = copy.deepcopy(load_params())
-    params["train"]["cv_folds"] = 2
-    params["train"]["candidates"] = {
-        "logistic_regression": {
-            "estimator": "logistic_regression",
-            "params": {"C": 1.0, "max_iter": 500},
-        },
-        "gradient_boosting": {
-            "estimator": "gradient_boosting",
-            "params": {"n_estimators": 30, "max_depth": 3},
-        },
-    }
-    return params
+# Fixtures that fetch the configured data set or train on it: their tests are left out of
+# `make test-fast`, which must run with no data download and no model.
+NEEDS_MODEL = {
+    "sampled",
+    "trained",
+    "model_dir",
+    "loaded_model",
+    "example_record",
+    "own_project",  # tests/model/test_own_data.py trains a model of its own
+    "published",  # tests/model/test_production_model.py reads model/ (make model)
+}
 
 
-def sample_project(root: Path) -> Paths:
-    """A project tree whose processed data is the test sample."""
-    paths = Paths(root=root)
-    paths.processed.mkdir(parents=True)
-    for name in ("train", "test"):
-        shutil.copy(FIXTURES / f"{name}.csv", paths.processed / f"{name}.csv")
-    return paths
+def pytest_collection_modifyitems(config, items):
+    name = (configured_params(config).get("project") or {}).get("name")
+    for item in items:
+        if NEEDS_MODEL & set(item.fixturenames):
+            item.add_marker(pytest.mark.needs_model)
+        if "tests/data/" in item.nodeid:
+            item.add_marker(pytest.mark.needs_data)
+        for mark in item.iter_markers("dataset"):
+            if name not in mark.args:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"holds for {', '.join(mark.args)}, not {name}"
+                    )
+                )
 
 
 @pytest.fixture(scope="session")
-def params() -> dict:
-    return tiny_params()
+def full_params(pytestconfig) -> dict:
+    """The configured params as they are."""
+    return configured_params(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, params) -> Paths:
-    """A project tree with a model trained on the sample (model/ and reports/)."""
-    from training.train import train
+def params(full_params) -> dict:
+    """The configured params with quick training settings."""
+    return tiny_params(full_params)
 
-    paths = sample_project(tmp_path_factory.mktemp("project"))
-    train(paths, params)
-    return paths
+
+@pytest.fixture(scope="session")
+def sampled(tmp_path_factory, params) -> Paths:
+    """A project tree whose processed data is a sample of the configured data set."""
+    return sample_project(tmp_path_factory.mktemp("project"), params)
+
+
+@pytest.fixture(scope="session")
+def trained(sampled, params) -> Paths:
+    """The sample project with a model trained on it (build/fitted, model/, reports/)."""
+    return train_project(sampled, params)
 
 
 @pytest.fixture(scope="session")
@@ -66,21 +81,24 @@ def model_dir(trained) -> Path:
 
 @pytest.fixture(scope="session")
 def loaded_model(model_dir):
-    from service.model_store import load_model
+    from bundle.store import load_bundle
 
-    return load_model(model_dir)
+    return load_bundle(model_dir)
 
 
 @pytest.fixture(scope="session")
 def example_record(loaded_model) -> dict:
-    return dict(loaded_model.metadata["example"]["record"])
+    return dict(loaded_model.metadata.examples.positive.record)
 
 
 @pytest.fixture
 def app(loaded_model):
     from service import create_app
+    from service.settings import Settings
 
-    return create_app({"TESTING": True, "BATCH_LIMIT": 50}, model=loaded_model)
+    return create_app(
+        {"TESTING": True, "BATCH_LIMIT": 50}, model=loaded_model, settings=Settings()
+    )
 
 
 @pytest.fixture

@@ -1,58 +1,44 @@
-"""Stage 2: turn raw census files into clean train/test CSVs.
+"""Stage 2: turn the raw files into clean train/test CSVs, and refuse data that cannot work.
 
-Pure functions do the work (`clean` takes a frame and returns a frame); `main` only reads
-and writes. `python -m training.clean`
+The data set's loader (training/datasets/) does the cleaning particular to its files; the
+helpers here are what every loader shares. Before anything is written, the tables are
+checked against params.yaml exactly as the next stage will read them: a missing feature, a
+numeric column that does not parse, a positive label the target never takes, a categorical
+feature with one value, a class too small for the CV folds each stop the stage with one
+line. `python -m training.clean`
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 
 import pandas as pd
 
-from training.config import Paths, load_params
-from training.io import write_text_atomic
+from bundle.files import write_text_atomic
+from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.datasets import dataset_for
+from training.features import read_processed, target_values
+from training.stage import run_stage
 
-COLUMNS = [
-    "age",
-    "workclass",
-    "fnlgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-    "salary",
-]
-MISSING = "?"
+MISSING_MARKERS = ("?", "")
 
 
-def read_uci(path, skip_first_line: bool = False) -> pd.DataFrame:
-    """Read a UCI Adult file (no header; adult.test starts with a junk line)."""
-    return pd.read_csv(
-        path,
-        header=None,
-        names=COLUMNS,
-        skiprows=1 if skip_first_line else 0,
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=True,
-    )
-
-
-def clean(raw: pd.DataFrame, target: str = "salary") -> pd.DataFrame:
-    """Strip blanks, map "?" to missing, drop the label's trailing dot and duplicates."""
+def strip_cells(raw: pd.DataFrame, markers=MISSING_MARKERS) -> pd.DataFrame:
+    """Text cells stripped of blanks, the missing markers as missing, empty rows gone."""
     df = raw.apply(lambda col: col.astype(str).str.strip())
-    df = df.replace({MISSING: pd.NA, "": pd.NA})
-    df = df.dropna(how="all")
-    df[target] = df[target].str.rstrip(".")
+    df = df.replace({m: pd.NA for m in markers})
+    return df.dropna(how="all")
+
+
+def finish(df: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Rows without a target and exact duplicates dropped."""
+    if target not in df.columns:
+        raise ConfigError(
+            f"features.target {target!r} is not a column of the data "
+            f"(columns: {', '.join(map(str, df.columns))})"
+        )
     df = df.dropna(subset=[target])
     return df.drop_duplicates().reset_index(drop=True)
 
@@ -65,10 +51,16 @@ def drop_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.Dat
     return train[~seen].reset_index(drop=True)
 
 
-def split_own(df: pd.DataFrame, target: str, test_size: float, seed: int):
-    """Stratified train/test split for a census.csv of your own."""
+def split(df: pd.DataFrame, target: str, test_size: float, seed: int):
+    """Stratified train/test split of one table."""
     from sklearn.model_selection import train_test_split
 
+    counts = df[target].value_counts()
+    if len(counts) >= 2 and counts.min() < 2:
+        raise ConfigError(
+            f"target {target!r}: class {counts.idxmin()!r} has {counts.min()} row; "
+            "a stratified split needs at least 2"
+        )
     return train_test_split(
         df, test_size=test_size, random_state=seed, stratify=df[target]
     )
@@ -79,18 +71,56 @@ def to_csv_text(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
 
 
-def clean_splits(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
-    """Clean train/test frames from data/raw: the UCI files, or your census.csv split."""
-    target, data = params["features"]["target"], params["data"]
-    if data["source"] != "uci-wheel":
-        raw = pd.read_csv(paths.raw / "census.csv", dtype=str, keep_default_na=False)
-        train, test = split_own(
-            clean(raw, target), target, data["test_size"], data["seed"]
+def check_split(name: str, df: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """The processed table as the fit stage will read it, or ConfigError saying why not."""
+    lacking = [c for c in spec.columns if c not in df.columns]
+    if lacking:
+        raise ConfigError(
+            f"feature {lacking[0]!r} is not a column of the {name} data "
+            f"(columns: {', '.join(map(str, df.columns))})"
         )
-    else:
-        train = clean(read_uci(paths.raw / "adult.data"), target)
-        test = clean(read_uci(paths.raw / "adult.test", skip_first_line=True), target)
-    return {"train": drop_overlap(train, test, target), "test": test}
+    return read_processed(io.StringIO(to_csv_text(df)), spec, name)
+
+
+def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> None:
+    """Labels, categories and class sizes the fit stage needs, checked before any fit."""
+    values = target_values(train[spec.target])
+    if len(values) != 2:
+        raise ConfigError(
+            f"target {spec.target!r} must take exactly two values, found "
+            f"{len(values)}: {', '.join(map(repr, values[:10]))}"
+        )
+    label = spec.positive_label
+    if not any(v == label and type(v) is type(label) for v in values):
+        hint = [v for v in values if str(v) == str(spec.positive_label)]
+        raise ConfigError(
+            f"features.positive_label {spec.positive_label!r} is not a value of "
+            f"target {spec.target!r}; values found: "
+            f"{', '.join(map(repr, values))}"
+            + (f" (write it as {hint[0]!r})" if hint else "")
+        )
+    for col in spec.categorical:
+        seen = train[col].dropna().unique()
+        if len(seen) < 2:
+            raise ConfigError(
+                f"categorical feature {col!r} has {len(seen)} value(s) in the training "
+                "data: it cannot inform the model; drop it from features.categorical"
+            )
+    counts = train[spec.target].value_counts()
+    if counts.min() < folds:
+        raise ConfigError(
+            f"class {counts.idxmin()!r} of target {spec.target!r} has {counts.min()} "
+            f"training rows, fewer than train.cv_folds={folds}"
+        )
+
+
+def clean_splits(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
+    """Clean, checked train/test tables from data/raw, by the configured loader."""
+    spec = FeatureSpec.from_params(params)
+    frames = dataset_for(params).load(paths, params)
+    checked = {name: check_split(name, df, spec) for name, df in frames.items()}
+    check_training_data(checked["train"], spec, int(params["train"]["cv_folds"]))
+    return frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,4 +133,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage("clean", main))

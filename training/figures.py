@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from training.io import write_bytes_atomic
+from bundle.files import write_bytes_atomic
 
 DPI = 120
 FLAG_COLOR = "tab:red"

@@ -8,7 +8,6 @@ import numpy as np
 
 from training.bias import format_bias
 
-SENSITIVE = ("sex", "race", "native-country", "age", "marital-status", "relationship")
 METRIC_NAMES = {
     "precision": "Precision",
     "recall": "Recall",
@@ -81,8 +80,6 @@ def _model_details(model: dict) -> list[str]:
             ["Name", model["name"]],
             ["Version", model["version"]],
             ["Estimator", f"`{model['estimator']}`"],
-            ["Trained at", model["trained_at"]],
-            ["Git commit", f"`{model['git_commit']}`"],
         ],
     )
     params = model.get("params") or {}
@@ -103,32 +100,23 @@ def _model_details(model: dict) -> list[str]:
     return lines
 
 
-def _intended(data: dict) -> list[str]:
-    label = data["positive_label"]
-    return [
+def _bullets(items: list[str], none: str) -> list[str]:
+    return [f"- {item}" for item in items] or [f"- {none}"]
+
+
+def _intended(ctx: dict) -> list[str]:
+    data, use, project = ctx["data"], ctx["use"], ctx["project"]
+    lines = [
         "## Intended use",
         "",
-        f"Predicts whether a person's annual income is `{label}` (target "
-        f"`{data['target']}`) from census attributes. It is a reference template "
-        "for a reproducible training, evaluation and serving pipeline, and a "
-        "teaching example for evaluating a classifier on slices and auditing it "
-        "for bias. Use it for aggregate, exploratory analysis only.",
+        f"Predicts {project['description']} (target `{data['target']}`: "
+        f"`{data['positive_label']}` against `{data['negative_label']}`).",
         "",
-        "## Intended users",
-        "",
-        "- Engineers and data scientists learning or reusing the pipeline.",
-        "- Students and educators studying model evaluation, slicing and fairness.",
-        "- Reviewers checking the model's reported behaviour against this card.",
-        "",
-        "## Out-of-scope uses",
-        "",
-        "- Any decision about an individual: employment, hiring or pay, credit, "
-        "lending, insurance, housing, benefits, or law enforcement.",
-        "- Inferring the income of real, identifiable people.",
-        "- Describing today's population: the data is the 1994 US census extract "
-        "(UCI Adult); incomes, occupations and demographics have changed since.",
-        "- Populations outside the United States or outside the census sample.",
     ]
+    lines += _bullets(use["intended"], "not stated (model_card.intended_use)")
+    lines += ["", "## Out-of-scope uses", ""]
+    lines += _bullets(use["out_of_scope"], "not stated (model_card.out_of_scope)")
+    return lines
 
 
 def _data(data: dict) -> list[str]:
@@ -265,19 +253,16 @@ def _bias(audit: dict) -> list[str]:
 
 
 def _caveats(ctx: dict) -> list[str]:
-    data = ctx["data"]
+    data, use = ctx["data"], ctx["use"]
     slices = ctx.get("slices") or []
     unfair = _unfair(ctx["bias"])
-    used = [f for f in data["features"] if f in SENSITIVE]
-    lines = [
-        "## Caveats and recommendations",
-        "",
-        "- The data is a 1994 US census extract; the income label is a fixed nominal "
-        "threshold, not adjusted for inflation. Do not treat predictions as "
-        "describing any current population.",
-        "- Test metrics come from one held-out split of the same extract; expect "
-        "them to be optimistic for any other population.",
-    ]
+    used = [f for f in data["features"] if f in use["sensitive"]]
+    lines = ["## Caveats and recommendations", ""]
+    lines += [f"- {caveat}" for caveat in use["caveats"]]
+    lines.append(
+        "- Test metrics come from one held-out split of the same data; expect "
+        "them to be optimistic for any other population."
+    )
     if used:
         lines.append(
             "- The model takes sensitive or proxy attributes as inputs: "
@@ -324,7 +309,7 @@ def render_model_card(ctx: dict) -> str:
     sections = [
         [f"# Model card: {model['name']} {model['version']}"],
         _model_details(model),
-        _intended(data),
+        _intended(ctx),
         _data(data),
         _metrics(ctx),
         _calibration(ctx),

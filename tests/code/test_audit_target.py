@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.e2e.conftest import ROOT
+from testkit.servers import ROOT
 
 
 def audit_command(ignore_file) -> str:

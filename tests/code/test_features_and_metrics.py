@@ -2,50 +2,69 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from training.features import FeatureSpec, describe_features, split_xy
+from training.config import FeatureSpec
+from training.features import feature_rules, read_processed, split_xy, target_of
 from training.metrics import classification_metrics, labels_from_proba
 
 SPEC = FeatureSpec(
-    target="salary",
-    positive_label=">50K",
-    numeric={"age": {"type": "integer", "min": 16, "max": 100}},
-    categorical=["sex", "workclass"],
+    target="outcome",
+    positive_label=1,
+    numeric={"size": {"type": "integer", "min": 16, "max": 100}},
+    categorical=["colour", "shape"],
 )
+CSV = "colour,size,shape,outcome\nred,30,round,1\nblue,41,,0\nblue,52,square,1\n"
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "sex": ["Male", "Female", "Female"],
-            "age": ["30", "41", "52"],
-            "workclass": ["Private", None, "State-gov"],
-            "salary": [">50K", "<=50K", ">50K"],
-        }
-    )
+    return read_processed(io.StringIO(CSV), SPEC)
 
 
 def test_split_xy_orders_columns_numeric_first_and_binarises_the_target():
     X, y = split_xy(frame(), SPEC)
-    assert list(X.columns) == ["age", "sex", "workclass"]
-    assert X["age"].tolist() == [30.0, 41.0, 52.0]
+    assert list(X.columns) == ["size", "colour", "shape"]
+    assert X["size"].tolist() == [30.0, 41.0, 52.0]
     assert y.tolist() == [1, 0, 1]
-    assert X["workclass"].isna().tolist() == [False, True, False]
+    assert X["shape"].isna().tolist() == [False, True, False]
 
 
-def test_describe_features_lists_bounds_categories_and_nullability():
+def test_an_integer_positive_label_matches_the_parsed_integer_target():
+    _, y = split_xy(frame(), SPEC)
+    assert y.sum() == 2
+    target = target_of(frame(), SPEC, 0.5)
+    assert (target.positive, target.negative) == (1, 0)
+    assert (target.positive_name, target.negative_name) == ("1", "0")
+
+
+def test_class_names_from_params_name_the_classes_for_display():
+    spec = FeatureSpec(**{**vars(SPEC), "class_names": ("no", "yes")})
+    target = target_of(frame(), spec, 0.3)
+    assert (target.negative_name, target.positive_name, target.threshold) == (
+        "no",
+        "yes",
+        0.3,
+    )
+
+
+def test_feature_rules_list_bounds_categories_and_nullability():
     X, _ = split_xy(frame(), SPEC)
-    desc = {f["name"]: f for f in describe_features(X, SPEC)}
-    assert desc["age"] == {"name": "age", "kind": "numeric", "type": "integer",
-                           "min": 16, "max": 100}  # fmt: skip
-    assert desc["sex"]["categories"] == ["Female", "Male"]
-    assert desc["sex"]["nullable"] is False
-    assert desc["workclass"] == {"name": "workclass", "kind": "categorical",
-                                 "categories": ["Private", "State-gov"],
-                                 "nullable": True}  # fmt: skip
+    rules = {r.name: r for r in feature_rules(X, SPEC)}
+    assert rules["size"].to_json() == {
+        "name": "size",
+        "kind": "integer",
+        "minimum": 16,
+        "maximum": 100,
+        "nullable": False,
+    }
+    assert rules["colour"].categories == ("blue", "red")
+    assert rules["colour"].nullable is False
+    assert rules["shape"].categories == ("round", "square")
+    assert rules["shape"].nullable is True
 
 
 def test_labels_from_proba_uses_the_threshold_inclusively():
@@ -64,14 +83,3 @@ def test_classification_metrics_match_hand_computed_values():
     assert m["roc_auc"] == pytest.approx(5 / 6)
     brier = np.mean((p - y) ** 2)
     assert m["brier"] == pytest.approx(brier)
-
-
-def test_class_labels_puts_the_negative_first_and_rejects_other_targets():
-    from training.features import class_labels
-
-    assert class_labels(pd.Series([">50K", "<=50K", ">50K"]), ">50K") == (
-        "<=50K",
-        ">50K",
-    )
-    with pytest.raises(ValueError, match="two values"):
-        class_labels(pd.Series(["a", "b", "c"]), "a")

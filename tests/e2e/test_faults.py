@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import free_port, start_gunicorn, stop, wait_healthy
+from testkit.servers import start_server, stop, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -114,16 +114,14 @@ class Load:
 
 @pytest.fixture
 def server(model_dir, tmp_path):
-    """Start a gunicorn (output to a file); stopped at the end whatever happened."""
+    """Start a server (output to a file); stopped at the end whatever happened."""
     procs = []
 
     def start(**env):
-        port = free_port()
-        proc = start_gunicorn(
-            model_dir, port, log=tmp_path / f"gunicorn-{port}.log", **env
+        proc, url = start_server(
+            model_dir, log=tmp_path / f"server-{len(procs)}.log", **env
         )
         procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc)
         return proc, url
 
@@ -144,7 +142,9 @@ def metric_total(url: str, name: str, **labels) -> float:
     )
 
 
-def test_killing_a_worker_under_load_loses_at_most_its_request(server, example_record):
+def test_killing_a_worker_under_load_loses_at_most_its_request(
+    server, example_record, loaded_model
+):
     proc, url = server()
     deadline = time.monotonic() + 10
     while len(worker_pids(proc.pid)) < 2 and time.monotonic() < deadline:
@@ -173,9 +173,8 @@ def test_killing_a_worker_under_load_loses_at_most_its_request(server, example_r
     ), "the master did not replace the worker"
     assert requests.get(f"{url}/health", timeout=5).status_code == 200
     # /metrics sums every worker's files, the dead one's included.
-    counted = metric_total(
-        url, "census_http_requests_total", route="/predict", status="200"
-    )
+    name = f"{loaded_model.metadata.project.slug}_http_requests_total"
+    counted = metric_total(url, name, route="/predict", status="200")
     assert ok <= counted <= ok + (sent - ok)
 
 
@@ -217,17 +216,22 @@ def test_sigterm_under_load_finishes_requests_in_flight_and_exits_in_time(
     assert set(after) <= {"ok", "not sent", "dropped"}
 
 
+# The graph the server scores with: the one it must parse.
+SERVED = "classifier.onnx"
+
+
 def damage_missing(bundle: Path) -> None:
-    (bundle / "model.onnx").unlink()
+    (bundle / SERVED).unlink()
 
 
 def damage_truncated(bundle: Path) -> None:
-    path = bundle / "model.onnx"
-    path.write_bytes(path.read_bytes()[:1000])
+    path = bundle / SERVED
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 def damage_tampered(bundle: Path) -> None:
-    path = bundle / "model.onnx"
+    path = bundle / SERVED
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
@@ -237,36 +241,36 @@ def rerecord(bundle: Path, onnx_bytes: bytes) -> None:
     """Write an ONNX file and record its hash, as a bundle from another build would."""
     import hashlib
 
-    (bundle / "model.onnx").write_bytes(onnx_bytes)
+    (bundle / SERVED).write_bytes(onnx_bytes)
     meta = json.loads((bundle / "metadata.json").read_text())
-    meta["onnx"]["sha256"] = hashlib.sha256(onnx_bytes).hexdigest()
+    meta["files"]["classifier_graph"]["sha256"] = hashlib.sha256(onnx_bytes).hexdigest()
     (bundle / "metadata.json").write_text(json.dumps(meta))
 
 
 def damage_future_ir_version(bundle: Path) -> None:
     import onnx
 
-    model = onnx.load(bundle / "model.onnx")
+    model = onnx.load(bundle / SERVED)
     model.ir_version = 99  # made by an ONNX newer than this onnxruntime reads
     rerecord(bundle, model.SerializeToString())
 
 
 def damage_future_bundle_format(bundle: Path) -> None:
     meta = json.loads((bundle / "metadata.json").read_text())
-    meta["format"] = 2
+    meta["format"] = 99
     (bundle / "metadata.json").write_text(json.dumps(meta))
 
 
 def damage_garbled_metadata(bundle: Path) -> None:
-    (bundle / "metadata.json").write_text('{"format": 1, "onnx": ')
+    (bundle / "metadata.json").write_text('{"format": 2, "files": ')
 
 
 BOOT_FAULTS = [
-    (damage_missing, "model.onnx not found"),
+    (damage_missing, "classifier.onnx not found"),
     (damage_truncated, "failed its integrity check"),
     (damage_tampered, "failed its integrity check"),
     (damage_future_ir_version, "Unsupported model IR version"),
-    (damage_future_bundle_format, "bundle format 2, this service reads 1"),
+    (damage_future_bundle_format, "bundle format 99, this code reads 2"),
     (damage_garbled_metadata, "is not valid JSON"),
 ]
 
@@ -280,14 +284,16 @@ def test_a_bad_model_stops_the_boot_fast_with_a_clear_message(
     bundle = shutil.copytree(model_dir, tmp_path / "model")
     damage(bundle)
     started = time.monotonic()
-    proc = start_gunicorn(bundle, free_port())
+    log = tmp_path / "server.log"
+    proc, _ = start_server(bundle, log=log)
     try:
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         stop(proc)
-        pytest.fail("gunicorn kept running with a bad model")
+        pytest.fail("the server kept running with a bad model")
     took = time.monotonic() - started
-    [line] = [x for x in out.splitlines() if x.startswith("census-service: refusing")]
+    out = log.read_text()
+    [line] = [x for x in out.splitlines() if x.startswith("model-service: refusing")]
     print(f"{damage.__name__}: exit {proc.returncode} in {took:.1f} s: {line[:200]}")
     assert proc.returncode == 3
     assert message in line

@@ -1,4 +1,4 @@
-"""A SIGTERM to the gunicorn master alone (docker stop, a supervisor) stops it promptly."""
+"""A SIGTERM to the server's master alone (docker stop, a supervisor) stops it promptly."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import free_port, start_gunicorn, stop, wait_healthy
+from testkit.servers import start_server, stop, wait_healthy
 
 pytestmark = pytest.mark.slow
 
 
 def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(model_dir):
-    port = free_port()
-    proc = start_gunicorn(model_dir, port)
+    proc, url = start_server(model_dir)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        wait_healthy(url, proc)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

@@ -10,7 +10,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port
+from testkit.servers import ROOT, free_port, start_server, stop, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -20,14 +20,20 @@ def run_smoke(url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
-def always_low_income(environ, start_response):
-    """A server that looks alive but answers every prediction '<=50K', never 422."""
-    body = {
-        "/": {"version": "0"},
-        "/health": {"status": "ok", "model": {"version": "stub"}},
-    }.get(environ["PATH_INFO"], {"prediction": "<=50K", "probability": 0.1})
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [json.dumps(body).encode()]
+def always_negative(spec: dict, negative: str):
+    """A server that publishes the real spec but answers every prediction with the
+    negative class, and never 422."""
+
+    def app(environ, start_response):
+        body = {
+            "/": {"version": "0"},
+            "/health": {"status": "ok", "model": {"version": "stub"}},
+            "/openapi.json": spec,
+        }.get(environ["PATH_INFO"], {"prediction": negative, "probability": 0.1})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    return app
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -36,10 +42,10 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def wrong_server():
-    server = make_server(
-        "127.0.0.1", free_port(), always_low_income, handler_class=QuietHandler
-    )
+def wrong_server(client, loaded_model):
+    spec = client.get("/openapi.json").get_json()
+    wrong = always_negative(spec, loaded_model.metadata.target.negative_name)
+    server = make_server("127.0.0.1", free_port(), wrong, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -56,16 +62,20 @@ def test_smoke_test_passes_against_the_real_server_and_names_the_model(
     assert done.returncode == 0, done.stdout
     assert "all checks passed" in done.stdout
     assert loaded_model.version in done.stdout
-    assert done.stdout.count("PASS") == 5
+    # GET /, /health, the spec, one example of each class and the broken one
+    assert done.stdout.count("PASS") == 6
 
 
-def test_smoke_test_fails_when_predictions_and_validation_are_wrong(wrong_server):
+def test_smoke_test_fails_when_predictions_and_validation_are_wrong(
+    wrong_server, loaded_model
+):
     done = run_smoke(wrong_server, "--attempts", "1")
     assert done.returncode == 1
     failed = [line for line in done.stdout.splitlines() if "FAIL" in line]
     assert len(failed) == 2, done.stdout
-    assert "expected '>50K'" in failed[0]
-    assert "expected 422" in failed[1]
+    positive = loaded_model.metadata.target.positive_name
+    assert f"'prediction': '{positive}'" in failed[0]
+    assert "HTTP 200" in failed[1] and "invalid" in failed[1]
 
 
 def test_smoke_test_gives_up_after_bounded_retries_when_nothing_answers():
@@ -79,13 +89,7 @@ def test_smoke_test_gives_up_after_bounded_retries_when_nothing_answers():
 def test_smoke_test_sends_the_api_token_when_the_service_requires_one(
     model_dir, tmp_path
 ):
-    from tests.e2e.conftest import start_gunicorn, stop, wait_healthy
-
-    port = free_port()
-    proc = start_gunicorn(
-        model_dir, port, log=tmp_path / "log", API_TOKEN="s3cret-token"
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(model_dir, log=tmp_path / "log", API_TOKEN="s3cret-token")
     try:
         wait_healthy(url, proc)
         without = run_smoke(url, "--attempts", "1", "--token", "")

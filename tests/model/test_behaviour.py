@@ -1,9 +1,12 @@
-"""Behavioural checks of the model the session trains: minimum functionality,
-invariance and directional expectations (Ribeiro et al., CheckList)."""
+"""Behavioural checks of the census model the session trains: minimum functionality,
+invariance and directional expectations (Ribeiro et al., CheckList). They name census
+columns, so they run only on the census data set."""
 
 from __future__ import annotations
 
 import pytest
+
+pytestmark = pytest.mark.dataset("census-income")
 
 HIGH = {
     "age": 47,

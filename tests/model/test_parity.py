@@ -3,8 +3,8 @@
 Both ways the service scores (one record at a time for POST /predict, a list of records
 for the batch endpoint and the CLI) are compared with the Pipeline's own predict_proba
 and predict: max |difference in probability| <= 1e-5 and identical labels. This runs for
-the session's model on the fixture split always, and for the published model/ on the
-full data/processed/test.csv when both are present.
+the session's model on its sample's test split always, and for the published model/ on
+the full data/processed/test.csv when both are present.
 """
 
 from __future__ import annotations
@@ -18,30 +18,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from service.model_store import load_model, sha256_file
-from training.features import FeatureSpec, load_split
+from bundle.files import sha256_file
+from bundle.format import BundleError, FITTED_PIPELINE
+from bundle.store import load_bundle
+from training import fitted
+from training.config import FeatureSpec
+from training.export import as_record, typed_record
+from training.features import read_processed, split_xy
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-5
 
 
 def load_pipeline(model_dir: Path):
-    """The bundle's fitted scikit-learn Pipeline (skops, only the types it declares)."""
-    import skops.io as sio
-
-    path = model_dir / "pipeline.skops"
-    return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    """The bundle's fitted scikit-learn Pipeline (skops, allow-listed types only)."""
+    path = model_dir / FITTED_PIPELINE.file
+    return fitted.loads(path.read_bytes(), path)
 
 
-def api_records(X: pd.DataFrame) -> list[dict]:
-    """Rows as the API receives them: ints for numbers, None for a missing category."""
-    return [
-        {
-            k: None if pd.isna(v) else int(v) if isinstance(v, float) else v
-            for k, v in row.items()
-        }
-        for row in X.to_dict("records")
-    ]
+def load_split(path: Path, spec: FeatureSpec):
+    return split_xy(read_processed(path, spec), spec)
+
+
+def api_records(X: pd.DataFrame, rules) -> list[dict]:
+    """Rows as the API receives them: typed numbers, None for a missing category."""
+    return [typed_record(as_record(row), rules) for _, row in X.iterrows()]
 
 
 def assert_parity(model, pipeline, X: pd.DataFrame) -> None:
@@ -54,7 +55,7 @@ def assert_parity(model, pipeline, X: pd.DataFrame) -> None:
         predictor.positive_label,
         predictor.negative_label,
     )
-    records = api_records(X)
+    records = api_records(X, model.features)
     batch = predictor.predict_many(records)
     singles = [predictor.predict_one(r) for r in records]
     for name, got in (("batch", batch), ("one by one", singles)):
@@ -72,24 +73,25 @@ def whole_graph_model(model_dir, tmp_path_factory):
     copy = tmp_path_factory.mktemp("whole") / "model"
     shutil.copytree(model_dir, copy)
     meta = json.loads((copy / "metadata.json").read_text())
-    del meta["dense"]
+    del meta["files"]["classifier_graph"]
+    meta["encoding"] = None
     (copy / "metadata.json").write_text(json.dumps(meta))
-    return load_model(copy)
+    (copy / "classifier.onnx").unlink()
+    return load_bundle(copy)
 
 
-def test_served_model_matches_its_pipeline_on_every_fixture_test_row(
+def test_served_model_matches_its_pipeline_on_every_sample_test_row(
     trained, loaded_model, params
 ):
-    assert loaded_model.predictor.graph == "dense"
+    assert loaded_model.predictor.graph == "classifier_graph"
     X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
-    assert len(X) == 800
     assert_parity(loaded_model, load_pipeline(trained.model_dir), X)
 
 
 def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
     trained, whole_graph_model, params
 ):
-    assert whole_graph_model.predictor.graph == "pipeline"
+    assert whole_graph_model.predictor.graph == "pipeline_graph"
     X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
     assert_parity(whole_graph_model, load_pipeline(trained.model_dir), X)
 
@@ -102,34 +104,41 @@ def test_encoder_builds_exactly_the_matrix_the_preprocessor_builds(
     spec = FeatureSpec.from_params(params)
     X, _ = load_split(trained.processed / "test.csv", spec)
     pre = load_pipeline(trained.model_dir).named_steps["preprocess"]
-    encoder = loaded_model.predictor._dense[1]
+    encoder = loaded_model.predictor.engine.encoder
     want = pre.transform(X).astype(np.float32)
     assert np.array_equal(encoder.encode_columns(frame_to_columns(X, spec)), want)
-    for i, record in enumerate(api_records(X.iloc[:50])):
+    for i, record in enumerate(api_records(X.iloc[:50], loaded_model.features)):
         assert np.array_equal(encoder.encode_one(record)[0], want[i])
 
 
-def test_encoder_leaves_unknown_categories_blank_and_imputes_missing_ones(
+def test_encoder_leaves_unknown_categories_blank(loaded_model, example_record):
+    encoder = loaded_model.predictor.engine.encoder
+    name = next(r.name for r in loaded_model.features if not r.numeric)
+    base = encoder.encode_one(example_record)[0]
+    unknown = encoder.encode_one({**example_record, name: "not-a-category"})[0]
+    assert unknown.sum() == base.sum() - 1
+
+
+def test_encoder_imputes_a_missing_category_where_training_saw_one(
     loaded_model, example_record
 ):
-    encoder = loaded_model.predictor._dense[1]
+    nullable = [r.name for r in loaded_model.features if not r.numeric and r.nullable]
+    if not nullable:
+        pytest.skip("this data set has no missing category values")
+    encoder = loaded_model.predictor.engine.encoder
     base = encoder.encode_one(example_record)[0]
-    unknown = encoder.encode_one({**example_record, "workclass": "Astronaut"})[0]
-    assert unknown.sum() == base.sum() - 1
-    columns = dict(encoder.categorical)["workclass"]
-    missing = encoder.encode_one({**example_record, "workclass": None})[0]
+    columns = dict(encoder.categorical)[nullable[0]]
+    missing = encoder.encode_one({**example_record, nullable[0]: None})[0]
     assert missing[columns["missing"]] == 1.0 and missing.sum() == base.sum()
 
 
 def test_a_tampered_classifier_graph_is_refused(model_dir, tmp_path):
-    from service.model_store import ModelError
-
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
     with open(copy / "classifier.onnx", "ab") as fh:
         fh.write(b"\0")
-    with pytest.raises(ModelError, match="classifier.onnx failed its integrity check"):
-        load_model(copy)
+    with pytest.raises(BundleError, match="classifier.onnx failed its integrity check"):
+        load_bundle(copy)
 
 
 @pytest.mark.slow
@@ -141,8 +150,8 @@ def test_published_model_matches_its_pipeline_on_the_whole_test_split():
         pytest.skip("no published model in model/ (run make train)")
     if not test_csv.is_file():
         pytest.skip("no data/processed/test.csv (run make data)")
-    model = load_model(model_dir)
-    if sha256_file(test_csv) != model.metadata["data"]["test"]["sha256"]:
+    model = load_bundle(model_dir)
+    if sha256_file(test_csv) != model.metadata.provenance["data"]["test"]["sha256"]:
         pytest.skip("model/ was trained with another test split than data/processed")
     X, _ = load_split(test_csv, FeatureSpec.from_params(load_params()))
     assert_parity(model, load_pipeline(model_dir), X)

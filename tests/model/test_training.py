@@ -1,17 +1,21 @@
-"""The training stage: selection, export parity, publishing, the bundle it writes."""
+"""The fit and export stages: selection, parity gate, publishing, the bundle they write."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from service.model_store import load_model, sha256_file
-from training import publish
-from training.export import ParityError, check_parity
-from training.features import FeatureSpec, load_split
-from training.train import select
+from bundle.files import sha256_file
+from bundle.format import ROLES, read_metadata
+from bundle.store import load_bundle
+from training import fitted, publish
+from training.config import FeatureSpec
+from training.export import ParityError, check_parity, export
+from training.features import read_processed, split_xy
+from training.fit import PIPELINE_FILE, fit, select
 
 
 def test_select_takes_the_best_mean_and_the_lowest_brier():
@@ -37,33 +41,45 @@ def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained):
     assert cv["selected"] == best
 
 
-def test_bundle_records_hashes_features_metrics_and_parity(trained, params):
-    meta = json.loads((trained.model_dir / "metadata.json").read_text())
-    assert meta["onnx"]["sha256"] == sha256_file(trained.model_dir / "model.onnx")
-    assert meta["pipeline"]["sha256"] == sha256_file(
-        trained.model_dir / "pipeline.skops"
+def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, params):
+    meta = read_metadata(trained.model_dir)
+    assert set(meta.files) == set(ROLES)
+    for entry in meta.files.values():
+        assert entry.sha256 == sha256_file(trained.model_dir / entry.file)
+    assert meta.feature_names == FeatureSpec.from_params(params).columns
+    test_rows = len(
+        read_processed(trained.processed / "test.csv", FeatureSpec.from_params(params))
     )
-    names = [f["name"] for f in meta["features"]]
-    assert names == FeatureSpec.from_params(params).columns
-    assert meta["parity"]["rows"] == 800
-    assert meta["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
-    assert meta["parity"]["label_mismatches"] == 0
-    dense = meta["dense"]
-    assert dense["sha256"] == sha256_file(trained.model_dir / dense["file"])
-    assert dense["parity"]["rows"] == 800 and dense["parity"]["label_mismatches"] == 0
-    assert dense["parity"]["max_abs_diff"] <= params["train"]["parity_tolerance"]
-    assert 0.8 < meta["metrics"]["roc_auc"] <= 1.0
-    assert set(meta["library_versions"]) >= {"scikit-learn", "onnxruntime", "skl2onnx"}
-    assert len(meta["data"]["train"]["sha256"]) == 64
+    for report in meta.parity.values():
+        assert report["rows"] == test_rows and report["label_mismatches"] == 0
+        assert report["max_abs_diff"] <= params["train"]["parity_tolerance"]
+    assert 0.5 < meta.metrics["roc_auc"] <= 1.0
+    versions = meta.provenance["library_versions"]
+    assert set(versions) >= {"scikit-learn", "onnxruntime", "skl2onnx"}
+    assert len(meta.provenance["data"]["train"]["sha256"]) == 64
 
 
-def test_onnx_export_matches_the_pipeline_on_every_test_row(
-    trained, loaded_model, params
-):
-    pipeline = publish.load_pipeline(trained.model_dir)
+def test_the_published_examples_are_valid_and_scored_as_their_class(loaded_model):
+    from bundle.rules import record_errors
+
+    ex = loaded_model.metadata.examples
+    target = loaded_model.metadata.target
+    for example, name in (
+        (ex.positive, target.positive_name),
+        (ex.negative, target.negative_name),
+    ):
+        assert record_errors(loaded_model.features, example.record) == {}
+        assert loaded_model.predictor.predict_one(example.record).label == name
+    errors = record_errors(loaded_model.features, ex.invalid_record)
+    assert list(errors) == [ex.invalid_field]
+
+
+def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, params):
+    pipeline = fitted.loads((trained.fitted / PIPELINE_FILE).read_bytes(), "fitted")
     spec = FeatureSpec.from_params(params)
-    X, _ = load_split(trained.processed / "test.csv", spec)
-    report = check_parity(pipeline, loaded_model.predictor, X, spec, 1e-5)
+    X, _ = split_xy(read_processed(trained.processed / "test.csv", spec), spec)
+    engine = loaded_model.predictor.engine
+    report = check_parity(pipeline, engine, X, spec, 0.5, 1e-5)
     assert report["rows"] == len(X) and report["label_mismatches"] == 0
 
 
@@ -73,39 +89,42 @@ def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, par
             p = real.predict_proba(X)
             return np.clip(p + [[-0.01, 0.01]], 0, 1)
 
-    real = publish.load_pipeline(trained.model_dir)
+    real = fitted.loads((trained.fitted / PIPELINE_FILE).read_bytes(), "fitted")
     spec = FeatureSpec.from_params(params)
-    X, _ = load_split(trained.processed / "test.csv", spec)
+    X, _ = split_xy(read_processed(trained.processed / "test.csv", spec), spec)
     with pytest.raises(ParityError, match="not publishing"):
-        check_parity(Shifted(), loaded_model.predictor, X, spec, 1e-5)
+        check_parity(Shifted(), loaded_model.predictor.engine, X, spec, 0.5, 1e-5)
 
 
-def test_a_publish_that_fails_leaves_the_last_good_model(
-    trained, tmp_path, monkeypatch
-):
-    import shutil
+def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path):
+    import dataclasses
+
+    from bundle.format import FITTED_PIPELINE, PIPELINE_GRAPH, CLASSIFIER_GRAPH
 
     model_dir = tmp_path / "model"
     shutil.copytree(trained.model_dir, model_dir)
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    meta["example"]["probability"] = 0.123456  # the self-check will fail on this
-    onnx = (model_dir / "model.onnx").read_bytes()
-    dense = {"classifier.onnx": (model_dir / "classifier.onnx").read_bytes()}
+    meta = read_metadata(model_dir)
+    wrong = dataclasses.replace(meta.examples.positive, probability=0.123456)
+    meta = dataclasses.replace(
+        meta, examples=dataclasses.replace(meta.examples, positive=wrong)
+    )
+    blobs = {
+        r: (model_dir / r.file).read_bytes()
+        for r in (PIPELINE_GRAPH, CLASSIFIER_GRAPH, FITTED_PIPELINE)
+    }
     with pytest.raises(Exception, match="self-check"):
-        publish.publish_bundle(model_dir, onnx, object(), meta, dense)
+        publish.publish_bundle(model_dir, meta, blobs)
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging left behind
-    load_model(model_dir)
+    load_bundle(model_dir)
 
 
 def test_recover_restores_a_bundle_left_between_the_two_renames(trained, tmp_path):
-    import shutil
-
     previous = tmp_path / "model.previous"
     shutil.copytree(trained.model_dir, previous)
     publish.recover(tmp_path / "model")
-    assert load_model(tmp_path / "model").version
+    assert load_bundle(tmp_path / "model").version
     assert not previous.exists()
 
 
@@ -118,23 +137,25 @@ def snapshot(folder) -> dict:
     }
 
 
+def scratch_copy(trained, tmp_path):
+    """A copy of the trained project, to retrain in."""
+    root = tmp_path / "project"
+    for part in ("data", "build", "model", "reports"):
+        shutil.copytree(trained.root / part, root / part)
+    return type(trained)(root=root)
+
+
 @pytest.mark.parametrize(
     "target, stage",
     [
-        ("training.train.check_parity", "after export, at the parity gate"),
-        ("training.publish.write_json_atomic", "while staging the new bundle"),
+        ("training.export.check_parity", "after export, at the parity gate"),
+        ("bundle.store.write_text_atomic", "while staging the new bundle"),
     ],
 )
-def test_a_training_run_that_fails_half_way_leaves_the_published_model_untouched(
+def test_an_export_that_fails_half_way_leaves_the_published_model_untouched(
     trained, params, tmp_path, monkeypatch, target, stage
 ):
-    import shutil
-
-    from tests.conftest import sample_project
-    from training.train import train
-
-    paths = sample_project(tmp_path / "project")
-    shutil.copytree(trained.model_dir, paths.model_dir)
+    paths = scratch_copy(trained, tmp_path)
     before = snapshot(paths.model_dir.parent)
 
     def crash(*args, **kwargs):
@@ -142,41 +163,57 @@ def test_a_training_run_that_fails_half_way_leaves_the_published_model_untouched
 
     monkeypatch.setattr(target, crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(paths, params)
-    assert (
-        snapshot(paths.model_dir.parent) == before
-    )  # no byte changed, nothing left over
-    assert load_model(paths.model_dir).version
+        export(paths, params)
+    assert snapshot(paths.model_dir.parent) == before  # no byte changed, nothing left
+    assert load_bundle(paths.model_dir).version
+
+
+def test_refitting_and_exporting_the_same_data_gives_the_same_bytes(
+    trained, params, tmp_path
+):
+    """Everything dvc.lock hashes is reproducible: the fitted Pipeline file, every
+    bundle file and the metadata, so the model version too."""
+    paths = scratch_copy(trained, tmp_path)
+    fit(paths, params)
+    export(paths, params)
+    assert snapshot(paths.fitted) == snapshot(trained.fitted)
+    assert snapshot(paths.model_dir) == snapshot(trained.model_dir)
 
 
 EXPORT_SCRIPT = """
 import hashlib, sys
-from training.config import load_params
-from training.features import FeatureSpec, load_split
-from training.train import build_pipeline
+from training.config import FeatureSpec, load_params
+from training.features import read_processed, split_xy
+from training.fit import build_pipeline
 from training.export import to_onnx_bytes
-spec = FeatureSpec.from_params(load_params())
-X, y = load_split(sys.argv[1], spec)
+from training import fitted
+params = load_params(sys.argv[2] if len(sys.argv) > 2 else None)
+spec = FeatureSpec.from_params(params)
+X, y = split_xy(read_processed(sys.argv[1], spec), spec)
 p = build_pipeline(spec, "gradient_boosting", {"n_estimators": 5, "max_depth": 2}, 0)
-print(hashlib.sha256(to_onnx_bytes(p.fit(X, y), spec)).hexdigest())
+p.fit(X, y)
+print(hashlib.sha256(to_onnx_bytes(p, spec) + fitted.dumps(p)).hexdigest())
 """
 
 
-def test_the_onnx_export_is_byte_identical_whatever_the_hash_seed():
+def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
     """The model version is the ONNX file's SHA-256: retraining the same data with the
-    same code must give the same version, even though skl2onnx iterates over sets."""
+    same code must give the same version (and the same fitted file), even though
+    skl2onnx iterates over sets and skops names members after object ids."""
     import os
     import subprocess
     import sys
 
-    from tests.conftest import FIXTURES
     from training.config import ROOT
 
+    args = [str(sampled.processed / "train.csv")]
+    if pytestconfig.getoption("--params"):
+        args.append(str(pytestconfig.getoption("--params")))
     digests = set()
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
-            [sys.executable, "-c", EXPORT_SCRIPT, str(FIXTURES / "train.csv")],
+            [sys.executable, "-c", EXPORT_SCRIPT, *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -1,4 +1,4 @@
-"""The HTTP contract, through Flask's test client."""
+"""The HTTP contract, through Flask's test client, for the model of any data set."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import json
 
 import pytest
 
+from testkit.records import Roles, out_of_range, unknown_category
 
-def test_index_welcomes_and_links_docs_and_health(client):
+
+@pytest.fixture(scope="module")
+def roles(loaded_model) -> Roles:
+    return Roles.of(loaded_model.features)
+
+
+def test_index_says_what_the_model_predicts_and_links_docs_and_health(
+    client, loaded_model
+):
     body = client.get("/").get_json()
-    assert "census" in body["message"]
+    project = loaded_model.metadata.project
+    assert body["message"].startswith(f"{project.name}: predicts {project.description}")
     assert body["links"]["docs"] == "/docs"
     assert body["links"]["health"] == "/health"
 
@@ -21,64 +31,57 @@ def test_health_names_service_and_model_versions(client, loaded_model):
     assert body["status"] == "ok"
     assert body["model"]["version"] == loaded_model.version
     assert body["model"]["sha256"] == loaded_model.sha256
+    assert body["model"]["project"] == loaded_model.metadata.project.name
+    target = loaded_model.metadata.target
+    assert body["model"]["classes"] == [target.negative_name, target.positive_name]
     assert 0.5 < body["model"]["metrics"]["roc_auc"] <= 1.0
 
 
 def test_health_is_503_without_a_verified_model():
     from service import create_app
+    from service.settings import Settings
 
-    app = create_app({"TESTING": True, "LOAD_MODEL": False})
+    app = create_app({"TESTING": True}, model=None, settings=Settings())
     r = app.test_client().get("/health")
     assert r.status_code == 503
     assert r.get_json()["message"] == "No verified model is loaded."
 
 
-@pytest.mark.parametrize(
-    "overrides, label",
-    [
-        ({}, "<=50K"),
-        (
-            {
-                "age": 45,
-                "education": "Doctorate",
-                "education-num": 16,
-                "marital-status": "Married-civ-spouse",
-                "relationship": "Husband",
-                "occupation": "Exec-managerial",
-                "capital-gain": 99999,
-                "hours-per-week": 60,
-            },
-            ">50K",
-        ),
-    ],
-)
-def test_predict_answers_each_class(
-    client, example_record, loaded_model, overrides, label
-):
-    r = client.post("/predict", json={**example_record, **overrides})
-    assert r.status_code == 200
-    body = r.get_json()
-    assert body["prediction"] == label
-    assert (body["probability"] >= 0.5) == (label == ">50K")
-    assert body["model_version"] == loaded_model.version
+def test_predict_answers_each_class_of_the_published_examples(client, loaded_model):
+    target = loaded_model.metadata.target
+    for example in loaded_model.metadata.examples.scored():
+        r = client.post("/predict", json=example.record)
+        assert r.status_code == 200
+        body = r.get_json()
+        assert body["prediction"] == example.prediction
+        assert (body["probability"] >= target.threshold) == (
+            example.prediction == target.positive_name
+        )
+        assert body["model_version"] == loaded_model.version
 
 
 def test_predict_accepts_null_where_training_data_had_missing_values(
-    client, example_record
+    client, example_record, roles
 ):
-    r = client.post("/predict", json={**example_record, "occupation": None})
+    if roles.nullable_category is None:
+        pytest.skip("no feature of this data set had missing values")
+    r = client.post(
+        "/predict", json={**example_record, roles.nullable_category.name: None}
+    )
     assert r.status_code == 200
 
 
-def test_batch_answers_in_request_order(client, example_record):
-    rich = {**example_record, "capital-gain": 99999, "education-num": 16}
-    rich.update({"marital-status": "Married-civ-spouse", "relationship": "Husband"})
-    records = [example_record, rich, example_record]
+def test_batch_answers_in_request_order(client, loaded_model):
+    ex = loaded_model.metadata.examples
+    records = [ex.negative.record, ex.positive.record, ex.negative.record]
     r = client.post("/predict/batch", json={"records": records})
     assert r.status_code == 200
     preds = r.get_json()["predictions"]
     singles = [client.post("/predict", json=rec).get_json() for rec in records]
-    assert [p["probability"] for p in preds] == [s["probability"] for s in singles]
+    assert [p["prediction"] for p in preds] == [s["prediction"] for s in singles]
+    assert [p["probability"] for p in preds] == pytest.approx(
+        [s["probability"] for s in singles], abs=1e-6
+    )
     assert preds[0]["probability"] < preds[1]["probability"]
 
 
@@ -90,60 +93,81 @@ def test_batch_over_the_limit_is_422_naming_the_limit(client, example_record):
     ]
 
 
-def test_batch_errors_name_the_record_index_and_field(client, example_record):
-    bad = {**example_record, "age": 300}
-    r = client.post("/predict/batch", json={"records": [example_record, bad]})
+def test_batch_errors_name_the_record_index_and_field(client, loaded_model):
+    ex = loaded_model.metadata.examples
+    r = client.post(
+        "/predict/batch", json={"records": [ex.positive.record, ex.invalid_record]}
+    )
     assert r.status_code == 422
-    assert "age" in r.get_json()["errors"]["json"]["records"]["1"]
+    assert ex.invalid_field in r.get_json()["errors"]["json"]["records"]["1"]
 
 
 def errors_of(response) -> dict:
     return response.get_json()["errors"]["json"]
 
 
-def test_unknown_category_is_422_listing_allowed_values(client, example_record):
-    r = client.post("/predict", json={**example_record, "workclass": "Astronaut"})
+def test_unknown_category_is_422_listing_allowed_values(client, example_record, roles):
+    rule = roles.category or roles.nullable_category
+    if rule is None:
+        pytest.skip("this data set has no categorical feature")
+    r = client.post(
+        "/predict", json={**example_record, rule.name: unknown_category(rule)}
+    )
     assert r.status_code == 422
-    [msg] = errors_of(r)["workclass"]
-    assert msg.startswith("Must be one of: ") and "Private" in msg
+    [msg] = errors_of(r)[rule.name]
+    assert msg == "Must be one of: " + ", ".join(rule.categories) + "."
 
 
-def test_missing_and_unknown_fields_are_named(client, example_record):
-    record = {k: v for k, v in example_record.items() if k != "sex"}
-    r = client.post("/predict", json={**record, "salary": ">50K"})
+def test_missing_and_unknown_fields_are_named(client, example_record, loaded_model):
+    dropped = loaded_model.features[-1].name
+    record = {k: v for k, v in example_record.items() if k != dropped}
+    target = loaded_model.metadata.target.column
+    r = client.post("/predict", json={**record, target: "anything"})
     assert r.status_code == 422
     assert errors_of(r) == {
-        "sex": ["Missing data for required field."],
-        "salary": ["Unknown field."],
+        dropped: ["Missing data for required field."],
+        target: ["Unknown field."],
     }
 
 
-@pytest.mark.parametrize(
-    "field, value, message",
-    [
-        (
-            "age",
-            -3,
-            "Must be greater than or equal to 16 and less than or equal to 100.",
-        ),
-        ("age", "39", "Not a valid integer."),
-        ("age", True, "Not a valid integer."),
-        ("age", 39.5, "Not a valid integer."),
-        ("hours-per-week", None, "Field may not be null."),
-        ("sex", None, "Field may not be null."),
-        ("sex", 1, "Not a valid string."),
-    ],
-)
-def test_wrong_values_are_422_with_the_field_message(
-    client, example_record, field, value, message
-):
-    r = client.post("/predict", json={**example_record, field: value})
-    assert r.status_code == 422
-    assert errors_of(r) == {field: [message]}
+def wrong_values(roles: Roles) -> list[tuple[str, object, str]]:
+    """(field, value, message) for each rule the data set's roles let us break."""
+    cases = []
+    if roles.integer:
+        name, rule = roles.integer.name, roles.integer
+        cases += [
+            (name, out_of_range(rule), rule.range_message),
+            (name, str(int(rule.minimum)), "Not a valid integer."),
+            (name, True, "Not a valid integer."),
+            (name, rule.minimum + 0.5, "Not a valid integer."),
+            (name, None, "Field may not be null."),
+        ]
+    if roles.number:
+        name, rule = roles.number.name, roles.number
+        cases += [
+            (name, out_of_range(rule), rule.range_message),
+            (name, "1.5", "Not a valid number."),
+            (name, False, "Not a valid number."),
+        ]
+    if roles.category:
+        cases += [
+            (roles.category.name, None, "Field may not be null."),
+            (roles.category.name, 1, "Not a valid string."),
+        ]
+    return cases
+
+
+def test_wrong_values_are_422_with_the_field_message(client, example_record, roles):
+    cases = wrong_values(roles)
+    assert cases
+    for field, value, message in cases:
+        r = client.post("/predict", json={**example_record, field: value})
+        assert r.status_code == 422, (field, value)
+        assert errors_of(r) == {field: [message]}, (field, value)
 
 
 def test_malformed_json_is_400(client):
-    r = client.post("/predict", data='{"age": ', content_type="application/json")
+    r = client.post("/predict", data='{"a": ', content_type="application/json")
     assert r.status_code == 400
     assert r.get_json()["errors"] == {"json": ["Invalid JSON body."]}
 
@@ -191,15 +215,28 @@ def test_unexpected_error_is_500_json_without_traceback(app, caplog):
     assert "secret detail" in caplog.text
 
 
-def test_openapi_spec_documents_predict_with_an_example(client):
+def test_openapi_spec_documents_predict_with_the_models_words(client, loaded_model):
     spec = client.get("/openapi.json").get_json()
+    project = loaded_model.metadata.project
+    assert spec["info"]["title"] == f"{project.name} API"
     op = spec["paths"]["/predict"]["post"]
     body = op["requestBody"]["content"]["application/json"]
-    assert body["example"]["age"] > 0
-    record = spec["components"]["schemas"]["CensusRecord"]
-    assert record["properties"]["age"]["minimum"] == 16
-    assert "Private" in record["properties"]["workclass"]["enum"]
+    ex = loaded_model.metadata.examples
+    assert body["examples"]["invalid"]["x-expected"] == {
+        "status": 422,
+        "field": ex.invalid_field,
+    }
+    assert body["examples"][ex.positive.prediction]["value"] == ex.positive.record
+    record = spec["components"]["schemas"]["Record"]
+    for rule in loaded_model.features:
+        prop = record["properties"][rule.name]
+        if rule.numeric:
+            assert (prop["minimum"], prop["maximum"]) == (rule.minimum, rule.maximum)
+        else:
+            assert set(rule.categories) <= set(prop["enum"])
     assert set(op["responses"]) >= {"200", "415", "422"}
+    tags = {t["name"]: t.get("description", "") for t in spec["tags"]}
+    assert tags["predict"] == f"Predict {project.description}."
 
 
 def test_docs_page_loads_swagger_ui_from_this_server(client):

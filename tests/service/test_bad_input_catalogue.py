@@ -14,18 +14,35 @@ from typing import Any, Callable
 
 import pytest
 
+from testkit.records import Roles, unknown_category
+
 JSON = "application/json"
 LIMIT = 50  # the `app` fixture's BATCH_LIMIT
 # Peak Python allocation allowed while answering one request (the largest body is 2 MiB).
 MEMORY_BOUND = 16 * 1024 * 1024
 INVALID_JSON = "The request body is not valid JSON."
 INVALID_FIELDS = "Some fields are invalid; see 'errors' for a message per field."
-RANGE = "Must be greater than or equal to {} and less than or equal to {}."
 EMPTY = "The request body is empty; send a JSON object."
 NOT_JSON = "Content-Type must be application/json."
 TOO_LARGE = "The request body is too large."
 BATCH = "/predict/batch"
 BATCH_SIZE = [f"Send between 1 and {LIMIT} records."]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a case builds its request from: the example record and the field roles."""
+
+    example: dict
+    roles: Roles
+    target: str
+    last_feature: str
+
+    def field(self, role: str):
+        rule = getattr(self.roles, role)
+        if rule is None:
+            pytest.skip(f"this data set has no {role} feature")
+        return rule
 
 
 @dataclass
@@ -35,16 +52,16 @@ class Case:
     name: str
     status: int
     message: str
-    # Builds the request kwargs for the test client from the example record.
-    request: Callable[[dict], dict[str, Any]]
+    # Builds the request kwargs for the test client from the context.
+    request: Callable[[Ctx], dict[str, Any]]
     path: str = "/predict"
-    # Expected `errors` (None: not checked); a callable receives the errors dict.
+    # Expected `errors` (None: not checked); a callable receives (errors, ctx).
     errors: Any = None
     headers: dict = field(default_factory=dict)
 
 
-def raw(text: str | bytes, content_type: str | None = JSON) -> Callable[[dict], dict]:
-    def build(_: dict) -> dict:
+def raw(text: str | bytes, content_type: str | None = JSON) -> Callable[[Ctx], dict]:
+    def build(_: Ctx) -> dict:
         kwargs: dict[str, Any] = {"data": text}
         if content_type:
             kwargs["content_type"] = content_type
@@ -53,96 +70,127 @@ def raw(text: str | bytes, content_type: str | None = JSON) -> Callable[[dict], 
     return build
 
 
-def record_with(**changes) -> Callable[[dict], dict]:
-    """The example record with fields replaced (hyphens written as __)."""
+def record_with(**changes: Callable[[Any], Any]) -> Callable[[Ctx], dict]:
+    """The example record with the feature of each role given a value (a function of
+    the feature's rule)."""
 
-    def build(example: dict) -> dict:
-        body = {**example, **{k.replace("__", "-"): v for k, v in changes.items()}}
+    def build(ctx: Ctx) -> dict:
+        body = dict(ctx.example)
+        for role, value in changes.items():
+            rule = ctx.field(role)
+            body[rule.name] = value(rule)
         return {"json": body}
 
     return build
 
 
-def record_text(replace: str, by: str) -> Callable[[dict], dict]:
-    """The example record as JSON text with one literal swapped (for non-JSON values)."""
+def record_text(role: str, literal: str) -> Callable[[Ctx], dict]:
+    """The example record as JSON text with one field's value written as `literal`
+    (for values JSON itself does not have)."""
 
-    def build(example: dict) -> dict:
-        text = json.dumps(example)
-        assert replace in text
-        return {"data": text.replace(replace, by, 1), "content_type": JSON}
+    def build(ctx: Ctx) -> dict:
+        name = ctx.field(role).name
+        text = json.dumps({**ctx.example, name: "@@"})
+        return {"data": text.replace('"@@"', literal, 1), "content_type": JSON}
 
     return build
 
 
-def field_errors(expected: dict) -> Callable[[dict], bool]:
-    return lambda errors: errors == {"json": expected}
+def field_errors(expected: dict[str, Callable[[Any], list[str]]]) -> Callable:
+    """errors == {"json": {field of role: messages(rule)}}."""
+
+    def check(errors: dict, ctx: Ctx) -> bool:
+        want = {
+            ctx.field(role).name: message(ctx.field(role))
+            for role, message in expected.items()
+        }
+        return errors == {"json": want}
+
+    return check
+
+
+def const(value: Any) -> Callable[[Any], Any]:
+    return lambda rule: value
 
 
 CATALOGUE = [
-    Case("malformed JSON", 400, INVALID_JSON, raw('{"age": '),
+    Case("malformed JSON", 400, INVALID_JSON, raw('{"a": '),
          errors={"json": ["Invalid JSON body."]}),
     Case("empty body", 400, EMPTY, raw(b"")),
     Case("whitespace-only body", 400, EMPTY, raw(b"  \n")),
-    Case("missing Content-Type", 415, NOT_JSON, raw(b'{"age": 1}', None)),
-    Case("wrong Content-Type", 415, NOT_JSON, raw(b'{"age": 1}', "text/plain")),
+    Case("missing Content-Type", 415, NOT_JSON, raw(b'{"a": 1}', None)),
+    Case("wrong Content-Type", 415, NOT_JSON, raw(b'{"a": 1}', "text/plain")),
     Case("form-encoded body", 415, NOT_JSON,
-         raw(b"age=1", "application/x-www-form-urlencoded")),
-    Case("non-UTF-8 body", 400, INVALID_JSON, raw('{"sex": "M\xe4le"}'.encode("latin-1"))),
-    Case("UTF-16 body", 400, INVALID_JSON, raw('{"age": 1}'.encode("utf-16"))),
-    Case("string for a number", 422, INVALID_FIELDS, record_with(age="39"),
-         errors=field_errors({"age": ["Not a valid integer."]})),
-    Case("float for an integer", 422, INVALID_FIELDS, record_with(age=39.5),
-         errors=field_errors({"age": ["Not a valid integer."]})),
-    Case("number for a category", 422, INVALID_FIELDS, record_with(sex=1),
-         errors=field_errors({"sex": ["Not a valid string."]})),
-    Case("boolean for a number", 422, INVALID_FIELDS, record_with(hours__per__week=True),
-         errors=field_errors({"hours-per-week": ["Not a valid integer."]})),
-    Case("NaN", 422, INVALID_FIELDS, record_text('"age": ', '"age": NaN, "x": '),
-         errors=lambda e: e["json"]["age"] == ["Not a valid integer."]),
-    Case("Infinity", 422, INVALID_FIELDS, record_text('"fnlgt": ', '"fnlgt": -Infinity, "y": '),
-         errors=lambda e: e["json"]["fnlgt"] == ["Not a valid integer."]),
-    Case("huge integer", 422, INVALID_FIELDS, record_with(capital__gain=10**30),
-         errors=field_errors({"capital-gain": [RANGE.format(0, 100000)]})),
-    Case("integer longer than Python parses", 400, INVALID_JSON,
-         record_text('"age": ', '"age": ' + "9" * 5000 + ', "z": ')),
-    Case("negative age", 422, INVALID_FIELDS, record_with(age=-3),
-         errors=field_errors({"age": [RANGE.format(16, 100)]})),
-    Case("1 MB string", 422, INVALID_FIELDS, record_with(workclass="A" * 1_000_000),
-         errors=lambda e: list(e["json"]) == ["workclass"] and len(json.dumps(e)) < 2000),
-    Case("unknown category", 422, INVALID_FIELDS, record_with(education="Astrophysics"),
-         errors=lambda e: e["json"]["education"][0].startswith("Must be one of: ")),
-    Case("null for a required category", 422, INVALID_FIELDS, record_with(sex=None),
-         errors=field_errors({"sex": ["Field may not be null."]})),
-    Case("extra field", 422, INVALID_FIELDS, record_with(salary=">50K"),
-         errors=field_errors({"salary": ["Unknown field."]})),
+         raw(b"a=1", "application/x-www-form-urlencoded")),
+    Case("non-UTF-8 body", 400, INVALID_JSON, raw('{"a": "M\xe4le"}'.encode("latin-1"))),
+    Case("UTF-16 body", 400, INVALID_JSON, raw('{"a": 1}'.encode("utf-16"))),
+    Case("string for an integer", 422, INVALID_FIELDS,
+         record_with(integer=lambda r: str(int(r.minimum))),
+         errors=field_errors({"integer": const(["Not a valid integer."])})),
+    Case("float for an integer", 422, INVALID_FIELDS,
+         record_with(integer=lambda r: r.minimum + 0.5),
+         errors=field_errors({"integer": const(["Not a valid integer."])})),
+    Case("number for a category", 422, INVALID_FIELDS, record_with(category=const(1)),
+         errors=field_errors({"category": const(["Not a valid string."])})),
+    Case("boolean for a number", 422, INVALID_FIELDS, record_with(numeric=const(True)),
+         errors=lambda e, ctx: list(e["json"]) == [ctx.field("numeric").name]),
+    Case("NaN", 422, INVALID_FIELDS, record_text("numeric", "NaN"),
+         errors=lambda e, ctx: list(e["json"]) == [ctx.field("numeric").name]),
+    Case("Infinity", 422, INVALID_FIELDS, record_text("numeric", "-Infinity"),
+         errors=lambda e, ctx: list(e["json"]) == [ctx.field("numeric").name]),
+    Case("huge integer", 422, INVALID_FIELDS, record_with(numeric=const(10**30)),
+         errors=field_errors({"numeric": lambda r: [r.range_message]})),
+    Case("integer literal past the parser's digit limit", 400, INVALID_JSON,
+         record_text("numeric", "9" * 5000)),
+    Case("number below its minimum", 422, INVALID_FIELDS,
+         record_with(numeric=lambda r: int(r.minimum) - 1),
+         errors=field_errors({"numeric": lambda r: [r.range_message]})),
+    Case("1 MB string", 422, INVALID_FIELDS, record_with(category=const("A" * 1_000_000)),
+         errors=lambda e, ctx: list(e["json"]) == [ctx.field("category").name]
+         and len(json.dumps(e)) < 20000),
+    Case("unknown category", 422, INVALID_FIELDS,
+         record_with(category=unknown_category),
+         errors=field_errors({"category": lambda r: [r.choices_message]})),
+    Case("null for a required category", 422, INVALID_FIELDS,
+         record_with(category=const(None)),
+         errors=field_errors({"category": const(["Field may not be null."])})),
+    Case("extra field", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {**ctx.example, ctx.target: "x"}},
+         errors=lambda e, ctx: e == {"json": {ctx.target: ["Unknown field."]}}),
     Case("missing field", 422, INVALID_FIELDS,
-         lambda ex: {"json": {k: v for k, v in ex.items() if k != "race"}},
-         errors=field_errors({"race": ["Missing data for required field."]})),
-    Case("array instead of an object", 422, INVALID_FIELDS, lambda ex: {"json": [ex]},
-         errors=field_errors({"_schema": ["Invalid input type."]})),
+         lambda ctx: {"json": {k: v for k, v in ctx.example.items()
+                               if k != ctx.last_feature}},
+         errors=lambda e, ctx: e == {"json": {ctx.last_feature: [
+             "Missing data for required field."]}}),
+    Case("array instead of an object", 422, INVALID_FIELDS,
+         lambda ctx: {"json": [ctx.example]},
+         errors={"json": {"_schema": ["Invalid input type."]}}),
     Case("JSON null body", 422, INVALID_FIELDS, raw(b"null"),
-         errors=field_errors({"_schema": ["Invalid input type."]})),
+         errors={"json": {"_schema": ["Invalid input type."]}}),
     Case("nested garbage in fields", 422, INVALID_FIELDS,
-         record_with(age={"$gt": 1}, sex=[[["Male"]]]),
-         errors=field_errors({"age": ["Not a valid integer."], "sex": ["Not a valid string."]})),
+         record_with(integer=const({"$gt": 1}), category=const([[["x"]]])),
+         errors=field_errors({"integer": const(["Not a valid integer."]),
+                              "category": const(["Not a valid string."])})),
     Case("nesting deeper than the parser's stack", 400, INVALID_JSON,
          raw("[" * 100_000 + "]" * 100_000)),
-    Case("empty batch", 422, INVALID_FIELDS, lambda ex: {"json": {"records": []}}, path=BATCH,
-         errors=field_errors({"records": BATCH_SIZE})),
+    Case("empty batch", 422, INVALID_FIELDS, lambda ctx: {"json": {"records": []}},
+         path=BATCH, errors={"json": {"records": BATCH_SIZE}}),
     Case("batch over the limit", 422, INVALID_FIELDS,
-         lambda ex: {"json": {"records": [ex] * (LIMIT + 1)}},
-         path=BATCH, errors=field_errors({"records": BATCH_SIZE})),
-    Case("batch of garbage", 422, INVALID_FIELDS, lambda ex: {"json": {"records": [1, None, ex]}},
+         lambda ctx: {"json": {"records": [ctx.example] * (LIMIT + 1)}},
+         path=BATCH, errors={"json": {"records": BATCH_SIZE}}),
+    Case("batch of garbage", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {"records": [1, None, ctx.example]}},
          path=BATCH,
-         errors=field_errors({"records": {"0": {"_schema": ["Invalid input type."]},
-                                          "1": ["Field may not be null."]}})),
-    Case("records not a list", 422, INVALID_FIELDS, lambda ex: {"json": {"records": ex}},
-         path=BATCH,
-         errors=field_errors({"records": ["Not a valid list."]})),
+         errors={"json": {"records": {"0": {"_schema": ["Invalid input type."]},
+                                      "1": ["Field may not be null."]}}}),
+    Case("records not a list", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {"records": ctx.example}},
+         path=BATCH, errors={"json": {"records": ["Not a valid list."]}}),
     Case("body over the size limit", 413, TOO_LARGE,
-         lambda ex: {"data": b"[" + b" " * (2 * 1024 * 1024) + b"]", "content_type": JSON}),
+         lambda ctx: {"data": b"[" + b" " * (2 * 1024 * 1024) + b"]",
+                      "content_type": JSON}),
     Case("body over the size limit on a batch", 413, TOO_LARGE,
-         lambda ex: {"json": {"records": [ex] * 5000}}, path=BATCH),
+         lambda ctx: {"json": {"records": [ctx.example] * 5000}}, path=BATCH),
 ]  # fmt: skip
 
 
@@ -150,11 +198,24 @@ CATALOGUE = [
 def catalogue_client(loaded_model):
     from service import create_app
 
+    from service.settings import Settings
+
     app = create_app(
         {"TESTING": True, "BATCH_LIMIT": LIMIT, "LOG_LEVEL": "WARNING"},
         model=loaded_model,
+        settings=Settings(),
     )
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def ctx(loaded_model, example_record) -> Ctx:
+    return Ctx(
+        example_record,
+        Roles.of(loaded_model.features),
+        loaded_model.metadata.target.column,
+        loaded_model.features[-1].name,
+    )
 
 
 def test_the_catalogue_covers_the_issues_list():
@@ -164,9 +225,9 @@ def test_the_catalogue_covers_the_issues_list():
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=lambda c: c.name)
 def test_bad_input_gets_its_status_and_message_in_bounded_memory(
-    catalogue_client, example_record, case
+    catalogue_client, ctx, case
 ):
-    kwargs = case.request(example_record)
+    kwargs = case.request(ctx)
     tracemalloc.start()
     try:
         r = catalogue_client.post(case.path, **kwargs)
@@ -179,7 +240,7 @@ def test_bad_input_gets_its_status_and_message_in_bounded_memory(
     assert body["code"] == case.status
     assert body["message"] == case.message
     if callable(case.errors):
-        assert case.errors(body.get("errors")), body.get("errors")
+        assert case.errors(body.get("errors"), ctx), body.get("errors")
     elif case.errors is not None:
         assert body["errors"] == case.errors
     assert peak < MEMORY_BOUND, f"{peak / 2**20:.1f} MiB"

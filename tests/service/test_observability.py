@@ -7,8 +7,7 @@ import os
 
 import pytest
 
-from service.config import from_env
-from service.metrics import prepare_multiprocess_dir
+from service.settings import ConfigError, Settings
 
 
 @pytest.fixture
@@ -16,7 +15,9 @@ def make_app(loaded_model):
     from service import create_app
 
     def make(**config):
-        return create_app({"TESTING": True, **config}, model=loaded_model)
+        return create_app(
+            {"TESTING": True, **config}, model=loaded_model, settings=Settings()
+        )
 
     return make
 
@@ -49,11 +50,9 @@ def test_access_log_is_one_json_line_with_id_route_status_and_latency(
 ):
     client = make_app(LOG_FORMAT="json").test_client()
     capsys.readouterr()
-    client.post(
-        "/predict", json={**example_record, "age": 7}, headers={"X-Request-ID": "abc"}
-    )
+    client.post("/predict", json={"not_a_feature": 7}, headers={"X-Request-ID": "abc"})
     [line] = [
-        e for e in log_lines(capsys.readouterr().err) if e["logger"] == "census.access"
+        e for e in log_lines(capsys.readouterr().err) if e["logger"] == "service.access"
     ]
     assert line["request_id"] == "abc"
     assert line["method"] == "POST" and line["route"] == "/predict"
@@ -90,7 +89,7 @@ def test_log_level_warning_silences_the_access_log(make_app, capsys):
     client = make_app(LOG_LEVEL="WARNING").test_client()
     capsys.readouterr()
     client.get("/health")
-    assert "census.access" not in capsys.readouterr().err
+    assert "service.access" not in capsys.readouterr().err
 
 
 def sample(text: str, name: str, **labels) -> float:
@@ -104,46 +103,46 @@ def sample(text: str, name: str, **labels) -> float:
     return 0.0
 
 
-def test_metrics_count_requests_latency_and_predicted_classes(make_app, example_record):
+def test_metrics_named_after_the_project_count_requests_latency_and_classes(
+    make_app, loaded_model
+):
     client = make_app(LOG_LEVEL="WARNING").test_client()
-    rich = {**example_record, "capital-gain": 99999, "education-num": 16}
-    rich.update({"marital-status": "Married-civ-spouse", "relationship": "Husband"})
+    ns = loaded_model.metadata.project.slug
+    ex = loaded_model.metadata.examples
+    low, high = ex.negative.record, ex.positive.record
     labels = [
-        client.post("/predict", json=r).get_json()["prediction"]
-        for r in (example_record, rich)
+        client.post("/predict", json=r).get_json()["prediction"] for r in (low, high)
     ]
-    batch = client.post(
-        "/predict/batch", json={"records": [rich, rich, example_record]}
-    )
+    batch = client.post("/predict/batch", json={"records": [high, high, low]})
     labels += [p["prediction"] for p in batch.get_json()["predictions"]]
-    client.post("/predict", json={"age": 1})
+    client.post("/predict", json={"not_a_feature": 1})
     client.get("/nowhere")
     r = client.get("/metrics")
     assert r.status_code == 200 and r.mimetype == "text/plain"
     text = r.get_data(as_text=True)
     ok = {"method": "POST", "route": "/predict", "status": "200"}
-    assert sample(text, "census_http_requests_total", **ok) == 2
-    assert sample(text, "census_http_requests_total", **{**ok, "status": "422"}) == 1
+    assert sample(text, f"{ns}_http_requests_total", **ok) == 2
+    assert sample(text, f"{ns}_http_requests_total", **{**ok, "status": "422"}) == 1
     assert (
         sample(
             text,
-            "census_http_requests_total",
+            f"{ns}_http_requests_total",
             method="GET",
             route="<unmatched>",
             status="404",
         )
         == 1
     )
-    assert sample(text, "census_http_request_duration_seconds_count", **ok) == 2
+    assert sample(text, f"{ns}_http_request_duration_seconds_count", **ok) == 2
     assert (
-        sample(text, "census_http_request_duration_seconds_bucket", **ok, le="+Inf")
-        == 2
+        sample(text, f"{ns}_http_request_duration_seconds_bucket", **ok, le="+Inf") == 2
     )
     for label in set(labels):
-        assert sample(text, "census_predictions_total", label=label) == labels.count(
+        assert sample(text, f"{ns}_predictions_total", label=label) == labels.count(
             label
         )
-    assert set(labels) == {"<=50K", ">50K"}
+    target = loaded_model.metadata.target
+    assert set(labels) == {target.negative_name, target.positive_name}
 
 
 def test_metrics_can_be_switched_off(make_app):
@@ -153,33 +152,40 @@ def test_metrics_can_be_switched_off(make_app):
 
 
 def test_logging_and_metrics_settings_come_from_the_environment():
-    config = from_env(
+    settings = Settings.from_env(
         {"LOG_LEVEL": "debug", "LOG_FORMAT": "TEXT", "METRICS_ENABLED": "off"}
     )
-    assert (config["LOG_LEVEL"], config["LOG_FORMAT"], config["METRICS_ENABLED"]) == (
+    assert (settings.log_level, settings.log_format, settings.metrics_enabled) == (
         "DEBUG", "text", False,
     )  # fmt: skip
-    assert from_env({})["METRICS_ENABLED"] is True
+    assert Settings.from_env({}).metrics_enabled is True
     for bad in (
         {"METRICS_ENABLED": "maybe"},
         {"LOG_FORMAT": "xml"},
         {"LOG_LEVEL": "loud"},
     ):
-        with pytest.raises(ValueError, match=list(bad)[0]):
-            from_env(bad)
+        with pytest.raises(ConfigError, match=list(bad)[0]):
+            Settings.from_env(bad)
 
 
 def test_multiprocess_dir_is_made_and_emptied_and_skipped_when_metrics_are_off(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
-    os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
-    stale = tmp_path / "m" / "counter_123.db"
+    from deploy.serve import prepare_metrics_dir
+
+    # prepare_metrics_dir exports the variable: recorded here so it is undone afterwards
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    shared = tmp_path / "m"
+    shared.mkdir()
+    stale = shared / "counter_123.db"
     stale.write_bytes(b"old")
-    assert prepare_multiprocess_dir(env) == str(tmp_path / "m")
-    assert not stale.exists()
-    fresh: dict = {}
-    made = prepare_multiprocess_dir(fresh)
-    assert os.path.isdir(made) and fresh["PROMETHEUS_MULTIPROC_DIR"] == made
+    given = Settings(prometheus_multiproc_dir=str(shared))
+    assert prepare_metrics_dir(given).prometheus_multiproc_dir == str(shared)
+    assert not stale.exists() and os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(shared)
+    made = prepare_metrics_dir(Settings()).prometheus_multiproc_dir
+    assert os.path.isdir(made) and made != str(shared)
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == made
     os.rmdir(made)
-    assert prepare_multiprocess_dir({"METRICS_ENABLED": "false"}) is None
+    off = Settings(metrics_enabled=False)
+    assert prepare_metrics_dir(off).prometheus_multiproc_dir == ""

@@ -18,37 +18,37 @@ SETTINGS = settings(
 )
 
 
-def valid_value(feature: dict) -> st.SearchStrategy:
+def valid_value(rule) -> st.SearchStrategy:
     """Any value the contract accepts for one feature."""
-    if feature["kind"] == "numeric":
-        if feature.get("type") == "integer":
-            return st.integers(feature["min"], feature["max"])
-        return st.floats(feature["min"], feature["max"], allow_nan=False)
-    values = st.sampled_from(feature["categories"])
-    return st.one_of(values, st.none()) if feature.get("nullable") else values
+    if rule.kind == "integer":
+        return st.integers(int(rule.minimum), int(rule.maximum))
+    if rule.kind == "number":
+        return st.floats(rule.minimum, rule.maximum, allow_nan=False)
+    values = st.sampled_from(rule.categories)
+    return st.one_of(values, st.none()) if rule.nullable else values
 
 
-def invalid_value(feature: dict) -> st.SearchStrategy:
+def invalid_value(rule) -> st.SearchStrategy:
     """Values the contract refuses for one feature, of every kind of wrong."""
     wrong_type = st.one_of(
         st.booleans(),
         st.lists(st.integers(), max_size=2),
         st.dictionaries(st.text(), st.integers(), max_size=1),
     )
-    if feature["kind"] == "numeric":
+    if rule.numeric:
         out_of_range = st.one_of(
-            st.integers(max_value=feature["min"] - 1),
-            st.integers(min_value=feature["max"] + 1),
+            st.integers(max_value=int(rule.minimum) - 1),
+            st.integers(min_value=int(rule.maximum) + 1),
         )
-        as_text = st.integers(feature["min"], feature["max"]).map(str)
+        as_text = st.integers(int(rule.minimum), int(rule.maximum)).map(str)
         return st.one_of(wrong_type, out_of_range, as_text, st.none())
-    unknown = st.text(max_size=30).filter(lambda s: s not in feature["categories"])
+    unknown = st.text(max_size=30).filter(lambda s: s not in rule.categories)
     bad = st.one_of(wrong_type, unknown, st.integers())
-    return bad if feature.get("nullable") else st.one_of(bad, st.none())
+    return bad if rule.nullable else st.one_of(bad, st.none())
 
 
-def records(features: list[dict]) -> st.SearchStrategy:
-    return st.fixed_dictionaries({f["name"]: valid_value(f) for f in features})
+def records(features) -> st.SearchStrategy:
+    return st.fixed_dictionaries({f.name: valid_value(f) for f in features})
 
 
 def test_every_valid_record_is_accepted_and_scored(client, loaded_model):
@@ -60,7 +60,8 @@ def test_every_valid_record_is_accepted_and_scored(client, loaded_model):
         r = client.post("/predict", json=record)
         assert r.status_code == 200, r.get_json()
         body = r.get_json()
-        assert body["prediction"] in {"<=50K", ">50K"}
+        target = loaded_model.metadata.target
+        assert body["prediction"] in {target.negative_name, target.positive_name}
         assert 0.0 <= body["probability"] <= 1.0
 
     check()
@@ -75,8 +76,8 @@ def test_a_record_with_one_broken_field_is_rejected_naming_that_field(
     def broken(draw):
         record = draw(records(features))
         feature = draw(st.sampled_from(features))
-        record[feature["name"]] = draw(invalid_value(feature))
-        return feature["name"], record
+        record[feature.name] = draw(invalid_value(feature))
+        return feature.name, record
 
     @SETTINGS
     @given(case=broken())
@@ -93,7 +94,7 @@ def test_a_record_missing_one_field_or_with_one_extra_is_rejected_naming_it(
     client, loaded_model
 ):
     features = loaded_model.features
-    names = [f["name"] for f in features]
+    names = [f.name for f in features]
 
     @SETTINGS
     @given(

@@ -1,0 +1,120 @@
+"""The two ways a bundle is scored, behind one small interface, chosen once at load time.
+
+- `EncodedClassifier`: records are one-hot encoded here (bundle/encoding.py) and only the
+  classifier graph runs in onnxruntime. The fast path, used when the bundle has it.
+- `PipelineGraph`: the whole exported Pipeline graph takes the raw columns.
+
+Training proves both answer like the scikit-learn Pipeline on the whole test split.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from bundle.encoding import DenseEncoder
+from bundle.format import BundleError
+from bundle.rules import FeatureRule
+
+# The whole-pipeline graph replaces this string with the imputer's "missing" category; a
+# missing (None) categorical value is sent as it.
+MISSING_INPUT = ""
+# Only the probabilities: the graph's label output is computed but not copied out.
+PROBABILITIES = ["probabilities"]
+
+
+class Engine(Protocol):
+    """Positive-class probabilities for validated records, one at a time or many."""
+
+    graph: str
+
+    def proba_one(self, record: Mapping[str, Any]) -> float: ...
+
+    def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray: ...
+
+    def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray: ...
+
+
+def make_session(onnx_bytes: bytes, source: Any) -> Any:
+    """An onnxruntime session pinned to one thread: server workers are the parallelism."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(
+            onnx_bytes, options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise BundleError(
+            f"onnxruntime {ort.__version__} cannot load {source}: {exc}"
+        ) from exc
+
+
+class EncodedClassifier:
+    """The classifier graph over the encoded matrix; the encoding runs in numpy."""
+
+    graph = "classifier_graph"
+
+    def __init__(self, session: Any, encoding: Mapping[str, Any]) -> None:
+        self._session = session
+        self._input = session.get_inputs()[0].name
+        self.encoder = DenseEncoder(encoding)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(PROBABILITIES, {self._input: x})[0][:, 1]
+
+    def proba_one(self, record: Mapping[str, Any]) -> float:
+        return float(self._run(self.encoder.encode_one(record))[0])
+
+    def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if not records:
+            return np.empty(0, dtype=np.float32)
+        return self._run(self.encoder.encode_records(records))
+
+    def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        return self._run(self.encoder.encode_columns(columns))
+
+
+class PipelineGraph:
+    """The whole exported Pipeline: one graph input per feature, raw values in."""
+
+    graph = "pipeline_graph"
+
+    def __init__(self, session: Any, features: Sequence[FeatureRule]) -> None:
+        names = [i.name for i in session.get_inputs()]
+        if len(names) != len(features):
+            raise BundleError(
+                f"the pipeline graph has {len(names)} inputs but the metadata lists "
+                f"{len(features)} features"
+            )
+        self._session = session
+        pairs = list(zip(names, (f.name for f in features), features))
+        self._numeric = [(i, n) for i, n, f in pairs if f.numeric]
+        self._categorical = [(i, n) for i, n, f in pairs if not f.numeric]
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self._session.run(PROBABILITIES, feeds)[0][:, 1]
+
+    def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        feeds = {}
+        for graph_input, feature in self._numeric:
+            values = np.asarray(columns[feature], dtype=np.float32)
+            feeds[graph_input] = values.reshape(-1, 1)
+        for graph_input, feature in self._categorical:
+            values = [MISSING_INPUT if v is None else v for v in columns[feature]]
+            feeds[graph_input] = np.array(values, dtype=object).reshape(-1, 1)
+        return self._run(feeds)
+
+    def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if not records:
+            return np.empty(0, dtype=np.float32)
+        names = [f for _, f in self._numeric + self._categorical]
+        return self.proba_columns({n: [r[n] for r in records] for n in names})
+
+    def proba_one(self, record: Mapping[str, Any]) -> float:
+        return float(self.proba_records([record])[0])

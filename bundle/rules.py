@@ -1,0 +1,173 @@
+"""The validation rules of a record, declared once per feature.
+
+A `FeatureRule` says what one input field accepts (its kind, bounds, known categories and
+whether it may be null) and with which message it refuses a value. Every reader of records
+derives its checks from it: the API's marshmallow schema, the API's quick path, and the
+batch CSV reader. So the three cannot drift apart, and every message is written here once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+KINDS = ("integer", "number", "category")
+NOT_NULL = "Field may not be null."
+MISSING = "Missing data for required field."
+UNKNOWN = "Unknown field."
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+
+
+def number_text(value: float) -> str:
+    """A bound as the messages show it: 16, not 16.0."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class FeatureRule:
+    """One input field: its kind, bounds or categories, and whether null is allowed."""
+
+    name: str
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    nullable: bool = False
+    _choices: frozenset = field(init=False, repr=False, compare=False)
+    _accept: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"feature {self.name!r}: kind {self.kind!r} not in {KINDS}"
+            )
+        if self.numeric and (self.minimum is None or self.maximum is None):
+            raise ValueError(
+                f"feature {self.name!r}: a number needs minimum and maximum"
+            )
+        if self.numeric and self.minimum > self.maximum:
+            raise ValueError(f"feature {self.name!r}: minimum is above maximum")
+        if not self.numeric and not self.categories:
+            raise ValueError(f"feature {self.name!r}: a category needs its categories")
+        object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "_choices", frozenset(self.categories))
+        object.__setattr__(self, "_accept", self._acceptor())
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != "category"
+
+    # -- the rule, exact: one message per refusal ------------------------------------
+
+    @property
+    def range_message(self) -> str:
+        return (
+            f"Must be greater than or equal to {number_text(self.minimum)} "
+            f"and less than or equal to {number_text(self.maximum)}."
+        )
+
+    @property
+    def choices_message(self) -> str:
+        return f"Must be one of: {', '.join(self.categories)}."
+
+    def error(self, value: Any) -> str | None:
+        """Why `value` is refused (the API's message), or None when it is accepted."""
+        if value is None:
+            return None if self.nullable else NOT_NULL
+        if self.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return "Not a valid integer."
+        elif self.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return "Not a valid number."
+            try:
+                if not math.isfinite(value):
+                    return "Must be a finite number."
+            except OverflowError:  # an integer beyond any float
+                return "Number too large."
+        else:
+            if not isinstance(value, str):
+                return "Not a valid string."
+            return None if value in self._choices else self.choices_message
+        return None if self.minimum <= value <= self.maximum else self.range_message
+
+    def load(self, value: Any) -> Any:
+        """An accepted value as the model takes it (a number as float)."""
+        return float(value) if self.kind == "number" and value is not None else value
+
+    # -- the same rule, fast: only says "accepted" for what `error` accepts ------------
+
+    def _acceptor(self) -> Callable[[Any], bool]:
+        low, high, nullable = self.minimum, self.maximum, self.nullable
+        if self.kind == "integer":
+            return lambda v: (type(v) is int and low <= v <= high) or (
+                v is None and nullable
+            )
+        if self.kind == "number":
+            # The range test first: exact for huge integers, which isfinite is not.
+            return lambda v: (
+                type(v) in (int, float) and low <= v <= high and math.isfinite(v)
+            ) or (v is None and nullable)
+        choices = self._choices
+        return lambda v: (type(v) is str and v in choices) or (v is None and nullable)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether `error(value)` is None, without building a message."""
+        return self._accept(value)
+
+    # -- text cells (CSV) -------------------------------------------------------------
+
+    def from_text(self, text: str | None) -> Any:
+        """A CSV cell as the JSON value a client would send: null, a number or a string."""
+        if text is None or text == "":
+            return None
+        if self.numeric:
+            stripped = text.strip()
+            if _INTEGER_TEXT.fullmatch(stripped):
+                return int(stripped)
+            try:
+                return float(stripped)
+            except ValueError:
+                pass
+        return text
+
+    # -- stored form ------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.numeric:
+            out.update(minimum=self.minimum, maximum=self.maximum)
+        else:
+            out["categories"] = list(self.categories)
+        out["nullable"] = self.nullable
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FeatureRule":
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            minimum=data.get("minimum"),
+            maximum=data.get("maximum"),
+            categories=tuple(data.get("categories", ())),
+            nullable=bool(data.get("nullable", False)),
+        )
+
+
+def record_errors(rules: tuple[FeatureRule, ...], record: Any) -> dict[str, list[str]]:
+    """Every problem of one record, field by field ({} when it is valid)."""
+    if not isinstance(record, dict):
+        return {"_schema": ["Invalid input type."]}
+    errors: dict[str, list[str]] = {}
+    names = {r.name for r in rules}
+    for rule in rules:
+        if rule.name not in record:
+            errors[rule.name] = [MISSING]
+        elif (message := rule.error(record[rule.name])) is not None:
+            errors[rule.name] = [message]
+    for name in record:
+        if name not in names:
+            errors[name] = [UNKNOWN]
+    return errors

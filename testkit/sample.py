@@ -1,0 +1,82 @@
+"""A small sample of the configured data set, and quick training parameters for it.
+
+The test suite trains its model once per session on this sample with the real pipeline
+code (fetch, clean, fit, export), so it holds for whichever data set params.yaml (or
+`pytest --params FILE`) configures, in seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from training.clean import to_csv_text
+from training.config import ROOT, Paths
+
+TRAIN_ROWS = 2000
+TEST_ROWS = 800
+
+
+def tiny_params(params: dict) -> dict:
+    """The params with a two-fold CV and small candidates (seconds to train)."""
+    params = copy.deepcopy(params)
+    params["train"]["cv_folds"] = 2
+    params["train"]["candidates"] = {
+        "logistic_regression": {
+            "estimator": "logistic_regression",
+            "params": {"C": 1.0, "max_iter": 500},
+        },
+        "gradient_boosting": {
+            "estimator": "gradient_boosting",
+            "params": {"n_estimators": 30, "max_depth": 3},
+        },
+    }
+    source = params["data"].get("source")
+    if source:  # a CSV of your own: found from the project root, not the scratch one
+        params["data"]["source"] = str((ROOT / source).resolve())
+    return params
+
+
+def sample(df: pd.DataFrame, target: str, rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most `rows` rows, every class kept in proportion, in the original order."""
+    if len(df) <= rows:
+        return df
+    share = rows / len(df)
+    picked = df.groupby(target, group_keys=False).apply(
+        lambda g: g.sample(max(int(round(len(g) * share)), 2), random_state=seed)
+    )
+    return df.loc[sorted(picked.index)].reset_index(drop=True)
+
+
+def sample_project(root: Path, params: dict) -> Paths:
+    """A project tree in `root` whose data/processed is a sample of the configured data.
+
+    Raw files already verified in this checkout's data/raw are reused (no download).
+    """
+    from training.clean import clean_splits
+    from training.fetch import fetch
+
+    paths = Paths(root=root)
+    if Paths().raw.is_dir():
+        shutil.copytree(Paths().raw, paths.raw)
+    fetch(paths, params)
+    target = params["features"]["target"]
+    frames = clean_splits(paths, params)
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("train", TRAIN_ROWS), ("test", TEST_ROWS)):
+        text = to_csv_text(sample(frames[name], target, rows))
+        (paths.processed / f"{name}.csv").write_text(text, encoding="utf-8")
+    return paths
+
+
+def train_project(paths: Paths, params: dict) -> Paths:
+    """Fit and export in `paths` (the model in paths.model_dir)."""
+    from training.export import export
+    from training.fit import fit
+
+    fit(paths, params)
+    export(paths, params)
+    return paths

@@ -1,0 +1,178 @@
+"""A configuration that cannot work is refused early, in one line naming the problem.
+
+Each case starts from a valid CSV data set of its own and params for it, breaks one thing,
+and runs the stages the way `make train` does (fetch, clean, then fit): the first stage
+that can see the problem stops, before any fitting, and the model already published stays.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import ConfigError, FeatureSpec, Paths
+from training.stage import run_stage
+
+
+def csv_text(rows: int = 60) -> str:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "width": rng.integers(1, 50, rows),
+            "colour": rng.choice(["red", "blue", "green"], rows),
+            "kind": ["only"] * rows,
+            "label": (np.arange(rows) % 2).astype(int),
+        }
+    )
+    return df.to_csv(index=False)
+
+
+PARAMS = {
+    "project": {"name": "toy", "description": "a toy label"},
+    "data": {"source": "toy.csv", "test_size": 0.25, "seed": 0},
+    "features": {
+        "target": "label",
+        "positive_label": 1,
+        "numeric": {"width": {"type": "integer", "min": 0, "max": 100}},
+        "categorical": ["colour"],
+    },
+    "train": {"cv_folds": 2},
+}
+
+
+def run_until_fit(tmp_path, params, text=None):
+    """fetch and clean as the stages do; returns the processed frames."""
+    from training.clean import clean_splits
+    from training.fetch import fetch
+
+    (tmp_path / "toy.csv").write_text(text if text is not None else csv_text())
+    paths = Paths(root=tmp_path)
+    fetch(paths, params)
+    return clean_splits(paths, params)
+
+
+def broken(**changes) -> dict:
+    params = copy.deepcopy(PARAMS)
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        params[section][key] = value
+    return params
+
+
+def test_the_valid_toy_configuration_passes(tmp_path):
+    frames = run_until_fit(tmp_path, PARAMS)
+    assert set(frames) == {"train", "test"}
+
+
+@pytest.mark.parametrize(
+    "params, text, message",
+    [
+        (
+            broken(features__positive_label=7),
+            None,
+            "features.positive_label 7 is not a value of target 'label'; "
+            "values found: 0, 1",
+        ),
+        (
+            broken(features__positive_label="1"),
+            None,
+            "values found: 0, 1 (write it as 1)",
+        ),
+        (
+            broken(features__categorical=["colour", "shade"]),
+            None,
+            "feature 'shade' is not a column of the train data",
+        ),
+        (
+            PARAMS,
+            csv_text().replace("\n", "\nwide", 1),
+            "does not parse as a number",
+        ),
+        (
+            broken(features__categorical=["colour", "kind"]),
+            None,
+            "categorical feature 'kind' has 1 value(s) in the training data",
+        ),
+        (
+            broken(train__cv_folds=40),
+            None,
+            "training rows, fewer than train.cv_folds=40",
+        ),
+        (
+            broken(features__categorical=["colour", "label"]),
+            None,
+            "the target 'label' is also listed as a feature",
+        ),
+        (
+            broken(features__target="outcome"),
+            None,
+            "features.target 'outcome' is not a column of the data",
+        ),
+    ],
+    ids=[
+        "positive label absent",
+        "positive label of another type",
+        "feature missing from the data",
+        "numeric column that does not parse",
+        "categorical feature with one value",
+        "class too small for the folds",
+        "target that is also a feature",
+        "target missing from the data",
+    ],
+)
+def test_a_bad_configuration_is_refused_before_any_fit(tmp_path, params, text, message):
+    with pytest.raises(ConfigError) as caught:
+        run_until_fit(tmp_path, params, text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_target_listed_as_a_feature_is_refused_by_the_first_stage(tmp_path):
+    from training.fetch import fetch
+
+    params = broken(features__categorical=["colour", "label"])
+    with pytest.raises(ConfigError, match="also listed as a feature"):
+        fetch(Paths(root=tmp_path), params)
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "numeric, message",
+    [
+        ({"width": {"min": 5}}, "give its bounds as"),
+        ({"width": {"type": "float", "min": 0, "max": 1}}, "is not one of integer"),
+        ({"width": {"min": 9, "max": 1}}, "min is above max"),
+    ],
+)
+def test_numeric_bounds_are_checked_as_params_are_read(numeric, message):
+    with pytest.raises(ConfigError, match=message):
+        FeatureSpec.from_params(broken(features__numeric=numeric))
+
+
+def test_a_refused_stage_prints_one_line_and_exits_2(capsys):
+    def main():
+        raise ConfigError("features: the target 'y' is also listed as a feature")
+
+    assert run_stage("clean", main) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "training clean: features: the target 'y' is also listed as a feature\n"
+    )
+
+
+def test_a_refused_configuration_leaves_the_published_model_in_place(
+    tmp_path, trained, params
+):
+    import shutil
+
+    from bundle.files import sha256_file
+
+    shutil.copytree(trained.model_dir, tmp_path / "model")
+    before = {p.name: sha256_file(p) for p in (tmp_path / "model").iterdir()}
+    with pytest.raises(ConfigError):
+        run_until_fit(tmp_path, broken(features__positive_label=7))
+    after = {p.name: sha256_file(p) for p in (tmp_path / "model").iterdir()}
+    assert after == before

@@ -1,0 +1,125 @@
+"""The data set loaders' cleaning, on hand-made raw rows (no download)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from examples.german_credit import dataset as german
+from training.clean import drop_overlap
+from training.config import ConfigError, Paths
+from training.datasets import dataset_for
+from training.datasets.uci_adult import COLUMNS, clean, read_uci
+
+RAW = """|1x3 Cross validator
+39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K.
+52, ?, 209642, HS-grad, 9, Married-civ-spouse, ?, Husband, White, Male, 0, 0, 45, ?, >50K.
+39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K.
+
+"""  # noqa: E501
+
+
+def raw_frame() -> pd.DataFrame:
+    return read_uci(io.StringIO(RAW), skip_first_line=True)
+
+
+def test_read_uci_skips_the_junk_first_line_and_blank_lines():
+    df = raw_frame()
+    assert list(df.columns) == COLUMNS
+    assert len(df) == 3
+
+
+def test_clean_strips_blanks_and_normalises_labels():
+    df = clean(raw_frame())
+    assert df.loc[0, "workclass"] == "State-gov"
+    assert list(df["salary"]) == ["<=50K", ">50K"]
+
+
+def test_question_mark_becomes_missing():
+    df = clean(raw_frame())
+    row = df.iloc[1]
+    assert pd.isna(row["workclass"]) and pd.isna(row["occupation"])
+    assert pd.isna(row["native-country"]) and row["sex"] == "Male"
+
+
+def test_exact_duplicates_are_dropped():
+    assert len(clean(raw_frame())) == 2
+
+
+def test_training_rows_also_in_test_are_dropped_even_with_missing_values():
+    df = clean(raw_frame())
+    train = df
+    test = df.iloc[[1]].assign(salary="<=50K")  # same features, other label
+    kept = drop_overlap(train, test, "salary")
+    assert list(kept["age"]) == ["39"]
+
+
+GERMAN = (
+    "A11 6 A34 A43 1169 A65 A75 4 A93 A101 4 A121 67 A143 A152 2 A173 1 A192 A201 1\n"
+    "A12 48 A32 A43 5951 A61 A73 2 A92 A101 2 A121 22 A143 A152 1 A173 1 A191 A201 2\n"
+)
+
+
+def german_raw() -> pd.DataFrame:
+    return pd.read_csv(
+        io.StringIO(GERMAN), sep=" ", header=None, names=german.COLUMNS, dtype=str
+    )
+
+
+def test_german_codes_are_decoded_into_readable_text():
+    df = german.decode(german_raw())
+    assert df.loc[0, "checking_account"] == "< 0 DM"
+    assert df.loc[1, "credit_history"] == "existing credits paid back duly"
+    assert df.loc[0, "purpose"] == "radio/television"
+    assert list(df["credit_risk"]) == ["1", "2"]
+
+
+def test_german_sex_is_derived_from_the_personal_status_code():
+    df = german.decode(german_raw())
+    assert list(df["sex"]) == ["male", "female"]
+
+
+def test_german_unknown_code_is_an_error_not_a_missing_value():
+    raw = german_raw()
+    raw.loc[0, "housing"] = "A159"
+    with pytest.raises(ValueError, match="housing has unknown codes"):
+        german.decode(raw)
+
+
+def test_the_loader_is_chosen_by_name_or_module_path():
+    assert dataset_for({"data": {"loader": "uci_adult"}}).__name__.endswith("uci_adult")
+    assert dataset_for({"data": {"source": "my.csv"}}).__name__.endswith(".csv")
+    module = dataset_for({"data": {"loader": "examples.german_credit.dataset"}})
+    assert module is german
+
+
+@pytest.mark.parametrize(
+    "loader, message",
+    [
+        ("nonsense", "is not one of uci_adult, csv"),
+        ("examples.nowhere.dataset", "cannot be imported"),
+        ("training.config", "lacks fetch, load, CLEANING_STEPS, describe"),
+    ],
+)
+def test_an_unusable_loader_is_refused_naming_it(loader, message):
+    with pytest.raises(ConfigError, match=message):
+        dataset_for({"data": {"loader": loader}})
+
+
+def test_a_csv_of_your_own_is_split_with_every_class_in_both_parts(tmp_path):
+    from training.datasets import csv as own
+
+    rows = "\n".join(f"{i},{'a' if i % 2 else 'b'},{i % 3 == 0:d}" for i in range(60))
+    (tmp_path / "mine.csv").write_text("x,colour,label\n" + rows + "\n")
+    paths = Paths(root=tmp_path)
+    params = {
+        "data": {"source": "mine.csv", "test_size": 0.25, "seed": 1},
+        "features": {"target": "label"},
+    }
+    own.fetch(paths, params["data"])
+    parts = own.load(paths, params)
+    assert len(parts["train"]) + len(parts["test"]) == 60
+    for part in parts.values():
+        assert set(part["label"]) == {"0", "1"}

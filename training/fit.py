@@ -1,0 +1,138 @@
+"""Stage 3: choose a model by stratified K-fold CV and refit it on all training data.
+
+`python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
+bytes: the same data, params and code give the same file) and reports/cv_results.json.
+Nothing here is served yet: the export stage turns the Pipeline into the bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.pipeline import Pipeline
+
+from bundle.files import write_bytes_atomic, write_json_atomic
+from training import fitted
+from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.features import build_preprocessor, read_processed, split_xy
+from training.stage import run_stage
+
+PIPELINE_FILE = "pipeline.skops"
+CV_RESULTS = "cv_results.json"
+
+
+class Estimator:
+    """A candidate kind: its scikit-learn class, and whether numerics are scaled first."""
+
+    def __init__(self, cls: type, scale_numeric: bool) -> None:
+        self.cls, self.scale_numeric = cls, scale_numeric
+
+
+ESTIMATORS = {
+    "logistic_regression": Estimator(LogisticRegression, True),
+    "gradient_boosting": Estimator(GradientBoostingClassifier, False),
+}
+CV_SCORING = {
+    "roc_auc": "roc_auc",
+    "accuracy": "accuracy",
+    "f1": "f1",
+    "precision": "precision",
+    "recall": "recall",
+    "brier": "neg_brier_score",
+}
+
+
+def build_pipeline(
+    spec: FeatureSpec, estimator: str, params: dict, seed: int
+) -> Pipeline:
+    """Preprocessing and classifier as one Pipeline."""
+    if estimator not in ESTIMATORS:
+        raise ConfigError(
+            f"train.candidates: estimator {estimator!r} is not one of "
+            f"{', '.join(ESTIMATORS)}"
+        )
+    kind = ESTIMATORS[estimator]
+    kwargs = dict(params)
+    if "random_state" in kind.cls().get_params():
+        kwargs.setdefault("random_state", seed)
+    try:
+        classifier = kind.cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"train.candidates: {estimator}: {exc}") from exc
+    preprocess = build_preprocessor(spec, kind.scale_numeric)
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def cross_validate_candidates(
+    candidates: dict[str, dict], spec: FeatureSpec, X, y, folds: int, seed: int
+) -> list[dict[str, Any]]:
+    """Mean and standard deviation of every CV metric for each candidate."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rows = []
+    for name, cand in candidates.items():
+        pipe = build_pipeline(spec, cand["estimator"], cand.get("params", {}), seed)
+        scores = cross_validate(pipe, X, y, cv=cv, scoring=CV_SCORING, n_jobs=-1)
+        row: dict[str, Any] = {"candidate": name, "estimator": cand["estimator"]}
+        for metric in CV_SCORING:
+            values = scores[f"test_{metric}"] * (-1 if metric == "brier" else 1)
+            row[f"{metric}_mean"] = float(np.mean(values))
+            row[f"{metric}_std"] = float(np.std(values))
+        rows.append(row)
+    return rows
+
+
+def select(rows: list[dict[str, Any]], metric: str) -> str:
+    """The declared criterion: highest mean CV `metric` (lowest for the Brier score)."""
+    if metric not in CV_SCORING:
+        raise ConfigError(
+            f"train.selection_metric {metric!r} is not one of {', '.join(CV_SCORING)}"
+        )
+    sign = -1 if metric == "brier" else 1
+    return max(rows, key=lambda r: sign * r[f"{metric}_mean"])["candidate"]
+
+
+def select_and_fit(spec: FeatureSpec, tp: dict, X, y) -> tuple[str, Pipeline, list]:
+    """Cross-validate every candidate, pick one by the declared criterion, refit it."""
+    cv_rows = cross_validate_candidates(
+        tp["candidates"], spec, X, y, tp["cv_folds"], tp["seed"]
+    )
+    chosen = select(cv_rows, tp["selection_metric"])
+    cand = tp["candidates"][chosen]
+    pipeline = build_pipeline(
+        spec, cand["estimator"], cand.get("params", {}), tp["seed"]
+    )
+    return chosen, pipeline.fit(X, y), cv_rows
+
+
+def fit(paths: Paths, params: dict) -> dict[str, Any]:
+    """CV selection and refit; writes the fitted Pipeline and the CV table."""
+    spec, tp = FeatureSpec.from_params(params), params["train"]
+    X, y = split_xy(read_processed(paths.processed / "train.csv", spec, "train"), spec)
+    chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
+    write_bytes_atomic(paths.fitted / PIPELINE_FILE, fitted.dumps(pipeline))
+    cv = {
+        "selection_metric": tp["selection_metric"],
+        "selected": chosen,
+        "rows": cv_rows,
+    }
+    write_json_atomic(paths.reports / CV_RESULTS, cv)
+    return cv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    cv = fit(Paths(), load_params())
+    row = next(r for r in cv["rows"] if r["candidate"] == cv["selected"])
+    metric = cv["selection_metric"]
+    print(f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("fit", main))
