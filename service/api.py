@@ -60,7 +60,7 @@ def published_examples(model: LoadedBundle) -> dict[str, dict]:
 
 def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     """The prediction blueprint, its schemas built from the model's feature rules."""
-    project = model.metadata.project
+    project, target = model.metadata.project, model.metadata.target
     blp = JsonBlueprint(
         "predict",
         __name__,
@@ -82,8 +82,7 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     @blp.response(200, PredictResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
     @blp.doc(
-        summary=f"Score one record: {predictor.positive_label} or "
-        f"{predictor.negative_label}."
+        summary=f"Score one record: {target.positive_name} or {target.negative_name}."
     )
     def predict(data):
         """Score one record."""
