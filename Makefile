@@ -125,3 +125,6 @@ bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs of
 bench: data ## Measure latency, throughput, memory, cold start and batch scoring (~3 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
+
+# Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
+include deploy/targets.mk
