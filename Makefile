@@ -22,7 +22,7 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example \
 	clean model push pull deploy smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench
+	bench-observability score score-spark bench monitor alerts bench-monitoring
 MODEL_DIR ?= model
 
 help: ## List the targets
@@ -30,7 +30,7 @@ help: ## List the targets
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-batch.txt requirements-spark.txt \
-	  requirements-train.txt requirements-dev.txt
+	  requirements-deploy.txt requirements-train.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
@@ -117,6 +117,19 @@ score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make sc
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score-spark IN=input.csv|.parquet|folder OUT=folder [ERRORS=folder] [MASTER=local[*]]"; exit 2; }
 	$(PY) -m batch.spark_job "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(MASTER),--master "$(MASTER)")
 
+monitor: $(STAMP) ## Drift report from captured records: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv]
+	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
+	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
+
+alerts: $(STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring
+	$(PY) -m monitoring.alerts --model $(MODEL_DIR)
+
+bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs off (goal >= 95%)
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.monitoring
+
 bench: data ## Measure latency, throughput, memory, cold start, batch scoring and Spark (~4 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
+
+# Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
+include deploy/targets.mk

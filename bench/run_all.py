@@ -12,7 +12,16 @@ import argparse
 import sys
 import time
 
-from bench import coldstart, http, inference, machine, memory, scoring, spark
+from bench import (
+    coldstart,
+    http,
+    inference,
+    machine,
+    memory,
+    monitoring,
+    scoring,
+    spark,
+)
 
 
 def http_rows(seconds: int) -> list[tuple[str, str, str]]:
@@ -38,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = [
         ("in-process", inference.run),
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
+        ("monitoring on/off (wrk)", lambda: monitoring.run(args.seconds)),
         ("memory", memory.run),
         ("cold start", coldstart.run),
         ("batch scoring CLI, CSV and Parquet, x1 and x10", scoring.run),

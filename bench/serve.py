@@ -28,8 +28,14 @@ VARIANTS = {
 class ConstantPredictor:
     """Answers every record with one fixed prediction, without running a model."""
 
-    def __init__(self, label: str, probability: float) -> None:
-        self.answer = Prediction(label, probability)
+    def __init__(self, real, probability: float) -> None:
+        # The names the API's texts and /health read from the real predictor.
+        self.positive_label, self.negative_label = (
+            real.positive_label,
+            real.negative_label,
+        )
+        self.graph = real.graph
+        self.answer = Prediction(real.negative_label, probability)
 
     def predict_one(self, record):
         return self.answer
@@ -40,7 +46,7 @@ class ConstantPredictor:
 
 def baseline_app(settings, model):
     """The app over the real bundle's metadata (schema, version) but a constant model."""
-    constant = ConstantPredictor(model.predictor.negative_label, 0.25)
+    constant = ConstantPredictor(model.predictor, 0.25)
     return build_app(settings, dataclasses.replace(model, predictor=constant))
 
 

@@ -44,7 +44,14 @@ CLASSIFIER_GRAPH = Role(
 FITTED_PIPELINE = Role(
     "fitted_pipeline", "pipeline.skops", "the scikit-learn Pipeline (skops, no pickle)"
 )
-ROLES = {r.key: r for r in (PIPELINE_GRAPH, CLASSIFIER_GRAPH, FITTED_PIPELINE)}
+# The training data's profile that live traffic is compared with (bundle/profile.py).
+REFERENCE_PROFILE = Role(
+    "reference_profile", "reference.json", "the training reference for drift monitoring"
+)
+ROLES = {
+    r.key: r
+    for r in (PIPELINE_GRAPH, CLASSIFIER_GRAPH, FITTED_PIPELINE, REFERENCE_PROFILE)
+}
 REQUIRED_ROLES = (PIPELINE_GRAPH.key, FITTED_PIPELINE.key)
 
 

@@ -39,6 +39,7 @@ class FeatureRule:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    _choices: frozenset = field(init=False, repr=False, compare=False)
     _accept: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +56,7 @@ class FeatureRule:
         if not self.numeric and not self.categories:
             raise ValueError(f"feature {self.name!r}: a category needs its categories")
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "_choices", frozenset(self.categories))
         object.__setattr__(self, "_accept", self._acceptor())
 
     @property
@@ -92,7 +94,7 @@ class FeatureRule:
         else:
             if not isinstance(value, str):
                 return "Not a valid string."
-            return None if value in self._category_set else self.choices_message
+            return None if value in self._choices else self.choices_message
         return None if self.minimum <= value <= self.maximum else self.range_message
 
     def load(self, value: Any) -> Any:
@@ -100,10 +102,6 @@ class FeatureRule:
         return float(value) if self.kind == "number" and value is not None else value
 
     # -- the same rule, fast: only says "accepted" for what `error` accepts ------------
-
-    @property
-    def _category_set(self) -> frozenset:
-        return frozenset(self.categories)
 
     def _acceptor(self) -> Callable[[Any], bool]:
         low, high, nullable = self.minimum, self.maximum, self.nullable
@@ -116,7 +114,7 @@ class FeatureRule:
             return lambda v: (
                 type(v) in (int, float) and low <= v <= high and math.isfinite(v)
             ) or (v is None and nullable)
-        choices = frozenset(self.categories)
+        choices = self._choices
         return lambda v: (type(v) is str and v in choices) or (v is None and nullable)
 
     def accepts(self, value: Any) -> bool:

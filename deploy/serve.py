@@ -65,12 +65,18 @@ def prepare_metrics_dir(settings: Settings) -> Settings:
     return dataclasses.replace(settings, prometheus_multiproc_dir=path)
 
 
-def worker_gone(server: Any, worker: Any) -> None:
+def worker_gone(settings: Settings) -> Callable[[Any, Any], None]:
     """gunicorn's child_exit: prometheus_client drops the worker's live files."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+    def child_exit(server: Any, worker: Any) -> None:
+        if settings.metrics_enabled and settings.prometheus_multiproc_dir:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(
+                worker.pid, settings.prometheus_multiproc_dir
+            )
+
+    return child_exit
 
 
 def freeze_before_fork(server: Any) -> None:
@@ -98,7 +104,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": PROGRAM,
-        "child_exit": worker_gone,
+        "child_exit": worker_gone(settings),
         "worker_exit": lambda server, worker: exit_worker(),
         "when_ready": freeze_before_fork,
     }

@@ -16,13 +16,15 @@ __version__ = "2.0.0"
 def create_app(
     config: Mapping[str, Any] | None = None, model=None, settings=None
 ) -> Flask:
-    """Build the app: config, model, observability, security, blueprints, errors.
+    """Build the app: config, model, observability, monitoring, security, blueprints,
+    errors.
 
     `model` is a verified LoadedBundle (None serves only / and a 503 /health);
     `settings` a service.settings.Settings (default: from the environment); `config`
     overrides single Flask config keys (tests).
     """
     from service.errors import register_error_handlers
+    from service.monitoring import register_monitoring
     from service.observability import register_observability
     from service.security import register_security
     from service.settings import Settings
@@ -33,6 +35,7 @@ def create_app(
     app.config.update(config or {})
     app.extensions["model_bundle"] = model
     register_observability(app, model)
+    register_monitoring(app, model)
     register_security(app)
     register_blueprints(app, model)
     register_error_handlers(app)

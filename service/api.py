@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from flask_smorest import abort
 
 from bundle.store import LoadedBundle
+from service.monitoring import observe_many, observe_one
 from service.parsing import JsonBlueprint
 from service.schemas import (
     BatchResponseSchema,
@@ -60,7 +61,7 @@ def published_examples(model: LoadedBundle) -> dict[str, dict]:
 
 def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     """The prediction blueprint, its schemas built from the model's feature rules."""
-    project = model.metadata.project
+    project, target = model.metadata.project, model.metadata.target
     blp = JsonBlueprint(
         "predict",
         __name__,
@@ -82,13 +83,13 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     @blp.response(200, PredictResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
     @blp.doc(
-        summary=f"Score one record: {predictor.positive_label} or "
-        f"{predictor.negative_label}."
+        summary=f"Score one record: {target.positive_name} or {target.negative_name}."
     )
     def predict(data):
         """Score one record."""
         result = predictor.predict_one(data)
         count_predictions([result.label])
+        observe_one(data, result)
         return json_response(
             {
                 "prediction": result.label,
@@ -104,8 +105,10 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     @blp.doc(summary=f"Score 1 to {batch_limit} records, answered in order.")
     def predict_batch(data):
         """Score a batch of records; answers come in request order."""
-        results = predictor.predict_many(data["records"])
+        records = data["records"]
+        results = predictor.predict_many(records)
         count_predictions([r.label for r in results])
+        observe_many(records, results)
         return json_response(
             {
                 "predictions": [

@@ -54,6 +54,13 @@ class Metrics:
         )
         # labels() costs microseconds per call; the label sets are few, so keep them.
         self._children: dict[tuple, tuple] = {}
+        # Figures computed at scrape time (service/monitoring.py), not stored samples.
+        self.collectors: list = []
+
+    def add_collector(self, collector) -> None:
+        """Serve a scrape-time collector's families at /metrics too."""
+        self.collectors.append(collector)
+        self.registry.register(collector)
 
     def observe_request(
         self, method: str, route: str, status: str, seconds: float
@@ -82,6 +89,8 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            for collector in self.collectors:
+                registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

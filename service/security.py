@@ -14,9 +14,10 @@ from apispec import BasePlugin
 from flask import Flask, current_app, request
 from flask_smorest import abort
 
-# Blueprints whose endpoints need the token when API_TOKEN is set: the predictions and
-# the metrics (traffic figures are nobody else's business). / /health /docs stay open.
-PROTECTED_BLUEPRINTS = frozenset({"predict", "metrics"})
+# Blueprints whose endpoints need the token when API_TOKEN is set: the predictions, the
+# metrics and the monitoring view (traffic figures are nobody else's business).
+# / /health /docs stay open.
+PROTECTED_BLUEPRINTS = frozenset({"predict", "metrics", "monitoring"})
 PROTECTED_PATH_PREFIX = "/predict"  # how the spec plugin finds the predict operations
 SCHEME_NAME = "bearerAuth"
 CHALLENGE = 'Bearer realm="model-service"'

@@ -56,6 +56,14 @@ def positive(kind: type) -> Callable[[str], Any]:
     return parse
 
 
+def fraction(value: str) -> float:
+    """A share above 0, at most 1."""
+    number = float(value)
+    if not 0 < number <= 1:
+        raise ValueError("expected a number above 0 and at most 1")
+    return number
+
+
 def tristate(value: str) -> bool | None:
     """true/false, or empty for "decide from the platform"."""
     return None if value.strip() == "" else parse_bool(value)
@@ -79,7 +87,10 @@ class Settings:
         "MAX_CONTENT_LENGTH", 1048576, positive(int), "largest request body, bytes"
     )
     api_token: str = setting(
-        "API_TOKEN", "", str, "bearer token for /predict* and /metrics; empty: no auth"
+        "API_TOKEN",
+        "",
+        str,
+        "bearer token for /predict*, /metrics, /monitoring; empty: no auth",
     )
     log_level: str = setting(
         "LOG_LEVEL", "INFO", choice(*LOG_LEVELS, case=str.upper), "log level"
@@ -95,6 +106,32 @@ class Settings:
         "",
         str,
         "where server workers write their metrics; empty: a temporary folder",
+    )
+    # -- model monitoring (service/monitoring.py, service/capture.py) -----------------
+    monitoring_enabled: bool = setting(
+        "MONITORING_ENABLED",
+        True,
+        parse_bool,
+        "count scored records against the training reference: drift on /metrics "
+        "and /monitoring",
+    )
+    capture_enabled: bool = setting(
+        "CAPTURE_ENABLED", False, parse_bool, "log scored records as JSON lines"
+    )
+    capture_sample_rate: float = setting(
+        "CAPTURE_SAMPLE_RATE", 1.0, fraction, "share of scored records captured"
+    )
+    capture_destination: str = setting(
+        "CAPTURE_DESTINATION",
+        "stdout",
+        str,
+        "`stdout` (Heroku's log drains carry it) or a file path",
+    )
+    capture_max_bytes: int = setting(
+        "CAPTURE_MAX_BYTES",
+        104857600,
+        positive(int),
+        "capture stops at this size: the file's, or what a worker wrote to stdout",
     )
     # -- the server (gunicorn) --------------------------------------------------------
     host: str = setting(
@@ -191,6 +228,11 @@ class Settings:
             "LOG_FORMAT": self.log_format,
             "METRICS_ENABLED": self.metrics_enabled,
             "PROMETHEUS_MULTIPROC_DIR": self.prometheus_multiproc_dir,
+            "MONITORING_ENABLED": self.monitoring_enabled,
+            "CAPTURE_ENABLED": self.capture_enabled,
+            "CAPTURE_SAMPLE_RATE": self.capture_sample_rate,
+            "CAPTURE_DESTINATION": self.capture_destination,
+            "CAPTURE_MAX_BYTES": self.capture_max_bytes,
         }
 
 

@@ -34,6 +34,7 @@ from bundle.format import (
     CLASSIFIER_GRAPH,
     FITTED_PIPELINE,
     PIPELINE_GRAPH,
+    REFERENCE_PROFILE,
     Example,
     Examples,
     Metadata,
@@ -47,6 +48,7 @@ from training.config import FeatureSpec, Paths, load_params
 from training.features import feature_rules, read_processed, split_xy, target_of
 from training.fit import CV_RESULTS, PIPELINE_FILE
 from training.metrics import classification_metrics, labels_from_proba
+from training.profile import reference_profile
 from training.stage import run_stage
 
 TARGET_OPSET = 17
@@ -292,10 +294,14 @@ def export(paths: Paths, params: dict) -> Metadata:
         for e in (whole, served)
     }
     proba = served.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
+    profile = reference_profile(
+        X_train, X_test, y_test, proba, rules, threshold, params["evaluate"]["slices"]
+    )
     blobs = {
         PIPELINE_GRAPH: whole_bytes,
         CLASSIFIER_GRAPH: classifier_bytes,
         FITTED_PIPELINE: pipeline_bytes,
+        REFERENCE_PROFILE: profile.to_bytes(),
     }
     files = file_entries(blobs)
     chosen = cv["selected"]

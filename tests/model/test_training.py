@@ -99,8 +99,6 @@ def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, par
 def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path):
     import dataclasses
 
-    from bundle.format import FITTED_PIPELINE, PIPELINE_GRAPH, CLASSIFIER_GRAPH
-
     model_dir = tmp_path / "model"
     shutil.copytree(trained.model_dir, model_dir)
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
@@ -110,8 +108,7 @@ def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path):
         meta, examples=dataclasses.replace(meta.examples, positive=wrong)
     )
     blobs = {
-        r: (model_dir / r.file).read_bytes()
-        for r in (PIPELINE_GRAPH, CLASSIFIER_GRAPH, FITTED_PIPELINE)
+        ROLES[key]: (model_dir / e.file).read_bytes() for key, e in meta.files.items()
     }
     with pytest.raises(Exception, match="self-check"):
         publish.publish_bundle(model_dir, meta, blobs)

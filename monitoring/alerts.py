@@ -1,0 +1,322 @@
+"""Prometheus alerting rules and a Grafana dashboard for the served model.
+
+Metric names carry the project's slug (`census_income_http_requests_total`), so both
+are generated for the bundle being served rather than committed for one data set:
+
+    python -m monitoring.alerts [--model model] [--out build/monitoring]
+
+writes `alerts.yml` (rules), `dashboard.json` (Grafana) and `prometheus.yml` (a scrape
+config that loads the rules). The drift thresholds are bundle/profile.py's, the same
+that GET /monitoring reads with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bundle.files import write_text_atomic
+from bundle.profile import (
+    MIN_RECORDS,
+    PSI_SIGNIFICANT,
+    SLICE_GAP,
+    SLICE_MIN_RECORDS,
+    SLICE_Z,
+    SMOOTHING,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+ERROR_RATE = 0.05  # share of requests answered 5xx
+P99_SECONDS = 0.5  # per prediction route
+PREDICT_ROUTES = '"/predict.*"'
+
+
+def alert(name: str, expr: str, pending: str, severity: str, summary: str) -> dict:
+    return {
+        "alert": name,
+        "expr": " ".join(expr.split()),
+        "for": pending,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary},
+    }
+
+
+def windowed_psi(ns: str, what: str, by: str, window: str) -> str:
+    """PromQL for the PSI of the records counted in the last `window` against the
+    reference shares the service exposes; only where the window holds MIN_RECORDS.
+
+    The service's own `*_drift_psi` gauges cover everything since it started, which
+    a drift that begins late in a long run moves only slowly; this is the recent view.
+    """
+    keys = f"job, instance{by}"
+    live = f"(increase({ns}_{what}_bin_records_total[{window}]) + {SMOOTHING})"
+    share = f"({live} / on ({keys}) group_left () sum by ({keys}) {live})"
+    ref = f"{ns}_{what}_reference_share"
+    return (
+        f"sum by ({keys}) (({share} - {ref}) * ln({share} / {ref})) and on (job, "
+        f"instance) increase({ns}_monitored_records_total[{window}]) >= {MIN_RECORDS}"
+    )
+
+
+def recorded(ns: str, what: str, window: str) -> str:
+    """The name of a windowed-PSI recording rule."""
+    return f"{ns}:{what}_drift_psi:increase{window}"
+
+
+def recording_rules(ns: str, window: str) -> list[dict]:
+    return [
+        {
+            "record": recorded(ns, "feature", window),
+            "expr": windowed_psi(ns, "feature", ", feature", window),
+        },
+        {
+            "record": recorded(ns, "prediction", window),
+            "expr": windowed_psi(ns, "prediction", "", window),
+        },
+    ]
+
+
+def rules(
+    namespace: str, project: str, pending: str | None = None, window: str = "1h"
+) -> dict[str, Any]:
+    """The recording and alerting rules for a service whose metrics start with
+    `namespace`. Drift is judged on the records of the last `window`.
+
+    `pending` overrides every rule's `for:` (the end-to-end test uses seconds)."""
+    ns = namespace
+
+    def wait(default: str) -> str:
+        return pending or default
+
+    group = [
+        alert(
+            "ModelServiceErrorRate",
+            f"""sum by (job, instance) (rate({ns}_http_requests_total{{status=~"5.."}}[5m]))
+            / sum by (job, instance) (rate({ns}_http_requests_total[5m])) > {ERROR_RATE}""",
+            wait("5m"),
+            "page",
+            f"{project}: more than {ERROR_RATE:.0%} of requests fail (5xx)",
+        ),
+        alert(
+            "ModelServiceLatencyP99",
+            f"""histogram_quantile(0.99, sum by (job, instance, route, le)
+            (rate({ns}_http_request_duration_seconds_bucket{{route=~{PREDICT_ROUTES}}}[5m])))
+            > {P99_SECONDS}""",
+            wait("10m"),
+            "page",
+            f"{project}: p99 latency of {{{{ $labels.route }}}} above {P99_SECONDS} s",
+        ),
+        alert(
+            "ModelServiceNoTraffic",
+            # The monitoring counter exists from the first scrape (at 0), so a rate of
+            # 0 means no records were scored; the request counters appear only with
+            # the first request. Needs MONITORING_ENABLED (the default).
+            f"sum by (job, instance) (rate({ns}_monitored_records_total[15m])) == 0",
+            wait("30m"),
+            "ticket",
+            f"{project}: no prediction requests for 15 minutes",
+        ),
+        alert(
+            "ModelFeatureDrift",
+            f"{recorded(ns, 'feature', window)} > {PSI_SIGNIFICANT}",
+            wait("15m"),
+            "ticket",
+            f"{project}: feature {{{{ $labels.feature }}}} drifted from training "
+            f"(PSI above {PSI_SIGNIFICANT} over {window})",
+        ),
+        alert(
+            "ModelPredictionDrift",
+            f"{recorded(ns, 'prediction', window)} > {PSI_SIGNIFICANT}",
+            wait("15m"),
+            "ticket",
+            f"{project}: predicted probabilities drifted from training "
+            f"(PSI above {PSI_SIGNIFICANT} over {window})",
+        ),
+        alert(
+            "ModelSlicePositiveRate",
+            f"""abs({ns}_slice_positive_rate - {ns}_slice_reference_positive_rate)
+            > {SLICE_GAP} and abs({ns}_slice_positive_rate_z) > {SLICE_Z}
+            and {ns}_slice_records_total >= {SLICE_MIN_RECORDS}""",
+            wait("15m"),
+            "ticket",
+            f"{project}: predicted-positive rate of {{{{ $labels.feature }}}}="
+            "{{ $labels.value }} is far from training",
+        ),
+    ]
+    return {
+        "groups": [
+            {"name": f"{ns}-drift", "rules": recording_rules(ns, window)},
+            {"name": f"{ns}-model-service", "rules": group},
+        ]
+    }
+
+
+def panel(title: str, targets: list[tuple[str, str]], y: int, x: int, unit: str):
+    """A Grafana time-series panel, half the width of the dashboard."""
+    return {
+        "type": "timeseries",
+        "title": title,
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {"refId": chr(65 + i), "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+
+
+def dashboard(namespace: str, project: str) -> dict[str, Any]:
+    """A Grafana dashboard of the service's traffic, latency, predictions and drift."""
+    ns = namespace
+    requests = f"{ns}_http_requests_total"
+    latency = f"{ns}_http_request_duration_seconds_bucket"
+    specs = [
+        (
+            "Requests per second by route and status",
+            [
+                (
+                    f"sum by (route, status) (rate({requests}[5m]))",
+                    "{{route}} {{status}}",
+                )
+            ],
+            "reqps",
+        ),
+        (
+            "Error rate (5xx)",
+            [
+                (
+                    f'sum(rate({requests}{{status=~"5.."}}[5m])) '
+                    f"/ sum(rate({requests}[5m]))",
+                    "5xx share",
+                )
+            ],
+            "percentunit",
+        ),
+        (
+            "Latency by route (p50, p99)",
+            [
+                (
+                    f"histogram_quantile({q}, sum by (route, le) (rate({latency}[5m])))",
+                    f"p{int(q * 100)} {{{{route}}}}",
+                )
+                for q in (0.5, 0.99)
+            ],
+            "s",
+        ),
+        (
+            "Predictions per second by class",
+            [(f"sum by (label) (rate({ns}_predictions_total[5m]))", "{{label}}")],
+            "ops",
+        ),
+        (
+            f"Feature drift, last hour (PSI; alert above {PSI_SIGNIFICANT})",
+            [(f"max by (feature) ({recorded(ns, 'feature', '1h')})", "{{feature}}")],
+            "none",
+        ),
+        (
+            "Feature drift since the server started (PSI)",
+            [(f"max by (feature) ({ns}_feature_drift_psi)", "{{feature}}")],
+            "none",
+        ),
+        (
+            "Prediction drift (PSI) and predicted-positive share",
+            [
+                (
+                    f"max({recorded(ns, 'prediction', '1h')})",
+                    "prediction PSI, last hour",
+                ),
+                (f"max({ns}_prediction_drift_psi)", "prediction PSI, since start"),
+                (
+                    f"sum(rate({ns}_slice_predicted_positive_total[5m])) / "
+                    f"sum(rate({ns}_slice_records_total[5m]))",
+                    "positive share (all slices)",
+                ),
+            ],
+            "none",
+        ),
+        (
+            "Slices furthest from training (predicted-positive rate, live - training)",
+            [
+                (
+                    f"topk(10, abs(max by (feature, value) ({ns}_slice_positive_rate)"
+                    f" - max by (feature, value) "
+                    f"({ns}_slice_reference_positive_rate)))",
+                    "{{feature}}={{value}}",
+                )
+            ],
+            "percentunit",
+        ),
+        (
+            "Records counted for monitoring per second",
+            [(f"sum(rate({ns}_monitored_records_total[5m]))", "records/s")],
+            "ops",
+        ),
+    ]
+    panels = [
+        panel(title, targets, 8 * (i // 2), 12 * (i % 2), unit)
+        for i, (title, targets, unit) in enumerate(specs)
+    ]
+    return {
+        "title": f"{project} model service",
+        "uid": f"{ns}-model"[:40],
+        "schemaVersion": 39,
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "30s",
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Prometheus",
+                }
+            ]
+        },
+        "panels": panels,
+    }
+
+
+def scrape_config(target: str, rules_file: str, interval: str = "15s") -> dict:
+    """A Prometheus config scraping one service and loading the rules."""
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [rules_file],
+        "scrape_configs": [
+            {"job_name": "model-service", "static_configs": [{"targets": [target]}]}
+        ],
+    }
+
+
+def write_all(out: Path, namespace: str, project: str) -> list[Path]:
+    """alerts.yml, dashboard.json and prometheus.yml into `out` (atomically)."""
+    files = {
+        "alerts.yml": yaml.safe_dump(rules(namespace, project), sort_keys=False),
+        "dashboard.json": json.dumps(dashboard(namespace, project), indent=2) + "\n",
+        "prometheus.yml": yaml.safe_dump(
+            scrape_config("127.0.0.1:8000", "alerts.yml"), sort_keys=False
+        ),
+    }
+    return [write_text_atomic(out / name, text) for name, text in files.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bundle.format import read_metadata
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "model")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "monitoring")
+    args = parser.parse_args(argv)
+    project = read_metadata(args.model).project
+    for path in write_all(args.out, project.slug, project.name):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""MONITORING.md: the monitoring report's text, in the model card's style (every number
+computed, tables first, figures after)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bundle.profile import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
+from monitoring.figures import MIN_SUPPORT
+from training.model_card import _f, _table
+
+TOP_SLICES = 15
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _moved_bin(feature: dict) -> str:
+    """The bin whose share moved most, as `bin: training -> live`."""
+    bins = [b for b in feature["bins"] if b["share"] is not None]
+    if not bins:
+        return "n/a"
+    b = max(bins, key=lambda b: abs(b["share"] - b["reference_share"]))
+    return f"{b['bin']}: {_pct(b['reference_share'])} -> {_pct(b['share'])}"
+
+
+def _header(ctx: dict) -> list[str]:
+    model, capture, fig = ctx["model"], ctx["capture"], ctx["figures"]
+    times = sorted(t for t in capture.times if t)
+    versions = ", ".join(sorted(capture.versions)) or "n/a"
+    lines = [
+        f"# Monitoring report: {model.metadata.project.name}",
+        "",
+        f"Live traffic captured by the service, compared with the training reference "
+        f"in the bundle of model `{model.version}`.",
+        "",
+        f"- Records: {fig['records']:,} (capture lines; {capture.skipped:,} other "
+        "lines skipped)",
+        f"- Captured from {times[0] if times else 'n/a'} to "
+        f"{times[-1] if times else 'n/a'}",
+        f"- Model version(s) in the capture: {versions}",
+    ]
+    if model.version not in capture.versions:
+        lines.append(
+            f"- **Note**: the capture was scored by another model than `{model.version}`"
+        )
+    if fig["records"] < MIN_RECORDS:
+        lines.append(
+            f"- **Note**: fewer than {MIN_RECORDS} records: drift figures are noisy"
+        )
+    return lines
+
+
+def _drift(ctx: dict) -> list[str]:
+    fig = ctx["figures"]
+    rows = [
+        [f["name"], f["kind"], _f(f["psi"], 3), f["status"], _moved_bin(f)]
+        for f in fig["features"]
+    ]
+    moved = [f["name"] for f in fig["features"] if (f["psi"] or 0) > PSI_SIGNIFICANT]
+    return [
+        "",
+        "## Feature drift",
+        "",
+        f"Population stability index (PSI) of each feature against training, most "
+        f"moved first: below {PSI_MODERATE} stable, {PSI_MODERATE} to "
+        f"{PSI_SIGNIFICANT} moderate, above {PSI_SIGNIFICANT} significant.",
+        "",
+        f"Drifted (PSI above {PSI_SIGNIFICANT}): {', '.join(moved) or 'none'}.",
+        "",
+        *_table(["feature", "kind", "PSI", "status", "bin that moved most"], rows),
+        "",
+        f"![Training vs live histograms]({ctx['images']['features']})",
+    ]
+
+
+def _prediction(ctx: dict) -> list[str]:
+    pred = ctx["figures"]["prediction"]
+    return [
+        "",
+        "## Prediction drift",
+        "",
+        f"- PSI of the predicted probability: {_f(pred['psi'], 3)} ({pred['status']})",
+        f"- Predicted-positive rate: live {_pct(pred['positive_rate'])}, held-out "
+        f"training data {_pct(pred['reference_positive_rate'])}",
+        "",
+        f"![Predicted probability]({ctx['images']['prediction']})",
+    ]
+
+
+def _slices(ctx: dict) -> list[str]:
+    values = [
+        (g["feature"], v)
+        for g in ctx["figures"]["slices"]
+        for v in g["values"]
+        if v["reference_positive_rate"] is not None
+        and min(v["records"], v["reference_support"]) >= MIN_SUPPORT
+    ]
+    values.sort(key=lambda fv: -abs(fv[1]["z"] or 0.0))
+    far = [f"{f}={v['value']}" for f, v in values if v["far_from_training"]]
+    rows = [
+        [
+            f"{f}={v['value']}",
+            v["records"],
+            _pct(v["positive_rate"]),
+            _pct(v["reference_positive_rate"]),
+            _f(v["z"], 1),
+            "yes" if v["far_from_training"] else "",
+        ]
+        for f, v in values[:TOP_SLICES]
+    ]
+    return [
+        "",
+        "## Slice positive rates against training",
+        "",
+        "The slices the evaluation reports, by how far their predicted-positive rate "
+        f"moved (in standard errors; the {TOP_SLICES} furthest of those with at least "
+        f"{MIN_SUPPORT} records live and held-out).",
+        "",
+        f"Far from training: {', '.join(far) or 'none'}.",
+        "",
+        *_table(["slice", "records", "live rate", "training rate", "z", "far"], rows),
+        "",
+        f"![Slice positive rates]({ctx['images']['slices']})",
+    ]
+
+
+def _labelled(ctx: dict) -> list[str]:
+    if not ctx["labels_given"]:
+        return [
+            "",
+            "## With true labels",
+            "",
+            "No labels file given: run `make monitor CAPTURE=... LABELS=labels.csv` "
+            "to recompute the slice metrics of training on live data.",
+        ]
+    labelled = ctx["labelled"]
+    frame, table = labelled["frame"], labelled["table"]
+    lines = ["", "## With true labels", "", f"- Records with a label: {len(frame):,}"]
+    if table is None:
+        return lines + ["- Both classes are needed to score slices; not scored."]
+    overall = table.attrs["overall_f1"]
+    trained = ctx["model"].metadata.metrics.get("f1")
+    lines.append(
+        f"- Overall F1: live {_f(overall, 3)}, held-out training {_f(trained, 3)}"
+    )
+    weak = table[table["flagged"].astype(bool)]
+    names = [f"{r.feature}={r.value} (F1 {r.f1:.3f})" for r in weak.itertuples()]
+    lines += [
+        f"- Weak slices (F1 more than {table.attrs['f1_margin']:.2f} below the live "
+        f"overall, support >= {table.attrs['min_support']}): {', '.join(names) or 'none'}",
+        "",
+    ]
+    judged = table[~table["too_small"].astype(bool)].sort_values("f1")
+    rows = [
+        [
+            f"{r.feature}={r.value}",
+            r.support,
+            _f(r.precision, 3),
+            _f(r.recall, 3),
+            _f(r.f1, 3),
+            _f(r.training_f1, 3),
+            "FLAGGED" if r.flagged else "",
+        ]
+        for r in judged.itertuples()
+    ]
+    lines += _table(
+        ["slice", "support", "precision", "recall", "F1", "training F1", ""], rows
+    )
+    return lines + ["", f"![Live slice F1]({ctx['images']['slice_f1']})"]
+
+
+def render(ctx: dict[str, Any]) -> str:
+    """The whole report as Markdown."""
+    parts = _header(ctx) + _drift(ctx) + _prediction(ctx) + _slices(ctx)
+    parts += _labelled(ctx)
+    return "\n".join(parts) + "\n"

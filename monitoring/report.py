@@ -1,0 +1,230 @@
+"""`make monitor`: a drift report, in the style of the model card, from captured records.
+
+    python -m monitoring.report CAPTURE [--labels LABELS] [--model model]
+                                        [--out reports/monitoring]
+
+CAPTURE is what the service wrote with CAPTURE_ENABLED=true: a JSON-lines file, or a log
+in which those lines appear after a prefix (`heroku logs` output, a log drain's file);
+lines that are not capture lines are skipped. LABELS (optional) is a CSV of true labels,
+joined by `request_id` (and `row`, for records sent in a batch; 0 when absent), with the
+label in a `label` column or the target's own column; its values are the data's (e.g.
+`>50K`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
+
+The live figures are counted with the service's own code (service/drift.py) against
+the reference profile in the bundle, so the report and /monitoring agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from bundle.files import write_text_atomic
+from bundle.profile import PSI_SIGNIFICANT, read_profile
+from bundle.store import LoadedBundle, load_bundle
+from monitoring import figures
+from service.drift import DriftCounter
+from service.monitoring import flagged
+
+ROOT = Path(__file__).resolve().parent.parent
+TOP_SLICES = 15
+
+
+class ReportError(ValueError):
+    """A capture or labels file the report cannot use."""
+
+
+@dataclass
+class Capture:
+    """The captured records, in order, with what the service answered."""
+
+    records: list[dict] = field(default_factory=list)
+    keys: list[tuple[str, int]] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    versions: set[str] = field(default_factory=set)
+    skipped: int = 0
+
+
+def read_capture(lines: Iterable[str]) -> Capture:
+    """Capture lines, wherever they start in a log line; other lines are skipped."""
+    out = Capture()
+    for line in lines:
+        start = line.find("{")
+        if start < 0:
+            out.skipped += 1
+            continue
+        try:
+            item = json.loads(line[start:])
+        except json.JSONDecodeError:
+            out.skipped += 1
+            continue
+        if not isinstance(item, dict) or item.get("type") != "capture":
+            out.skipped += 1
+            continue
+        out.records.append(item["record"])
+        out.keys.append((str(item["request_id"]), int(item.get("row", 0))))
+        out.probabilities.append(float(item["probability"]))
+        out.times.append(str(item.get("ts", "")))
+        out.versions.add(str(item.get("model_version", "")))
+    return out
+
+
+def label_value(text: str, model: LoadedBundle) -> int | None:
+    """1 / 0 for a label as the data or the display names spell it (then 1/0 and
+    true/false, unless the data uses those for something else); None if neither."""
+    target = model.metadata.target
+    names = {str(target.negative): 0, target.negative_name: 0}
+    names |= {str(target.positive): 1, target.positive_name: 1}
+    for alias, value in (("1", 1), ("0", 0), ("true", 1), ("false", 0)):
+        names.setdefault(alias, value)
+    return names.get(text.strip())
+
+
+def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], int]:
+    """(request ID, row) -> 1/0 from a CSV; ReportError names what is missing."""
+    column_names = ("label", model.metadata.target.column)
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        column = next((c for c in column_names if c in header), None)
+        if "request_id" not in header or column is None:
+            raise ReportError(
+                f"{path}: needs a request_id column and a label column "
+                f"({' or '.join(column_names)}); found {header}"
+            )
+        labels = {}
+        for number, row in enumerate(reader, start=2):
+            value = label_value(row[column], model)
+            if value is None:
+                raise ReportError(
+                    f"{path} line {number}: unknown label {row[column]!r}"
+                )
+            labels[(row["request_id"], int(row.get("row") or 0))] = value
+    return labels
+
+
+def drift_figures(model: LoadedBundle, capture: Capture) -> dict[str, Any]:
+    """The service's figures, counted from the capture."""
+    profile = read_profile(model)
+    if profile is None:
+        raise ReportError(f"{model.path}: the bundle has no reference profile")
+    counter = DriftCounter(profile, model.metadata.target.threshold)
+    counter.count_many(capture.records, np.asarray(capture.probabilities))
+    return counter.figures()
+
+
+def live_frame(model: LoadedBundle, capture: Capture, labels: dict) -> pd.DataFrame:
+    """The labelled captured records as a table, with the evaluation's bands."""
+    from training import slicing
+
+    keep = [i for i, key in enumerate(capture.keys) if key in labels]
+    frame = pd.DataFrame([capture.records[i] for i in keep])
+    frame["_y"] = [labels[capture.keys[i]] for i in keep]
+    threshold = model.metadata.target.threshold
+    frame["_pred"] = [int(capture.probabilities[i] >= threshold) for i in keep]
+    bands = {
+        g.source: list(g.band_edges)
+        for g in read_profile(model).slices
+        if g.band_edges is not None
+    }
+    return slicing.add_bands(frame, bands)
+
+
+def labelled_slices(model: LoadedBundle, frame: pd.DataFrame, params: dict):
+    """Slice metrics of training, recomputed on the labelled live records."""
+    from training import slicing
+
+    sp = params["evaluate"]["slices"]
+    groups = read_profile(model).slices
+    table = slicing.slice_metrics(
+        frame,
+        frame["_y"].to_numpy(),
+        frame["_pred"].to_numpy(),
+        [g.feature for g in groups],
+        sp["min_support"],
+        sp["f1_margin"],
+        sp.get("min_positives", 0),
+    )
+    trained = {(g.feature, v): f for g in groups for v, f in zip(g.values, g.f1)}
+    table["training_f1"] = [
+        trained.get((f, str(v))) for f, v in zip(table["feature"], table["value"])
+    ]
+    return table
+
+
+def build(
+    model: LoadedBundle, capture: Capture, labels: dict | None, out: Path, params: dict
+) -> Path:
+    """Write MONITORING.md and its figures into `out`; return the Markdown's path."""
+    from monitoring.markdown import render
+
+    if not capture.records:
+        raise ReportError("the capture holds no capture lines (CAPTURE_ENABLED=true?)")
+    fig = drift_figures(model, capture)
+    for group in fig["slices"]:
+        for value in group["values"]:
+            value["far_from_training"] = flagged(value)
+    made = {
+        "features": figures.feature_histograms(fig["features"], out / "drift.png"),
+        "prediction": figures.prediction_png(fig["prediction"], out / "prediction.png"),
+        "slices": figures.slice_rates_png(fig["slices"], out / "slice_rates.png"),
+    }
+    labelled = None
+    if labels is not None:
+        frame = live_frame(model, capture, labels)
+        if len(frame) and frame["_y"].nunique() == 2:
+            labelled = {"frame": frame, "table": labelled_slices(model, frame, params)}
+            made["slice_f1"] = figures.slice_f1_png(
+                labelled["table"], out / "slice_f1.png"
+            )
+        else:
+            labelled = {"frame": frame, "table": None}
+    context = {
+        "model": model,
+        "capture": capture,
+        "figures": fig,
+        "images": {k: p.name for k, p in made.items()},
+        "labelled": labelled,
+        "labels_given": labels is not None,
+    }
+    return write_text_atomic(out / "MONITORING.md", render(context))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.config import load_params
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("capture", type=Path)
+    parser.add_argument("--labels", type=Path)
+    parser.add_argument("--model", type=Path, default=ROOT / "model")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "monitoring")
+    args = parser.parse_args(argv)
+    try:
+        model = load_bundle(args.model)
+        with open(args.capture, encoding="utf-8", errors="replace") as fh:
+            capture = read_capture(fh)
+        labels = read_labels(args.labels, model) if args.labels else None
+        path = build(model, capture, labels, args.out, load_params())
+    except (OSError, ReportError) as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 2
+    fig = drift_figures(model, capture)
+    moved = [f["name"] for f in fig["features"] if (f["psi"] or 0) > PSI_SIGNIFICANT]
+    print(
+        f"wrote {path}: {len(capture.records)} records, drifted: "
+        f"{', '.join(moved) or 'none'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Model monitoring in the app: after each prediction, drift counting and data capture.
+
+- Drift (MONITORING_ENABLED, on by default): every scored record is counted into the
+  bins of the bundle's reference profile (service/drift.py). /metrics gains counters
+  and the drift computed at scrape time; GET /monitoring shows the same per feature
+  and per slice for a person (behind the token when API_TOKEN is set).
+- Capture (CAPTURE_ENABLED, off by default): a sample of scored records as JSON lines
+  (service/capture.py), the input of `make monitor`.
+
+With both off nothing is registered and a prediction costs what it did before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from bundle.predictor import Prediction
+from bundle.profile import (
+    MIN_RECORDS,
+    PSI_MODERATE,
+    PSI_SIGNIFICANT,
+    SLICE_GAP,
+    SLICE_MIN_RECORDS,
+    SLICE_Z,
+    read_profile,
+)
+from service.capture import Capture
+from service.drift import DriftCounter
+from service.logs import REQUEST_ID_KEY
+
+EXTENSION = "model_monitor"
+LOG = logging.getLogger("service.monitoring")
+
+
+class Monitor:
+    """What happens to scored records after the answer is ready."""
+
+    def __init__(self, drift: DriftCounter | None, capture: Capture | None) -> None:
+        self.drift = drift
+        self.capture = capture
+
+    def observe_one(self, record: Mapping[str, Any], result: Prediction) -> None:
+        if self.drift is not None:
+            self.drift.count_one(record, result.probability)
+        if self.capture is not None:
+            rid = request.environ.get(REQUEST_ID_KEY, "-")
+            self.capture.write(rid, [record], [result.label], [result.probability])
+
+    def observe_many(
+        self, records: Sequence[Mapping[str, Any]], results: list[Prediction]
+    ) -> None:
+        if self.drift is not None:
+            proba = np.fromiter((r.probability for r in results), np.float64)
+            self.drift.count_many(records, proba)
+        if self.capture is not None:
+            rid = request.environ.get(REQUEST_ID_KEY, "-")
+            labels = [r.label for r in results]
+            self.capture.write(rid, records, labels, [r.probability for r in results])
+
+
+def observe_one(record: Mapping[str, Any], result: Prediction) -> None:
+    """Count (and maybe capture) one scored record, when monitoring is on."""
+    monitor = current_app.extensions.get(EXTENSION)
+    if monitor is not None:
+        monitor.observe_one(record, result)
+
+
+def observe_many(records, results: list[Prediction]) -> None:
+    """Count (and maybe capture) a scored batch, when monitoring is on."""
+    monitor = current_app.extensions.get(EXTENSION)
+    if monitor is not None:
+        monitor.observe_many(records, results)
+
+
+def flagged(value: dict) -> bool:
+    """A slice whose predicted-positive rate is far from training (as the alert)."""
+    rate, ref, z = value["positive_rate"], value["reference_positive_rate"], value["z"]
+    if rate is None or ref is None or z is None:
+        return False
+    return (
+        value["records"] >= SLICE_MIN_RECORDS
+        and abs(rate - ref) > SLICE_GAP
+        and abs(z) > SLICE_Z
+    )
+
+
+def report(drift: DriftCounter, version: str) -> dict[str, Any]:
+    """GET /monitoring's body: the drift figures with how to read them."""
+    figures = drift.figures()
+    for group in figures["slices"]:
+        for value in group["values"]:
+            value["far_from_training"] = flagged(value)
+    return {
+        "model_version": version,
+        "reading": {
+            "psi": f"population stability index against training: < {PSI_MODERATE} "
+            f"stable, {PSI_MODERATE}-{PSI_SIGNIFICANT} moderate, > {PSI_SIGNIFICANT} "
+            "significant",
+            "min_records": MIN_RECORDS,
+            "slices": f"far from training: predicted-positive rate more than "
+            f"{SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, over "
+            f">= {SLICE_MIN_RECORDS} records",
+            "since": "counts since the server started, all workers",
+        },
+        **figures,
+    }
+
+
+class DriftCollector:
+    """Scrape-time Prometheus families from every worker's drift counts."""
+
+    def __init__(self, drift: DriftCounter, namespace: str) -> None:
+        self.drift = drift
+        self.ns = namespace
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        ns, fig = self.ns, self.drift.figures()
+        yield CounterMetricFamily(
+            f"{ns}_monitored_records",
+            "Scored records counted against the training reference.",
+            value=fig["records"],
+        )
+        bins = CounterMetricFamily(
+            f"{ns}_feature_bin_records",
+            "Scored records by feature and reference bin.",
+            labels=["feature", "bin"],
+        )
+        shares = GaugeMetricFamily(
+            f"{ns}_feature_reference_share",
+            "Share of the training data in the bin (smoothed as PSI takes it).",
+            labels=["feature", "bin"],
+        )
+        psi = GaugeMetricFamily(
+            f"{ns}_feature_drift_psi",
+            "Population stability index of the feature against training, over the "
+            "records counted since the server started.",
+            labels=["feature"],
+        )
+        for feature in fig["features"]:
+            for b in feature["bins"]:
+                bins.add_metric([feature["name"], b["bin"]], b["records"])
+                shares.add_metric([feature["name"], b["bin"]], b["reference_smoothed"])
+            if feature["psi"] is not None:
+                psi.add_metric([feature["name"]], feature["psi"])
+        yield bins
+        yield shares
+        yield psi
+        yield from self.prediction_families(fig["prediction"])
+        yield from self.slice_families(fig["slices"])
+
+    def prediction_families(self, pred: dict):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        ns = self.ns
+        bins = CounterMetricFamily(
+            f"{ns}_prediction_bin_records",
+            "Scored records by reference bin of the predicted probability.",
+            labels=["bin"],
+        )
+        shares = GaugeMetricFamily(
+            f"{ns}_prediction_reference_share",
+            "Share of held-out predictions in the bin (smoothed as PSI takes it).",
+            labels=["bin"],
+        )
+        for b in pred["bins"]:
+            bins.add_metric([b["bin"]], b["records"])
+            shares.add_metric([b["bin"]], b["reference_smoothed"])
+        yield bins
+        yield shares
+        if pred["psi"] is not None:
+            yield GaugeMetricFamily(
+                f"{ns}_prediction_drift_psi",
+                "Population stability index of the predicted probability.",
+                value=pred["psi"],
+            )
+
+    def slice_families(self, slices: list[dict]):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        ns, labels = self.ns, ["feature", "value"]
+        families = {
+            "records": CounterMetricFamily(
+                f"{ns}_slice_records", "Scored records by slice.", labels=labels
+            ),
+            "predicted_positive": CounterMetricFamily(
+                f"{ns}_slice_predicted_positive",
+                "Scored records predicted positive, by slice.",
+                labels=labels,
+            ),
+            "positive_rate": GaugeMetricFamily(
+                f"{ns}_slice_positive_rate",
+                "Predicted-positive rate of the slice, live.",
+                labels=labels,
+            ),
+            "reference_positive_rate": GaugeMetricFamily(
+                f"{ns}_slice_reference_positive_rate",
+                "Predicted-positive rate of the slice on held-out training data.",
+                labels=labels,
+            ),
+            "z": GaugeMetricFamily(
+                f"{ns}_slice_positive_rate_z",
+                "Live minus reference positive rate, in standard errors.",
+                labels=labels,
+            ),
+        }
+        for group in slices:
+            for value in group["values"]:
+                key = [group["feature"], value["value"]]
+                for name, family in families.items():
+                    if value[name] is not None:
+                        family.add_metric(key, value[name])
+        yield from families.values()
+
+
+def monitoring_view():
+    """GET /monitoring: drift per feature, prediction drift, slice positive rates."""
+    monitor = current_app.extensions[EXTENSION]
+    model = current_app.extensions["model_bundle"]
+    return jsonify(report(monitor.drift, model.version))
+
+
+def register_monitoring(app: Flask, model) -> None:
+    """Drift counting (+ /monitoring, + /metrics families) and capture, as configured."""
+    config = app.config
+    if model is None:
+        return
+    drift = None
+    if config["MONITORING_ENABLED"]:
+        profile = read_profile(model)
+        if profile is None:
+            LOG.warning("monitoring off: the model bundle has no reference profile")
+        else:
+            directory = config.get("PROMETHEUS_MULTIPROC_DIR", "")
+            drift = DriftCounter(profile, model.metadata.target.threshold, directory)
+            drift.store.clear()  # the master, before the fork (preload_app)
+    capture = None
+    if config["CAPTURE_ENABLED"]:
+        capture = Capture(
+            config["CAPTURE_DESTINATION"],
+            config["CAPTURE_SAMPLE_RATE"],
+            config["CAPTURE_MAX_BYTES"],
+            model.version,
+        )
+    if drift is None and capture is None:
+        return
+    app.extensions[EXTENSION] = Monitor(drift, capture)
+    if drift is not None:
+        metrics = app.extensions.get("service_metrics")
+        if metrics is not None:
+            metrics.add_collector(DriftCollector(drift, model.metadata.project.slug))
+        blp = Blueprint("monitoring", __name__)
+        blp.add_url_rule("/monitoring", "monitoring", monitoring_view, methods=["GET"])
+        app.register_blueprint(blp)

@@ -1,0 +1,37 @@
+"""Fixtures for the monitoring tests: the reference profile and live-like traffic."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundle.profile import read_profile
+from testkit.traffic import csv_records, shift, shift_amount, shifted_feature
+
+RECORDS = 2000
+
+
+@pytest.fixture(scope="session")
+def profile(loaded_model):
+    found = read_profile(loaded_model)
+    assert found is not None, "the trained bundle has no reference profile"
+    return found
+
+
+@pytest.fixture(scope="session")
+def held_out(trained, loaded_model) -> list[dict]:
+    """2,000 in-distribution records: the held-out split as API records."""
+    return csv_records(trained.processed / "test.csv", loaded_model.features, RECORDS)
+
+
+@pytest.fixture(scope="session")
+def moved(loaded_model, profile):
+    """The feature the drift tests shift, and by how much."""
+    rule = shifted_feature(loaded_model.features)
+    return rule, shift_amount(rule, profile)
+
+
+@pytest.fixture(scope="session")
+def drifted(held_out, moved) -> list[dict]:
+    """The same records with one numeric feature shifted."""
+    rule, amount = moved
+    return shift(held_out, rule, amount)

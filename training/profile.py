@@ -1,0 +1,162 @@
+"""The reference profile the bundle carries, so the service can watch for drift.
+
+Feature bins and shares come from the training split (what the model learned from); the
+distribution of predicted probabilities and each slice's predicted-positive rate come
+from the held-out split scored by the served engine (what unseen, in-distribution
+traffic looks like), next to the slice metrics the evaluation reports. The bin rules
+are bundle/profile.py's; this module only measures the data. Deterministic: the same
+data and model give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from bundle.profile import (
+    MISSING,
+    OTHER,
+    UNKNOWN,
+    CategoryBins,
+    NumericBins,
+    Profile,
+    SliceGroup,
+    rounded,
+)
+from bundle.rules import FeatureRule
+from training import slicing
+from training.metrics import labels_from_proba
+
+DECILES = np.linspace(0.1, 0.9, 9)
+# A category rarer than this in training is counted in (other): its own bin would be
+# mostly noise, and one more metric series.
+MIN_CATEGORY_SHARE = 0.01
+PROBABILITY = "probability"
+
+
+def numeric_bins(name: str, values) -> NumericBins:
+    """Bins between the deciles of `values` (repeated deciles merged) and the share of
+    values in each."""
+    v = np.asarray(values, dtype=np.float64)
+    # Edges at full precision: rounded, a tie at a decile could land in the next bin.
+    edges = tuple(float(x) for x in np.unique(np.quantile(v, DECILES)))
+    counts = np.bincount(
+        np.searchsorted(np.asarray(edges), v, side="left"), minlength=len(edges) + 1
+    )
+    return NumericBins(name, edges, rounded(counts / len(v)))
+
+
+def category_bins(rule: FeatureRule, column: pd.Series) -> CategoryBins:
+    """Buckets for the frequent categories, (other), (unknown) and (missing)."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    n, counts = len(values), Counter(values)
+    known = set(rule.categories)
+    frequent = [c for c in rule.categories if counts[c] / n >= MIN_CATEGORY_SHARE]
+    rare = [c for c in rule.categories if c not in frequent]
+    unknown = sum(k for v, k in counts.items() if v is not None and v not in known)
+    shares = [counts[c] / n for c in frequent]
+    shares += [sum(counts[c] for c in rare) / n, unknown / n, counts[None] / n]
+    return CategoryBins(
+        rule.name, (*frequent, OTHER, UNKNOWN, MISSING), rounded(shares), tuple(rare)
+    )
+
+
+def slice_keys(column: pd.Series) -> pd.Series:
+    """Slice values as the evaluation names them: the value, or (missing)."""
+    return column.astype(object).where(column.notna(), MISSING)
+
+
+def slice_group(
+    feature: str,
+    source: str,
+    values: list[str],
+    edges: list[float] | None,
+    keys: pd.Series,
+    predicted: np.ndarray,
+    table: pd.DataFrame,
+) -> SliceGroup:
+    """One feature's slices with their held-out support, positive rate and F1."""
+    rows = table[table["feature"] == feature].set_index("value")
+    support, rate, f1, small = [], [], [], []
+    for value in values:
+        hit = (keys == value).to_numpy()
+        support.append(int(hit.sum()))
+        rate.append(float(predicted[hit].mean()) if hit.any() else None)
+        known = value in rows.index
+        f1.append(float(rows.at[value, "f1"]) if known else None)
+        small.append(bool(rows.at[value, "too_small"]) if known else True)
+    return SliceGroup(
+        feature=feature,
+        source=source,
+        values=tuple(values),
+        band_edges=None if edges is None else tuple(float(e) for e in edges),
+        support=tuple(support),
+        positive_rate=rounded(rate),
+        f1=rounded(f1),
+        too_small=tuple(small),
+    )
+
+
+def slice_groups(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    proba: np.ndarray,
+    rules: tuple[FeatureRule, ...],
+    threshold: float,
+    sp: dict,
+) -> tuple[SliceGroup, ...]:
+    """The evaluation's slices (evaluate.slices in params.yaml) whose source the model
+    takes: every categorical feature, and the bands of numeric features."""
+    bands = {c: e for c, e in (sp.get("bands") or {}).items() if c in X.columns}
+    banded = slicing.add_bands(X, bands)
+    predicted = labels_from_proba(proba, threshold)
+    plan = [
+        (r.name, r.name, [*r.categories, MISSING], None) for r in rules if not r.numeric
+    ]
+    for col, edges in bands.items():
+        labels = [str(c) for c in banded[f"{col}-band"].cat.categories]
+        plan.append((f"{col}-band", col, labels, edges))
+    table = slicing.slice_metrics(
+        banded,
+        y,
+        predicted,
+        [feature for feature, *_ in plan],
+        sp["min_support"],
+        sp["f1_margin"],
+        sp.get("min_positives", 0),
+    )
+    return tuple(
+        slice_group(f, source, values, edges, slice_keys(banded[f]), predicted, table)
+        for f, source, values, edges in plan
+    )
+
+
+def reference_profile(
+    X_train: pd.DataFrame,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    proba_test: np.ndarray,
+    rules: tuple[FeatureRule, ...],
+    threshold: float,
+    slices: dict,
+) -> Profile:
+    """The profile written to the bundle as reference.json."""
+    features = tuple(
+        (
+            numeric_bins(r.name, X_train[r.name])
+            if r.numeric
+            else category_bins(r, X_train[r.name])
+        )
+        for r in rules
+    )
+    proba = np.asarray(proba_test, dtype=np.float64)
+    return Profile(
+        rows=int(len(X_train)),
+        features=features,
+        prediction=numeric_bins(PROBABILITY, proba),
+        prediction_rows=int(len(proba)),
+        positive_rate=round(float((proba >= threshold).mean()), 6),
+        slices=slice_groups(X_test, y_test, proba, rules, threshold, slices),
+    )
