@@ -68,7 +68,11 @@ def csv_reader(path: Path, columns: Sequence[str]) -> pcsv.CSVStreamingReader:
         strings_can_be_null=False,
     )
     options = pcsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK)
-    return pcsv.open_csv(stream, read_options=options, convert_options=convert)
+    # A quoted cell may hold a line break (a comment column, say), as csv readers allow.
+    parse = pcsv.ParseOptions(newlines_in_values=True)
+    return pcsv.open_csv(
+        stream, read_options=options, parse_options=parse, convert_options=convert
+    )
 
 
 def csv_header(path: Path) -> list[str]:

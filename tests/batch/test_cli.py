@@ -264,3 +264,20 @@ def test_outputs_get_the_usual_file_permissions(model_dir, records_csv, tmp_path
     out = tmp_path / "out.csv"
     score(model_dir, records_csv, out)
     assert out.stat().st_mode & 0o777 == 0o666 & ~files.current_umask()
+
+
+def test_a_quoted_line_break_in_another_column_is_read_as_csv_allows(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    header, rows = read_rows(records_csv)
+    notes = [f"line one\nline {i}, two" for i in range(len(rows))]
+    source = write_rows(
+        tmp_path / "notes.csv",
+        header + ["note"],
+        [r + [n] for r, n in zip(rows, notes)],
+    )
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "plain.csv") == code
+    assert score(model_dir, source, tmp_path / "notes-out.csv") == code
+    plain = (tmp_path / "plain.csv").read_bytes()
+    assert (tmp_path / "notes-out.csv").read_bytes() == plain
