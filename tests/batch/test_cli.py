@@ -267,7 +267,7 @@ def test_outputs_get_the_usual_file_permissions(model_dir, records_csv, tmp_path
 
 
 def test_a_quoted_line_break_in_another_column_is_read_as_csv_allows(
-    model_dir, loaded_model, records_csv, tmp_path
+    model_dir, loaded_model, records_csv, tmp_path, small_batches
 ):
     header, rows = read_rows(records_csv)
     notes = [f"line one\nline {i}, two" for i in range(len(rows))]
