@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.needs_model)
         if "tests/data/" in item.nodeid:
             item.add_marker(pytest.mark.needs_data)
+        if "tests/deploy/" in item.nodeid:
+            item.add_marker(pytest.mark.platform)
         for mark in item.iter_markers("dataset"):
             if name not in mark.args:
                 item.add_marker(
