@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bundle.format import BundleError
 from bundle.rules import FeatureRule
-from bundle.store import LoadedBundle
+from bundle.store import LoadedBundle, load_bundle
 
 PREDICTIONS = pa.schema(
     [
@@ -206,3 +208,15 @@ def rejected_batch(
         ],
         schema=REJECTED,
     )
+
+
+def configured_bundle(model_dir: Path | None) -> LoadedBundle:
+    """The bundle at `model_dir`, else at MODEL_DIR (the service's settings), verified."""
+    if model_dir is None:
+        from service.settings import ConfigError, Settings
+
+        try:
+            model_dir = Settings.from_env().model_path
+        except ConfigError as exc:
+            raise BundleError(str(exc)) from exc
+    return load_bundle(model_dir)

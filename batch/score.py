@@ -26,7 +26,13 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
-from batch.columnar import PREDICTIONS, REJECTED, ColumnarScorer, Scored
+from batch.columnar import (
+    PREDICTIONS,
+    REJECTED,
+    ColumnarScorer,
+    Scored,
+    configured_bundle,
+)
 from batch.files import (
     FORMATS,
     AtomicWriter,
@@ -36,7 +42,7 @@ from batch.files import (
     open_source,
 )
 from bundle.format import BundleError
-from bundle.store import LoadedBundle, load_bundle
+from bundle.store import LoadedBundle
 
 # Rows whose errors are echoed to stderr before the rest are only counted.
 SHOWN_ROWS = 20
@@ -195,23 +201,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_model(args: argparse.Namespace) -> LoadedBundle:
-    """The bundle at --model-dir, else at MODEL_DIR (the service's settings)."""
-    if args.model_dir is None:
-        from service.settings import ConfigError, Settings
-
-        try:
-            args.model_dir = Settings.from_env().model_path
-        except ConfigError as exc:
-            raise BundleError(str(exc)) from exc
-    return load_bundle(args.model_dir)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status says whether every row was scored."""
     args = parse_args(argv)
     try:
-        model = load_model(args)
+        model = configured_bundle(args.model_dir)
     except BundleError as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3

@@ -29,9 +29,10 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from batch.columnar import configured_bundle
 from batch.files import FORMATS, InputError, format_of
 from bundle.format import BundleError
-from bundle.store import LoadedBundle, load_bundle
+from bundle.store import load_bundle
 
 PROGRAM = "batch spark"
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,25 +264,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_model(args: argparse.Namespace) -> LoadedBundle:
-    """The bundle at --model-dir, else at MODEL_DIR (the service's settings)."""
-    if args.model_dir is None:
-        from service.settings import ConfigError, Settings
-
-        try:
-            args.model_dir = Settings.from_env().model_path
-        except ConfigError as exc:
-            raise BundleError(str(exc)) from exc
-    return load_bundle(args.model_dir)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the Spark job; the exit status says whether every row was scored."""
     args = parse_args(argv)
     errors = args.errors or args.output.rstrip("/") + "-rejected"
     fmt = format_of(Path(args.input), args.input_format)
     try:
-        model = load_model(args)
+        model = configured_bundle(args.model_dir)
     except BundleError as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3

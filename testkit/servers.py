@@ -97,13 +97,32 @@ def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
 def serving(
     model_dir: Path | None = None, **kwargs
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A healthy server for the duration of the block: (base URL, master process)."""
+    """A healthy server with all its workers forked, for the duration of the block:
+    (base URL, master process)."""
     proc, url = start_server(model_dir, **kwargs)
     try:
         wait_healthy(url, proc)
+        wait_workers(
+            proc,
+            int(kwargs.get("WEB_CONCURRENCY", os.environ.get("WEB_CONCURRENCY", "2"))),
+        )
         yield url, proc
     finally:
         stop(proc)
+
+
+def wait_workers(
+    proc: subprocess.Popen, count: int, timeout: float = 10.0
+) -> list[int]:
+    """The master's worker pids once all `count` are forked. /health answers as soon as
+    the first worker is up: a caller that measures every worker (CPU, memory) must not
+    read the list before the last one exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = worker_pids(proc.pid)
+        if len(pids) >= count or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.02)
 
 
 def worker_pids(master: int) -> list[int]:
