@@ -5,7 +5,7 @@ file); the service counts live records into the same bins and `make monitor` doe
 same with captured records. The bins are defined here once, so all three agree:
 
 - a numeric feature: right-closed bins (e[i-1], e[i]] between the training data's
-  deciles (repeated deciles merged, so a spike such as capital-gain = 0 is one bin);
+  deciles (repeated deciles merged, so a spike such as many zeros is one bin);
 - a categorical feature: one bucket per category holding at least 1% of the training
   rows, then `(other)` for the rarer known ones, `(unknown)` and `(missing)`;
 - the predicted probability: deciles of the held-out predictions;

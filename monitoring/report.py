@@ -8,7 +8,7 @@ in which those lines appear after a prefix (`heroku logs` output, a log drain's 
 lines that are not capture lines are skipped. LABELS (optional) is a CSV of true labels,
 joined by `request_id` (and `row`, for records sent in a batch; 0 when absent), with the
 label in a `label` column or the target's own column; its values are the data's (e.g.
-`>50K`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
+`1` or `yes`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
 
 The live figures are counted with the service's own code (service/drift.py) against
 the reference profile in the bundle, so the report and /monitoring agree.
