@@ -28,6 +28,7 @@ import requests
 from deploy.container import local
 from testkit.servers import free_port
 from testkit.slug import ROOT, checkout_files, copy_files, push_model
+from testkit.tools import required
 
 pytestmark = pytest.mark.slow
 ABOVE_BASE_LIMIT = 300e6  # bytes the pull-at-boot image (S3 plugin) may add to its base
@@ -42,9 +43,7 @@ def engine_or_skip() -> None:
     try:
         local.ensure_engine()
     except local.EngineUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the container test must run in CI: {exc}")
-        pytest.skip(str(exc))
+        required("a container engine", None, str(exc))
 
 
 @pytest.fixture(scope="module")

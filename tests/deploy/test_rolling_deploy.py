@@ -10,13 +10,13 @@ SIGTERM, starts it with the new model and puts it back. Bounded: about 30 s of l
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 
 import pytest
 
 from testkit.balancer import Balancer, Load, haproxy_or_none
 from testkit.sample import train_project
+from testkit.tools import required
 from training.config import Paths
 
 pytestmark = pytest.mark.slow
@@ -25,12 +25,7 @@ KILL_FAILED_LIMIT = 0.001
 
 @pytest.fixture(scope="module")
 def haproxy() -> str:
-    path = haproxy_or_none()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("HAProxy is required in CI and could not be installed")
-        pytest.skip("haproxy is not installed and cannot be installed here")
-    return path
+    return required("HAProxy", haproxy_or_none())
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.tools import required
+
 pytestmark = pytest.mark.slow
 FLAGS = [
     "--headless",
@@ -46,14 +48,11 @@ def find_or_install_chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_or_install_chromium()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI and could not be installed")
-        pytest.skip(
-            "Chromium is not installed and cannot be installed here (not root/apt)"
-        )
-    return path
+    return required(
+        "Chromium",
+        find_or_install_chromium(),
+        "Chromium is not installed and cannot be installed here (not root/apt)",
+    )
 
 
 def run_chromium(

@@ -8,7 +8,6 @@ in CI (CI=true) a missing promtool fails the test rather than skipping it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 
@@ -18,18 +17,14 @@ import yaml
 from bundle.format import Project
 from monitoring import alerts
 from testkit.prometheus import find_or_install
+from testkit.tools import required
 
 SERIES = 'job="svc", instance="a"'
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = find_or_install("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI and could not be installed")
-        pytest.skip("promtool is not installed and cannot be installed here")
-    return path
+    return required("promtool", find_or_install("promtool"))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ Prometheus comes from Debian's package (installed when missing and possible); in
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 
@@ -22,6 +21,7 @@ import yaml
 from monitoring import alerts
 from testkit.prometheus import api, find_or_install, prometheus
 from testkit.servers import serving
+from testkit.tools import required
 
 pytestmark = pytest.mark.slow
 BATCH = 500
@@ -32,12 +32,7 @@ WINDOW = "20s"
 
 @pytest.fixture(scope="module")
 def prometheus_binary() -> str:
-    path = find_or_install("prometheus")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus is required in CI and could not be installed")
-        pytest.skip("prometheus is not installed and cannot be installed here")
-    return path
+    return required("prometheus", find_or_install("prometheus"))
 
 
 def post_batches(url: str, records: list[dict]) -> None:
