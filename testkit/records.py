@@ -44,11 +44,6 @@ def out_of_range(rule: FeatureRule) -> Any:
     return int(rule.maximum) + 1 if rule.kind == "integer" else rule.maximum + 1.0
 
 
-def in_range(rule: FeatureRule) -> Any:
-    """A valid value of a numeric rule (its minimum, typed)."""
-    return int(rule.minimum) if rule.kind == "integer" else float(rule.minimum)
-
-
 def unknown_category(rule: FeatureRule) -> str:
     """A string that is surely not one of the rule's categories."""
     return "not-a-category:" + max(rule.categories, key=len)
