@@ -7,16 +7,23 @@
 - Capture (CAPTURE_ENABLED, off by default): a sample of scored records as JSON lines
   (service/capture.py), the input of `make monitor`.
 
+Records are observed once answered: the predict views leave them on `flask.g`, and an
+after_request hook counts (and captures) them only when the response is a 200, so a
+request that failed is never counted. Nothing observing does can fail a prediction: a
+drift counting error or a capture write that fails (a full disk) drops those records
+from monitoring, counts them (`<slug>_drift_dropped_records_total`,
+`<slug>_capture_dropped_records_total` on /metrics) and logs one line a minute at most.
+
 With both off nothing is registered and a prediction costs what it did before.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from bundle.predictor import Prediction
 from bundle.profile import (
@@ -28,24 +35,35 @@ from bundle.profile import (
     SLICE_Z,
     read_profile,
 )
-from service.capture import Capture
+from service.capture import WARN_INTERVAL, Capture, Throttle
 from service.drift import DriftCounter
 from service.logs import REQUEST_ID_KEY
 
 EXTENSION = "model_monitor"
+PENDING = "model_monitor_pending"  # on flask.g: the request's records, until answered
 LOG = logging.getLogger("service.monitoring")
 
 
 class Monitor:
     """What happens to scored records after the answer is ready."""
 
-    def __init__(self, drift: DriftCounter | None, capture: Capture | None) -> None:
+    def __init__(
+        self,
+        drift: DriftCounter | None,
+        capture: Capture | None,
+        dropped: Callable[[int], None] | None = None,
+    ) -> None:
         self.drift = drift
         self.capture = capture
+        self.dropped = dropped
+        self._warn = Throttle(WARN_INTERVAL)
 
     def observe_one(self, record: Mapping[str, Any], result: Prediction) -> None:
         if self.drift is not None:
-            self.drift.count_one(record, result.probability)
+            try:
+                self.drift.count_one(record, result.probability)
+            except Exception:
+                self._drift_failed(1)
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
             self.capture.write(rid, [record], [result.label], [result.probability])
@@ -54,26 +72,66 @@ class Monitor:
         self, records: Sequence[Mapping[str, Any]], results: list[Prediction]
     ) -> None:
         if self.drift is not None:
-            proba = np.fromiter((r.probability for r in results), np.float64)
-            self.drift.count_many(records, proba)
+            try:
+                proba = np.fromiter((r.probability for r in results), np.float64)
+                self.drift.count_many(records, proba)
+            except Exception:
+                self._drift_failed(len(results))
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
             labels = [r.label for r in results]
             self.capture.write(rid, records, labels, [r.probability for r in results])
 
+    def _drift_failed(self, n: int) -> None:
+        """Count n records drift could not count; log (with the error) once a minute."""
+        if self.dropped is not None:
+            self.dropped(n)
+        held = self._warn.due(n)
+        if held:
+            LOG.error(
+                "drift counting failed: %d record(s) not counted since the last such "
+                "error (at most one every %d s)",
+                held,
+                WARN_INTERVAL,
+                exc_info=True,
+            )
+
 
 def observe_one(record: Mapping[str, Any], result: Prediction) -> None:
-    """Count (and maybe capture) one scored record, when monitoring is on."""
-    monitor = current_app.extensions.get(EXTENSION)
-    if monitor is not None:
-        monitor.observe_one(record, result)
+    """Count (and maybe capture) one scored record once answered, when monitoring is on."""
+    if EXTENSION in current_app.extensions:
+        setattr(g, PENDING, (False, record, result))
 
 
 def observe_many(records, results: list[Prediction]) -> None:
-    """Count (and maybe capture) a scored batch, when monitoring is on."""
-    monitor = current_app.extensions.get(EXTENSION)
-    if monitor is not None:
-        monitor.observe_many(records, results)
+    """Count (and maybe capture) a scored batch once answered, when monitoring is on."""
+    if EXTENSION in current_app.extensions:
+        setattr(g, PENDING, (True, records, results))
+
+
+def observe_answered(response: Response) -> Response:
+    """Flask after_request: observe the request's records if it answered 200; the
+    records of a request that failed are never counted."""
+    pending = g.pop(PENDING, None)
+    if pending is not None and response.status_code == 200:
+        batch, records, results = pending
+        monitor = current_app.extensions[EXTENSION]
+        if batch:
+            monitor.observe_many(records, results)
+        else:
+            monitor.observe_one(records, results)
+    return response
+
+
+def dropped_counter(app: Flask, name: str, doc: str) -> Callable[[int], None] | None:
+    """`<slug>_<name>_total` on /metrics, when metrics are on: its inc."""
+    metrics = app.extensions.get("service_metrics")
+    if metrics is None:
+        return None
+    from prometheus_client import Counter
+
+    counter = Counter(f"{metrics.namespace}_{name}", doc, registry=metrics.registry)
+    return counter.inc
 
 
 def flagged(value: dict) -> bool:
@@ -246,10 +304,23 @@ def register_monitoring(app: Flask, model) -> None:
             config["CAPTURE_SAMPLE_RATE"],
             config["CAPTURE_MAX_BYTES"],
             model.version,
+            dropped_counter(
+                app,
+                "capture_dropped_records",
+                "Scored records data capture dropped: the write failed.",
+            ),
         )
     if drift is None and capture is None:
         return
-    app.extensions[EXTENSION] = Monitor(drift, capture)
+    drift_dropped = None
+    if drift is not None:
+        drift_dropped = dropped_counter(
+            app,
+            "drift_dropped_records",
+            "Scored records not counted for drift: counting failed.",
+        )
+    app.extensions[EXTENSION] = Monitor(drift, capture, drift_dropped)
+    app.after_request(observe_answered)
     if drift is not None:
         metrics = app.extensions.get("service_metrics")
         if metrics is not None:

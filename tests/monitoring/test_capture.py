@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 
@@ -97,3 +99,122 @@ def test_capture_to_stdout_writes_whole_json_lines(loaded_model, held_out, capfd
 def test_an_unwritable_capture_file_stops_the_start_with_one_line(tmp_path):
     with pytest.raises(ConfigError, match="CAPTURE_DESTINATION=.* cannot be written"):
         Capture(str(tmp_path / "missing-dir" / "capture.jsonl"), 1.0, 1000, "v")
+
+
+def metric(client, name: str) -> float:
+    """A sample's value on /metrics (0 when absent)."""
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_disk_under_capture_answers_every_prediction_and_counts_the_drops(
+    loaded_model, held_out, caplog
+):
+    client = capturing_app(loaded_model, "/dev/full").test_client()
+    ns = loaded_model.metadata.project.slug
+    for record in held_out[:3]:
+        assert client.post("/predict", json=record).status_code == 200
+    batch = client.post("/predict/batch", json={"records": held_out[3:8]})
+    assert batch.status_code == 200
+    assert client.get("/health").status_code == 200
+    assert metric(client, f"{ns}_capture_dropped_records_total") == 8
+    assert client.get("/monitoring").json["records"] == 8  # answered, so counted
+    warnings = [r for r in caplog.records if "data capture to" in r.getMessage()]
+    assert len(warnings) == 1 and "No space left" in warnings[0].getMessage()
+
+
+def test_a_write_cut_short_by_a_full_disk_leaves_no_half_line(
+    loaded_model, held_out, tmp_path, monkeypatch
+):
+    path = tmp_path / "capture.jsonl"
+    app = capturing_app(loaded_model, path)
+    client = app.test_client()
+    ns = loaded_model.metadata.project.slug
+    headers = {"X-Request-ID": "before"}
+    assert client.post("/predict", json=held_out[0], headers=headers).status_code == 200
+    capture_fd = app.extensions["model_monitor"].capture._fd
+    real_write, calls = os.write, []
+
+    def disk_fills(fd, data):
+        if fd != capture_fd:
+            return real_write(fd, data)
+        calls.append(len(data))
+        if len(calls) == 1:  # the disk takes half the batch, then is full
+            return real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", disk_fills)
+    body = {"records": held_out[1:4]}
+    cut = client.post("/predict/batch", json=body, headers={"X-Request-ID": "cut"})
+    monkeypatch.setattr(os, "write", real_write)
+    assert cut.status_code == 200 and len(calls) == 2
+    after = client.post("/predict", json=held_out[4], headers={"X-Request-ID": "after"})
+    assert after.status_code == 200
+    assert path.read_bytes().endswith(b"\n")
+    assert [c["request_id"] for c in lines(path)] == ["before", "after"]
+    assert metric(client, f"{ns}_capture_dropped_records_total") == 3
+
+
+def test_capture_failures_are_logged_once_a_minute_with_the_records_dropped(
+    tmp_path, caplog
+):
+    counted = []
+    capture = Capture(str(tmp_path / "c.jsonl"), 1.0, 10**6, "v", counted.append)
+    capture.destination = str(tmp_path / "gone" / "c.jsonl")  # every open now fails
+    now = [1000.0]
+    capture._warn.clock = lambda: now[0]
+    records, labels, proba = [{"x": 1}, {"x": 2}], ["a", "b"], [0.1, 0.9]
+    for _ in range(5):
+        assert capture.write("r", records, labels, proba) == 0
+        now[0] += 10
+    now[0] += 20  # 60 s after the first warning
+    assert capture.write("r", records[:1], labels[:1], proba[:1]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.name == "service.capture"]
+    assert len(warned) == 2, warned
+    assert "2 record(s) dropped" in warned[0] and "9 record(s) dropped" in warned[1]
+    assert sum(counted) == 11
+
+
+def test_a_request_that_fails_after_scoring_is_neither_counted_nor_captured(
+    loaded_model, held_out, tmp_path, monkeypatch
+):
+    import service.api
+
+    path = tmp_path / "capture.jsonl"
+    client = capturing_app(loaded_model, path).test_client()
+
+    def broken(body):
+        raise RuntimeError("the answer could not be built")
+
+    monkeypatch.setattr(service.api, "json_response", broken)
+    assert client.post("/predict", json=held_out[0]).status_code == 500
+    batch = client.post("/predict/batch", json={"records": held_out[1:3]})
+    assert batch.status_code == 500
+    assert client.get("/monitoring").json["records"] == 0
+    assert path.read_text() == ""
+
+
+def test_a_drift_counting_error_answers_the_prediction_and_counts_the_drop(
+    loaded_model, held_out, tmp_path, monkeypatch, caplog
+):
+    path = tmp_path / "capture.jsonl"
+    app = capturing_app(loaded_model, path)
+    client = app.test_client()
+    ns = loaded_model.metadata.project.slug
+    drift = app.extensions["model_monitor"].drift
+
+    def fails(*args):
+        raise ValueError("a value drift cannot bin")
+
+    monkeypatch.setattr(drift, "count_one", fails)
+    monkeypatch.setattr(drift, "count_many", fails)
+    assert client.post("/predict", json=held_out[0]).status_code == 200
+    batch = client.post("/predict/batch", json={"records": held_out[1:3]})
+    assert batch.status_code == 200
+    assert metric(client, f"{ns}_drift_dropped_records_total") == 3
+    assert len(lines(path)) == 3  # capture goes on
+    errors = [r for r in caplog.records if "drift counting failed" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is not None
