@@ -43,12 +43,14 @@ def say(message: str) -> None:
 
 
 def prepare_metrics_dir(settings: Settings) -> Settings:
-    """Settings with PROMETHEUS_MULTIPROC_DIR made (or emptied) and exported.
+    """Settings with PROMETHEUS_MULTIPROC_DIR made (or emptied), and exported when
+    metrics are on.
 
-    prometheus_client reads the variable from the environment, in every worker; a folder
-    made here is removed when the master exits.
+    prometheus_client reads the variable from the environment, in every worker; the
+    drift counts (service/drift.py) are shared there too, metrics on or off, or each
+    worker would count alone. A folder made here is removed when the master exits.
     """
-    if not settings.metrics_enabled:
+    if not (settings.metrics_enabled or settings.monitoring_enabled):
         return settings
     path = settings.prometheus_multiproc_dir
     if not path:
@@ -61,7 +63,8 @@ def prepare_metrics_dir(settings: Settings) -> Settings:
     for name in os.listdir(path):  # an earlier run's counts would add to ours
         if name.endswith(".db"):
             os.remove(os.path.join(path, name))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    if settings.metrics_enabled:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return dataclasses.replace(settings, prometheus_multiproc_dir=path)
 
 

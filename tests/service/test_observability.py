@@ -187,5 +187,5 @@ def test_multiprocess_dir_is_made_and_emptied_and_skipped_when_metrics_are_off(
     assert os.path.isdir(made) and made != str(shared)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == made
     os.rmdir(made)
-    off = Settings(metrics_enabled=False)
+    off = Settings(metrics_enabled=False, monitoring_enabled=False)
     assert prepare_metrics_dir(off).prometheus_multiproc_dir == ""
