@@ -11,6 +11,7 @@ someone asks: a scrape of /metrics or GET /monitoring.
 
 from __future__ import annotations
 
+import errno
 import math
 import mmap
 import os
@@ -26,6 +27,19 @@ from bundle.profile import NumericBins, Profile, psi, psi_status, smoothed_share
 
 FILE_PREFIX = "drift-counts-"
 FILE_SUFFIX = ".bin"
+
+
+def allocate(fd: int, nbytes: int) -> None:
+    """Give the file its disk blocks now: on a full disk this raises OSError, where a
+    count written through the map into a hole would kill the worker (SIGBUS)."""
+    try:
+        os.posix_fallocate(fd, 0, nbytes)
+    except AttributeError:  # not Linux: a sparse file, as before
+        os.ftruncate(fd, nbytes)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        os.ftruncate(fd, nbytes)  # a file system that cannot allocate ahead
 
 
 class CountStore:
@@ -55,9 +69,13 @@ class CountStore:
             buffer: Any = bytearray(nbytes)
         else:
             path = self.directory / f"{FILE_PREFIX}{os.getpid()}{FILE_SUFFIX}"
-            with open(path, "a+b") as fh:
-                fh.truncate(nbytes)
-                buffer = mmap.mmap(fh.fileno(), nbytes)
+            # Not O_APPEND: glibc's fallocate emulation refuses appending descriptors.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                allocate(fd, nbytes)
+                buffer = mmap.mmap(fd, nbytes)
+            finally:
+                os.close(fd)
         self._array = np.frombuffer(buffer, dtype=np.int64)
         self._view = memoryview(buffer).cast("q")
         self._pid = os.getpid()

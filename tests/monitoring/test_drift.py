@@ -4,8 +4,10 @@ slice positive rates, on /monitoring and /metrics, for whichever data set is con
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -145,3 +147,47 @@ def test_a_tampered_reference_profile_stops_the_bundle_loading(model_dir, tmp_pa
     reference.write_text(reference.read_text().replace('"rows": ', '"rows": 1'))
     with pytest.raises(BundleError, match="reference.json failed its integrity check"):
         load_bundle(copy)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a small tmpfs filled to the last byte (mounting needs root)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)]
+    if os.geteuid() != 0 or subprocess.run(command, capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, bytes(4096)):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_under_the_drift_counts_fails_no_prediction(
+    loaded_model, held_out, full_disk
+):
+    app = make_app(
+        loaded_model, metrics_enabled=False, prometheus_multiproc_dir=str(full_disk)
+    )
+    pid = os.fork()
+    if pid == 0:  # a server worker: it makes its count file on its first record
+        code = 1
+        try:
+            client = app.test_client()
+            ones = [client.post("/predict", json=r).status_code for r in held_out[:3]]
+            batch = client.post("/predict/batch", json={"records": held_out[3:6]})
+            code = 0 if ones == [200] * 3 and batch.status_code == 200 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
+    assert os.WEXITSTATUS(status) == 0
+    assert app.test_client().get("/monitoring").json["records"] == 0
