@@ -204,6 +204,8 @@ class DriftCounter:
                     counts[slot] += 1
         for name, edges, offset, bands in self._numeric:
             value = record[name]
+            if value is None:  # a nullable number: where count_many's NaN goes, last
+                value = math.inf
             counts[offset + bisect_left(edges, value)] += 1
             for band_edges, records, positives, other in bands:
                 i = bisect_right(band_edges, value) - 1

@@ -76,6 +76,24 @@ def test_single_records_and_batches_are_counted_alike(loaded_model, profile, dri
     assert one.figures()["records"] == 300
 
 
+def test_a_missing_number_is_counted_alike_singly_and_in_a_batch(
+    loaded_model, profile, held_out
+):
+    numeric = [b.name for b in profile.features if isinstance(b, NumericBins)]
+    records = [
+        {**r, numeric[0]: None} if i % 3 == 0 else r
+        for i, r in enumerate(held_out[:60])
+    ]
+    proba = loaded_model.predictor.proba_records(held_out[:60]).astype(np.float64)
+    one, many = DriftCounter(profile, 0.5), DriftCounter(profile, 0.5)
+    for record, p in zip(records, proba):
+        one.count_one(record, float(p))
+    many.count_many(records, proba)
+    assert one.store.total().tolist() == many.store.total().tolist()
+    last = next(f for f in many.figures()["features"] if f["name"] == numeric[0])
+    assert last["bins"][-1]["records"] >= 20  # numpy sorts NaN last
+
+
 def test_every_worker_process_is_counted_in_the_total(
     loaded_model, profile, held_out, tmp_path
 ):
