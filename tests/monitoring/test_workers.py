@@ -13,10 +13,10 @@ import os
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle, islice
-from pathlib import Path
 
 import pytest
 
+from bench.http import cpu_seconds
 from deploy.serve import prepare_metrics_dir
 from service.settings import Settings
 from testkit.servers import serving, worker_pids
@@ -45,19 +45,12 @@ def get(url: str, path: str) -> str:
         return response.read().decode()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (/proc/<pid>/stat)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def load_every_worker(url: str, master: int, records: list[dict]) -> int:
     """Post batches, PARALLEL at a time, until every worker has answered some (each has
     spent CPU on them); the records sent, every one answered 200."""
     pids = worker_pids(master)
     assert len(pids) == 2, pids
-    before = {pid: cpu_seconds(pid) for pid in pids}
+    before = {pid: cpu_seconds([pid]) for pid in pids}
     source, sent = cycle(records), 0
     with ThreadPoolExecutor(PARALLEL) as pool:
         for _ in range(ROUNDS):
@@ -66,7 +59,7 @@ def load_every_worker(url: str, master: int, records: list[dict]) -> int:
             statuses = list(pool.map(lambda b: post(url, "/predict/batch", b), bodies))
             assert statuses == [200] * PARALLEL
             sent += PARALLEL * BATCH
-            if all(cpu_seconds(pid) - before[pid] >= BUSY for pid in pids):
+            if all(cpu_seconds([pid]) - before[pid] >= BUSY for pid in pids):
                 assert worker_pids(master) == pids  # no worker was replaced
                 return sent
     raise AssertionError(f"a worker answered nothing in {ROUNDS} rounds")
