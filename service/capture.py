@@ -25,8 +25,7 @@ import logging
 import os
 import random
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from service.settings import ConfigError
 
@@ -65,16 +64,6 @@ class Throttle:
         self._next = now + self.interval
         held, self._held = self._held, 0
         return held
-
-
-@contextmanager
-def locked(fd: int) -> Iterator[None]:
-    """The workers' exclusive lock on the capture file (flock: per open file)."""
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def write_all(fd: int, data: bytes) -> int:
@@ -209,7 +198,10 @@ class Capture:
                 return self._stop()
             return self._emit_stdout(fd, lines)
         data = b"".join(lines)
-        with locked(fd):
+        # The workers take turns (flock: per open file), so a write cut short is cut
+        # back to where it began, and nobody else's line with it.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
             size = os.fstat(fd).st_size
             if size + n > self.max_bytes:
                 return self._stop()
@@ -220,6 +212,8 @@ class Capture:
                     os.ftruncate(fd, size)
                 exc.unwritten = len(lines)  # type: ignore[attr-defined]
                 raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
         self._written += n
         return len(lines)
 
