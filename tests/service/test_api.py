@@ -7,6 +7,7 @@ import json
 import pytest
 
 from testkit.records import Roles, out_of_range, unknown_category
+from testkit.wsgi import chunked
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +189,21 @@ def test_body_over_the_size_limit_is_413(app, example_record):
     )
     assert r.status_code == 413
     assert r.get_json()["status"] == "Request Entity Too Large"
+
+
+def test_a_chunked_body_past_the_size_limit_is_413_not_cut_short_and_parsed(
+    app, example_record
+):
+    record = json.dumps(example_record).encode()
+    app.config["MAX_CONTENT_LENGTH"] = limit = len(record) + 10
+    client = app.test_client()
+    # werkzeug stops reading at the limit: a body that goes on past it would be parsed
+    # from its first `limit` bytes, here the whole record and some spaces.
+    at_limit = record + b" " * (limit - len(record))
+    assert client.post("/predict", **chunked(at_limit)).status_code == 200
+    r = client.post("/predict", **chunked(at_limit + b" "))
+    assert r.status_code == 413
+    assert r.get_json()["message"] == "The request body is too large."
 
 
 def test_unknown_path_is_404_json(client):

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from testkit.records import Roles, unknown_category
+from testkit.wsgi import chunked
 
 JSON = "application/json"
 LIMIT = 50  # the `app` fixture's BATCH_LIMIT
@@ -191,6 +192,8 @@ CATALOGUE = [
                       "content_type": JSON}),
     Case("body over the size limit on a batch", 413, TOO_LARGE,
          lambda ctx: {"json": {"records": [ctx.example] * 5000}}, path=BATCH),
+    Case("chunked body over the size limit", 413, TOO_LARGE,
+         lambda ctx: chunked(json.dumps(ctx.example).encode() + b" " * 2**21)),
 ]  # fmt: skip
 
 
