@@ -1,5 +1,6 @@
-"""The body and label limits hold on the real server (gunicorn), not only in the test
-client: gunicorn hands the app a chunked body itself, and passes any method on."""
+"""The body, batch and label limits hold on the real server (gunicorn), not only in the
+test client: gunicorn hands the app a chunked body itself, passes any method on, and
+kills a worker that takes longer than GUNICORN_TIMEOUT."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ import http.client
 import json
 import random
 import string
+import time
 import urllib.request
 
 import pytest
 
+from service.settings import Settings
 from testkit.servers import serving
 
 pytestmark = pytest.mark.slow
 
-LIMIT = 4096  # the server's MAX_CONTENT_LENGTH here
+LIMIT = Settings().max_content_length  # the server's, by default
 
 
 @pytest.fixture(scope="module")
 def live(model_dir, tmp_path_factory):
-    """Base URL of a one-worker server with a small body limit."""
+    """Base URL of a one-worker server with the default settings."""
     log = tmp_path_factory.mktemp("live_limits") / "server.log"
-    env = {"WEB_CONCURRENCY": "1", "MAX_CONTENT_LENGTH": str(LIMIT)}
-    with serving(model_dir, log=log, LOG_LEVEL="WARNING", **env) as (url, _):
+    env = {"LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
+    with serving(model_dir, log=log, **env) as (url, _):
         yield url
 
 
@@ -54,6 +57,19 @@ def test_the_server_answers_a_chunked_body_past_the_limit_413(live, example_reco
     status, body = post_chunked(live, at_limit + b" " * 100)
     assert status == 413
     assert json.loads(body)["message"] == "The request body is too large."
+
+
+def test_the_server_refuses_300000_records_by_their_count_in_well_under_a_second(live):
+    body = json.dumps({"records": [{}] * 300_000}, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"}
+    started = time.perf_counter()
+    status, answer = send(live, "POST", "/predict/batch", body=body, headers=headers)
+    elapsed = time.perf_counter() - started
+    print(f"{len(body)} bytes, 300,000 records: {status} in {elapsed:.3f} s")
+    assert status == 422
+    assert len(answer) < 4096
+    assert "this batch has 300000" in answer.decode()
+    assert elapsed < 1.0
 
 
 def test_random_methods_leave_the_servers_metric_labels_in_their_closed_sets(live):
