@@ -69,9 +69,25 @@ def tristate(value: str) -> bool | None:
     return None if value.strip() == "" else parse_bool(value)
 
 
-def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str) -> Any:
-    """A dataclass field that knows its environment variable, parser and meaning."""
-    return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
+def bearer_secret(value: str) -> str:
+    """A token without the whitespace around it (a Kubernetes secret made from a file
+    ends in a newline, which no client sends); whitespace or control characters inside
+    it are refused."""
+    token = value.strip()
+    if not token:
+        raise ValueError("it is only whitespace; leave it empty for no auth")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError("it has whitespace or control characters inside")
+    return token
+
+
+def setting(
+    env: str, default: Any, parse: Callable[[str], Any], doc: str, secret: bool = False
+) -> Any:
+    """A dataclass field that knows its environment variable, parser and meaning; a
+    secret's value is never shown in an error."""
+    metadata = {"env": env, "parse": parse, "doc": doc, "secret": secret}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -89,8 +105,10 @@ class Settings:
     api_token: str = setting(
         "API_TOKEN",
         "",
-        str,
-        "bearer token for /predict*, /metrics, /monitoring; empty: no auth",
+        bearer_secret,
+        "bearer token for /predict*, /metrics, /monitoring (whitespace around it is "
+        "dropped); empty: no auth",
+        secret=True,
     )
     log_level: str = setting(
         "LOG_LEVEL", "INFO", choice(*LOG_LEVELS, case=str.upper), "log level"
@@ -194,7 +212,8 @@ class Settings:
             try:
                 values[f.name] = parse(raw)
             except ValueError as exc:
-                raise ConfigError(f"{env}={raw!r} is not valid: {exc}") from exc
+                shown = env if f.metadata["secret"] else f"{env}={raw!r}"
+                raise ConfigError(f"{shown} is not valid: {exc}") from exc
         return cls(**values)
 
     @property

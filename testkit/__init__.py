@@ -3,4 +3,5 @@
 - `servers`: start the real server on 127.0.0.1, wait for /health, stop it.
 - `slug`: build a Heroku slug from this checkout and boot it like a dyno.
 - `sample`: a small, quick-to-train sample of the configured data set.
+- `wsgi`: requests the test client cannot make as they are (a chunked body).
 """

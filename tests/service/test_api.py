@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from testkit.records import Roles, out_of_range, unknown_category
+from testkit.wsgi import chunked
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +87,45 @@ def test_batch_answers_in_request_order(client, loaded_model):
     assert preds[0]["probability"] < preds[1]["probability"]
 
 
-def test_batch_over_the_limit_is_422_naming_the_limit(client, example_record):
+def test_batch_over_the_limit_is_422_naming_the_limit_and_the_count(
+    client, example_record
+):
     r = client.post("/predict/batch", json={"records": [example_record] * 51})
     assert r.status_code == 422
     assert r.get_json()["errors"]["json"]["records"] == [
-        "Send between 1 and 50 records."
+        "Send between 1 and 50 records; this batch has 51."
     ]
+
+
+def test_a_huge_batch_is_refused_by_its_count_in_well_under_a_second_and_a_few_kb(
+    client,
+):
+    # 300,000 empty records in ~900 KB: each one used to be validated (and its 14-odd
+    # missing fields reported) before the list's length was looked at.
+    body = json.dumps({"records": [{}] * 300_000}, separators=(",", ":"))
+    started = time.perf_counter()
+    r = client.post("/predict/batch", data=body, content_type="application/json")
+    elapsed = time.perf_counter() - started
+    print(f"300,000 records: {r.status_code} in {elapsed:.3f} s, {len(r.data)} bytes")
+    assert r.status_code == 422
+    assert errors_of(r) == {
+        "records": ["Send between 1 and 50 records; this batch has 300000."]
+    }
+    assert len(r.data) < 4096
+    assert elapsed < 1.0
+
+
+def test_batch_errors_show_the_first_invalid_records_and_count_the_rest(
+    client, loaded_model
+):
+    ex = loaded_model.metadata.examples
+    records = [ex.positive.record, ex.invalid_record] * 25
+    r = client.post("/predict/batch", json={"records": records})
+    assert r.status_code == 422
+    shown = errors_of(r)["records"]
+    assert list(shown) == ["1", "3", "5", "7", "9", "_more"]
+    assert shown["_more"] == ["20 more invalid records not shown."]
+    assert ex.invalid_field in shown["9"]
 
 
 def test_batch_errors_name_the_record_index_and_field(client, loaded_model):
@@ -188,6 +223,21 @@ def test_body_over_the_size_limit_is_413(app, example_record):
     )
     assert r.status_code == 413
     assert r.get_json()["status"] == "Request Entity Too Large"
+
+
+def test_a_chunked_body_past_the_size_limit_is_413_not_cut_short_and_parsed(
+    app, example_record
+):
+    record = json.dumps(example_record).encode()
+    app.config["MAX_CONTENT_LENGTH"] = limit = len(record) + 10
+    client = app.test_client()
+    # werkzeug stops reading at the limit: a body that goes on past it would be parsed
+    # from its first `limit` bytes, here the whole record and some spaces.
+    at_limit = record + b" " * (limit - len(record))
+    assert client.post("/predict", **chunked(at_limit)).status_code == 200
+    r = client.post("/predict", **chunked(at_limit + b" "))
+    assert r.status_code == 413
+    assert r.get_json()["message"] == "The request body is too large."
 
 
 def test_unknown_path_is_404_json(client):

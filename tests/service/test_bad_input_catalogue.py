@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from testkit.records import Roles, unknown_category
+from testkit.wsgi import chunked
 
 JSON = "application/json"
 LIMIT = 50  # the `app` fixture's BATCH_LIMIT
@@ -26,7 +27,17 @@ EMPTY = "The request body is empty; send a JSON object."
 NOT_JSON = "Content-Type must be application/json."
 TOO_LARGE = "The request body is too large."
 BATCH = "/predict/batch"
-BATCH_SIZE = [f"Send between 1 and {LIMIT} records."]
+
+
+def batch_size(count: int) -> dict:
+    """The errors of a batch of `count` records, too few or too many."""
+    message = f"Send between 1 and {LIMIT} records; this batch has {count}."
+    return {"json": {"records": [message]}}
+
+
+def bounded(errors: dict) -> bool:
+    """A few KB of errors, however many the request made."""
+    return len(json.dumps(errors)) < 8192
 
 
 @dataclass(frozen=True)
@@ -174,10 +185,25 @@ CATALOGUE = [
     Case("nesting deeper than the parser's stack", 400, INVALID_JSON,
          raw("[" * 100_000 + "]" * 100_000)),
     Case("empty batch", 422, INVALID_FIELDS, lambda ctx: {"json": {"records": []}},
-         path=BATCH, errors={"json": {"records": BATCH_SIZE}}),
+         path=BATCH, errors=batch_size(0)),
     Case("batch over the limit", 422, INVALID_FIELDS,
          lambda ctx: {"json": {"records": [ctx.example] * (LIMIT + 1)}},
-         path=BATCH, errors={"json": {"records": BATCH_SIZE}}),
+         path=BATCH, errors=batch_size(LIMIT + 1)),
+    Case("300,000 records, refused by their count", 422, INVALID_FIELDS,
+         raw(b'{"records": [' + b",".join([b"0"] * 300_000) + b"]}"),
+         path=BATCH, errors=batch_size(300_000)),
+    Case("every record of a full batch invalid", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {"records": [{}] * LIMIT}}, path=BATCH,
+         errors=lambda e, ctx: bounded(e) and e["json"]["records"]["_more"] == [
+             f"{LIMIT - 5} more invalid records not shown."]),
+    Case("20,000 unknown fields", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {**ctx.example, **{f"u{i}": 0 for i in range(20_000)}}},
+         errors=lambda e, ctx: bounded(e) and e["json"]["_more"] == [
+             "19995 more unknown fields not shown."]),
+    Case("a 500,000-character field name", 422, INVALID_FIELDS,
+         lambda ctx: {"json": {**ctx.example, "A" * 500_000: 0}},
+         errors=lambda e, ctx: bounded(e)
+         and list(e["json"]) == ["A" * 64 + "... (500000 characters)"]),
     Case("batch of garbage", 422, INVALID_FIELDS,
          lambda ctx: {"json": {"records": [1, None, ctx.example]}},
          path=BATCH,
@@ -191,6 +217,8 @@ CATALOGUE = [
                       "content_type": JSON}),
     Case("body over the size limit on a batch", 413, TOO_LARGE,
          lambda ctx: {"json": {"records": [ctx.example] * 5000}}, path=BATCH),
+    Case("chunked body over the size limit", 413, TOO_LARGE,
+         lambda ctx: chunked(json.dumps(ctx.example).encode() + b" " * 2**21)),
 ]  # fmt: skip
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import string
 
 import pytest
 
@@ -143,6 +145,44 @@ def test_metrics_named_after_the_project_count_requests_latency_and_classes(
         )
     target = loaded_model.metadata.target
     assert set(labels) == {target.negative_name, target.positive_name}
+
+
+def label_values(text: str) -> dict[str, set[str]]:
+    """Every value each label takes in a Prometheus text exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            for name, value in s.labels.items():
+                values.setdefault(name, set()).add(value)
+    return values
+
+
+def test_random_methods_and_paths_cannot_grow_the_metrics(make_app, example_record):
+    from service.metrics import METHODS
+
+    client = make_app(LOG_LEVEL="WARNING").test_client()
+    rng = random.Random(15)
+
+    def scan(n: int) -> None:
+        for _ in range(n):
+            method = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 12)))
+            path = rng.choice(["/predict", "/health", "/"]) + rng.choice(["", "x"])
+            assert client.open(path, method=method).status_code in (404, 405)
+
+    client.post("/predict", json=example_record)
+    client.get("/metrics")  # a scrape is counted once answered: its labels come next
+    scan(20)
+    before = client.get("/metrics").get_data(as_text=True)
+    scan(2000)
+    after = client.get("/metrics").get_data(as_text=True)
+    print(f"/metrics: {len(before)} bytes after 20 random methods, {len(after)} after")
+    assert len(after) - len(before) < 1000  # only the counts' digits grew
+    labels = label_values(after)
+    assert labels["method"] <= METHODS | {"other"}
+    assert labels["route"] <= {"/predict", "/metrics", "<unmatched>"}
+    assert labels["status"] <= {"200", "404", "405"}
 
 
 def test_metrics_can_be_switched_off(make_app):

@@ -7,6 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from service.security import bearer_token, token_matches
+from service.settings import ConfigError, Settings
 
 TOKEN = "t0ken-for-tests"
 
@@ -99,6 +100,34 @@ def test_unauthenticated_fuzzed_requests_all_get_the_documented_401(secured):
 
     run()
     assert seen == {401}
+
+
+def test_an_api_token_from_a_file_ending_in_a_newline_still_opens_predict(
+    loaded_model, example_record
+):
+    from service import create_app
+
+    # What a Kubernetes secret made with --from-file puts in the environment.
+    settings = Settings.from_env({"API_TOKEN": f"  {TOKEN}\r\n"})
+    assert settings.api_token == TOKEN
+    app = create_app({"TESTING": True}, model=loaded_model, settings=settings)
+    client = app.test_client()
+    assert client.post("/predict", json=example_record).status_code == 401
+    r = client.post("/predict", json=example_record, headers=auth(TOKEN))
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["s3cret words", "s3cret\ttab", "s3cret\nline", "s3cret\x00", "s3cret\x7f", " \n"],
+)
+def test_an_unusable_api_token_is_refused_in_one_line_that_does_not_echo_it(token):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"API_TOKEN": token})
+    message = str(refused.value)
+    assert message.startswith("API_TOKEN is not valid: ")
+    assert "\n" not in message
+    assert "s3cret" not in message
 
 
 def test_token_parsing_and_constant_time_comparison():
