@@ -31,6 +31,7 @@ EVALUATE_KEYS = ("threshold", "targets", "slices", "bias")
 SLICE_KEYS = ("min_support", "min_positives", "f1_margin", "bands")
 BIAS_KEYS = ("attributes", "reference", "fair_band")
 CARD_KEYS = ("intended_use", "out_of_scope", "caveats", "sensitive_features")
+INF = float("inf")
 
 
 class Reader:
@@ -92,9 +93,6 @@ class Reader:
         if not nums or len(value) < 2 or any(b <= a for a, b in zip(value, value[1:])):
             raise self.fail(key, "a list of >= 2 increasing numbers", value)
         return tuple(value)
-
-
-INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -313,7 +311,7 @@ class Params:
     evaluate: EvaluateParams
     model_card: ModelCardParams
     # The mapping as read, data defaults filled: a data set loader's `load` reads it.
-    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "params.yaml") -> "Params":
