@@ -94,6 +94,10 @@ class Paths:
     def bias_markdown(self) -> Path:
         return self.reports / "bias_report.md"
 
+    def figure(self, name: str) -> Path:
+        """One of the evaluation's PNGs (roc_curve, calibration, ...)."""
+        return self.figures / f"{name}.png"
+
     @property
     def model_card(self) -> Path:
         return self.root / "MODEL_CARD.md"

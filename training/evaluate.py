@@ -76,12 +76,12 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_figures(paths: Paths, y, proba, table, overall_f1, audit_result) -> dict:
     """All four PNGs; returns their paths relative to the project root."""
-    out = paths.figures
+    out = paths.figure
     made = {
-        "roc": figures.roc_curve_png(y, proba, out / "roc_curve.png"),
-        "calibration": figures.calibration_png(y, proba, out / "calibration.png"),
-        "slice_f1": figures.slice_f1_png(table, overall_f1, out / "slice_f1.png"),
-        "disparity": figures.disparity_png(audit_result, out / "disparity.png"),
+        "roc": figures.roc_curve_png(y, proba, out("roc_curve")),
+        "calibration": figures.calibration_png(y, proba, out("calibration")),
+        "slice_f1": figures.slice_f1_png(table, overall_f1, out("slice_f1")),
+        "disparity": figures.disparity_png(audit_result, out("disparity")),
     }
     return {k: str(p.relative_to(paths.root)) for k, p in made.items()}
 

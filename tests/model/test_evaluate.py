@@ -58,6 +58,6 @@ def test_model_card_shows_the_measured_numbers_and_links_figures(evaluated):
     assert f"{metrics['roc_auc']:.4f}" in card
     assert f"{metrics['accuracy']:.4f}" in card
     for name in ("roc_curve", "calibration", "slice_f1", "disparity"):
-        png = paths.figures / f"{name}.png"
+        png = paths.figure(name)
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert f"reports/figures/{name}.png" in card
