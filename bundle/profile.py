@@ -31,6 +31,9 @@ from bundle.format import REFERENCE_PROFILE, BundleError
 OTHER = "(other)"
 UNKNOWN = "(unknown)"
 MISSING = "(missing)"
+# The evaluation's name for a numeric column cut into bands: its slices, its bias audit
+# attribute and its slice group here all use it.
+BAND_SUFFIX = "-band"
 # Pseudo-count added to every bin of both sides: a bin empty on one side stays finite.
 SMOOTHING = 0.5
 # The usual reading of PSI: below 0.1 stable, 0.1 to 0.2 a moderate shift, above 0.2 a
@@ -45,6 +48,11 @@ MIN_RECORDS = 500
 SLICE_GAP = 0.1
 SLICE_Z = 4.0
 SLICE_MIN_RECORDS = 200
+
+
+def band_column(col: str) -> str:
+    """The banded column of numeric column `col` ("age" -> "age-band")."""
+    return f"{col}{BAND_SUFFIX}"
 
 
 def _num(x: float) -> str:

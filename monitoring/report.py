@@ -22,7 +22,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
 from service.drift import DriftCounter
 from service.monitoring import flagged
+
+if TYPE_CHECKING:  # training is imported only when a report needs it
+    from training.params import Params
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_SLICES = 15
@@ -139,20 +142,20 @@ def live_frame(model: LoadedBundle, capture: Capture, labels: dict) -> pd.DataFr
     return slicing.add_bands(frame, bands)
 
 
-def labelled_slices(model: LoadedBundle, frame: pd.DataFrame, params: dict):
+def labelled_slices(model: LoadedBundle, frame: pd.DataFrame, params: Params):
     """Slice metrics of training, recomputed on the labelled live records."""
     from training import slicing
 
-    sp = params["evaluate"]["slices"]
+    sp = params.evaluate.slices
     groups = read_profile(model).slices
     table = slicing.slice_metrics(
         frame,
         frame["_y"].to_numpy(),
         frame["_pred"].to_numpy(),
         [g.feature for g in groups],
-        sp["min_support"],
-        sp["f1_margin"],
-        sp.get("min_positives", 0),
+        sp.min_support,
+        sp.f1_margin,
+        sp.min_positives,
     )
     trained = {(g.feature, v): f for g in groups for v, f in zip(g.values, g.f1)}
     table["training_f1"] = [
@@ -162,7 +165,11 @@ def labelled_slices(model: LoadedBundle, frame: pd.DataFrame, params: dict):
 
 
 def build(
-    model: LoadedBundle, capture: Capture, labels: dict | None, out: Path, params: dict
+    model: LoadedBundle,
+    capture: Capture,
+    labels: dict | None,
+    out: Path,
+    params: Params,
 ) -> Path:
     """Write MONITORING.md and its figures into `out`; return the Markdown's path."""
     from monitoring.markdown import render
@@ -200,7 +207,8 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.config import load_params
+    from training.config import ConfigError
+    from training.params import load
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
@@ -213,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.capture, encoding="utf-8", errors="replace") as fh:
             capture = read_capture(fh)
         labels = read_labels(args.labels, model) if args.labels else None
-        path = build(model, capture, labels, args.out, load_params())
-    except (OSError, ReportError) as exc:
+        path = build(model, capture, labels, args.out, load())
+    except (OSError, ReportError, ConfigError) as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 2
     fig = drift_figures(model, capture)

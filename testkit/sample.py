@@ -15,13 +15,15 @@ import pandas as pd
 
 from training.clean import to_csv_text
 from training.config import ROOT, Paths
+from training.params import Params
 
 TRAIN_ROWS = 2000
 TEST_ROWS = 800
 
 
 def tiny_params(params: dict) -> dict:
-    """The params with a two-fold CV and small candidates (seconds to train)."""
+    """The params (as read from the file) with a two-fold CV and small candidates
+    (seconds to train)."""
     params = copy.deepcopy(params)
     params["train"]["cv_folds"] = 2
     params["train"]["candidates"] = {
@@ -59,16 +61,16 @@ def sample_project(root: Path, params: dict) -> Paths:
     from training.clean import clean_splits
     from training.fetch import fetch
 
+    typed = Params.from_dict(params)
     paths = Paths(root=root)
     if Paths().raw.is_dir():
         shutil.copytree(Paths().raw, paths.raw)
-    fetch(paths, params)
-    target = params["features"]["target"]
-    frames = clean_splits(paths, params)
+    fetch(paths, typed)
+    frames = clean_splits(paths, typed)
     paths.processed.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train", TRAIN_ROWS), ("test", TEST_ROWS)):
-        text = to_csv_text(sample(frames[name], target, rows))
-        (paths.processed / f"{name}.csv").write_text(text, encoding="utf-8")
+        text = to_csv_text(sample(frames[name], typed.features.target, rows))
+        paths.split(name).write_text(text, encoding="utf-8")
     return paths
 
 
@@ -77,6 +79,7 @@ def train_project(paths: Paths, params: dict) -> Paths:
     from training.export import export
     from training.fit import fit
 
-    fit(paths, params)
-    export(paths, params)
+    typed = Params.from_dict(params)
+    fit(paths, typed)
+    export(paths, typed)
     return paths

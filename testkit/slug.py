@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from testkit.servers import ROOT, wait_healthy
+from training.config import Paths
 
 
 def git_files(root: Path, *args: str) -> list[str]:
@@ -96,7 +97,10 @@ def dvc_env(config_dir: Path, remote_url: str) -> dict[str, str]:
 
 
 # What `dvc commit export` needs besides the checkout: the stage's untracked deps and out.
-TRAINED = ("model", "data/processed", "build/fitted", "reports/cv_results.json")
+_AT = Paths(root=Path())
+TRAINED = tuple(
+    str(p) for p in (_AT.model_dir, _AT.processed, _AT.fitted, _AT.cv_results)
+)
 
 
 def push_model(project: Path, remote: Path, root: Path = ROOT) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from testkit.sample import sample_project, tiny_params, train_project
 from training.config import Paths, load_params
+from training.params import Params, load
 
 
 def configured_params(config) -> dict:
@@ -35,7 +36,7 @@ NEEDS_MODEL = {
 
 
 def pytest_collection_modifyitems(config, items):
-    name = (configured_params(config).get("project") or {}).get("name")
+    name = load(config.getoption("--params")).features.name
     for item in items:
         if NEEDS_MODEL & set(item.fixturenames):
             item.add_marker(pytest.mark.needs_model)
@@ -62,6 +63,12 @@ def full_params(pytestconfig) -> dict:
 def params(full_params) -> dict:
     """The configured params with quick training settings."""
     return tiny_params(full_params)
+
+
+@pytest.fixture(scope="session")
+def typed(params) -> Params:
+    """The quick training params, typed as the stages take them."""
+    return Params.from_dict(params)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from numpy.typing import ArrayLike
+from bundle.profile import MISSING
 from training.metrics import as_binary
 
-MISSING = "(missing)"
 # Metrics whose disparity is judged; tpr is 1 - fnr but its ratio differs.
 DISPARITY_METRICS = ("pprev", "ppr", "precision", "fpr", "fnr", "tpr")
 # Disparities are ratios of count fractions; float rounding must not flip a band edge.

@@ -17,9 +17,10 @@ import sys
 import pandas as pd
 
 from bundle.files import write_text_atomic
-from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import read_processed, target_values
+from training.params import Params, load
 from training.stage import run_stage
 
 MISSING_MARKERS = ("?", "")
@@ -114,21 +115,21 @@ def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> N
         )
 
 
-def clean_splits(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
+def clean_splits(paths: Paths, params: Params) -> dict[str, pd.DataFrame]:
     """Clean, checked train/test tables from data/raw, by the configured loader."""
-    spec = FeatureSpec.from_params(params)
-    frames = dataset_for(params).load(paths, params)
+    spec = params.features
+    frames = dataset_for(params.data.loader).load(paths, params.raw)
     checked = {name: check_split(name, df, spec) for name, df in frames.items()}
-    check_training_data(checked["train"], spec, int(params["train"]["cv_folds"]))
+    check_training_data(checked["train"], spec, params.train.cv_folds)
     return frames
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     paths = Paths()
-    for name, df in clean_splits(paths, load_params()).items():
-        write_text_atomic(paths.processed / f"{name}.csv", to_csv_text(df))
-        print(f"{name}: {len(df)} rows -> {paths.processed / f'{name}.csv'}")
+    for name, df in clean_splits(paths, load()).items():
+        write_text_atomic(paths.split(name), to_csv_text(df))
+        print(f"{name}: {len(df)} rows -> {paths.split(name)}")
     return 0
 
 

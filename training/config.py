@@ -53,6 +53,55 @@ class Paths:
     def figures(self) -> Path:
         return self.reports / "figures"
 
+    def split(self, name: str) -> Path:
+        """A clean split (train, test) as the clean stage writes it."""
+        return self.processed / f"{name}.csv"
+
+    @property
+    def train_csv(self) -> Path:
+        return self.split("train")
+
+    @property
+    def test_csv(self) -> Path:
+        return self.split("test")
+
+    @property
+    def pipeline(self) -> Path:
+        """The fitted Pipeline (canonical skops bytes)."""
+        return self.fitted / "pipeline.skops"
+
+    @property
+    def cv_results(self) -> Path:
+        return self.reports / "cv_results.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+    @property
+    def slices_text(self) -> Path:
+        return self.reports / "slice_output.txt"
+
+    @property
+    def slices_json(self) -> Path:
+        return self.reports / "slice_output.json"
+
+    @property
+    def bias_json(self) -> Path:
+        return self.reports / "bias_report.json"
+
+    @property
+    def bias_markdown(self) -> Path:
+        return self.reports / "bias_report.md"
+
+    def figure(self, name: str) -> Path:
+        """One of the evaluation's PNGs (roc_curve, calibration, ...)."""
+        return self.figures / f"{name}.png"
+
+    @property
+    def model_card(self) -> Path:
+        return self.root / "MODEL_CARD.md"
+
 
 def load_params(path: Path | None = None) -> dict[str, Any]:
     """Read params.yaml (the one config source)."""

@@ -18,12 +18,13 @@ import pandas as pd
 from bundle.files import write_json_atomic, write_text_atomic
 from bundle.store import LoadedBundle, load_bundle
 from training import bias, figures, slicing
-from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.export import frame_to_columns
 from training.features import read_processed, split_xy
 from training.metrics import classification_metrics, labels_from_proba
 from training.model_card import render_model_card
+from training.params import EvaluateParams, Params, load
 from training.stage import run_stage
 
 
@@ -32,12 +33,9 @@ def score(model: LoadedBundle, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarray
     return model.predictor.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
 
 
-def check_columns(frame: pd.DataFrame, ev: dict) -> None:
+def check_columns(frame: pd.DataFrame, ev: EvaluateParams) -> None:
     """Every column the slices and the audit name must be in the test data."""
-    named = list(ev["slices"].get("bands", {})) + [
-        a for a in ev["bias"]["attributes"] if not a.endswith("-band")
-    ]
-    lacking = [c for c in named if c not in frame.columns]
+    lacking = [c for c in ev.named_columns if c not in frame.columns]
     if lacking:
         raise ConfigError(
             f"evaluate: column {lacking[0]!r} (in slices.bands or bias.attributes) "
@@ -45,35 +43,29 @@ def check_columns(frame: pd.DataFrame, ev: dict) -> None:
         )
 
 
-def slice_report(X, y, y_pred, spec: FeatureSpec, ev: dict) -> pd.DataFrame:
+def slice_report(X, y, y_pred, spec: FeatureSpec, ev: EvaluateParams) -> pd.DataFrame:
     """Slice metrics over every categorical feature and the numeric bands.
 
     `X` is the whole test table: a column kept only for the audit can be sliced too."""
-    sp = ev["slices"]
-    banded = slicing.add_bands(X, sp["bands"])
-    features = spec.categorical + [f"{col}-band" for col in sp["bands"]]
+    sp = ev.slices
+    banded = slicing.add_bands(X, sp.bands)
     return slicing.slice_metrics(
         banded,
         y,
         y_pred,
-        features,
-        sp["min_support"],
-        sp["f1_margin"],
-        sp.get("min_positives", 0),
+        spec.categorical + sp.band_columns,
+        sp.min_support,
+        sp.f1_margin,
+        sp.min_positives,
     )
 
 
-def audit(X, y, y_pred, ev: dict) -> dict:
+def audit(X, y, y_pred, ev: EvaluateParams) -> dict:
     """The bias audit over the configured sensitive attributes."""
-    b = ev["bias"]
-    banded = slicing.add_bands(X, ev["slices"]["bands"])
+    b = ev.bias
+    banded = slicing.add_bands(X, ev.slices.bands)
     return bias.bias_audit(
-        y,
-        y_pred,
-        banded,
-        b["attributes"],
-        b.get("reference") or None,
-        tuple(b["fair_band"]),
+        y, y_pred, banded, list(b.attributes), b.reference or None, b.fair_band
     )
 
 
@@ -84,46 +76,47 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_figures(paths: Paths, y, proba, table, overall_f1, audit_result) -> dict:
     """All four PNGs; returns their paths relative to the project root."""
-    out = paths.figures
+    out = paths.figure
     made = {
-        "roc": figures.roc_curve_png(y, proba, out / "roc_curve.png"),
-        "calibration": figures.calibration_png(y, proba, out / "calibration.png"),
-        "slice_f1": figures.slice_f1_png(table, overall_f1, out / "slice_f1.png"),
-        "disparity": figures.disparity_png(audit_result, out / "disparity.png"),
+        "roc": figures.roc_curve_png(y, proba, out("roc_curve")),
+        "calibration": figures.calibration_png(y, proba, out("calibration")),
+        "slice_f1": figures.slice_f1_png(table, overall_f1, out("slice_f1")),
+        "disparity": figures.disparity_png(audit_result, out("disparity")),
     }
     return {k: str(p.relative_to(paths.root)) for k, p in made.items()}
 
 
-def evaluate(paths: Paths, params: dict) -> dict[str, Any]:
+def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     """Write reports/ and MODEL_CARD.md for the published model; return the metrics."""
-    spec, ev = FeatureSpec.from_params(params), params["evaluate"]
-    test = read_processed(paths.processed / "test.csv", spec, "test")
+    spec, ev = params.features, params.evaluate
+    test = read_processed(paths.test_csv, spec, "test")
     check_columns(test, ev)
     X, y = split_xy(test, spec)
     model = load_bundle(paths.model_dir)
     proba = score(model, X, spec)
-    y_pred = labels_from_proba(proba, ev["threshold"])
-    metrics = classification_metrics(y, proba, ev["threshold"])
+    y_pred = labels_from_proba(proba, ev.threshold)
+    metrics = classification_metrics(y, proba, ev.threshold)
     table = slice_report(test, y, y_pred, spec, ev)
     audit_result = audit(test, y, y_pred, ev)
-    rep = paths.reports
-    write_json_atomic(rep / "metrics.json", metrics)
-    write_text_atomic(rep / "slice_output.txt", slicing.format_slices(table, metrics))
-    write_json_atomic(rep / "slice_output.json", records(table))
-    write_json_atomic(rep / "bias_report.json", audit_result)
-    write_text_atomic(rep / "bias_report.md", bias.format_bias(audit_result))
+    write_json_atomic(paths.metrics, metrics)
+    write_text_atomic(paths.slices_text, slicing.format_slices(table, metrics))
+    write_json_atomic(paths.slices_json, records(table))
+    write_json_atomic(paths.bias_json, audit_result)
+    write_text_atomic(paths.bias_markdown, bias.format_bias(audit_result))
     figs = write_figures(paths, y, proba, table, metrics["f1"], audit_result)
-    cv = json.loads((rep / "cv_results.json").read_text())
+    cv = json.loads(paths.cv_results.read_text())
     ctx = card_context(model, metrics, cv, table, audit_result, figs, params, len(X))
-    write_text_atomic(paths.root / "MODEL_CARD.md", render_model_card(ctx))
+    write_text_atomic(paths.model_card, render_model_card(ctx))
     return metrics
 
 
-def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) -> dict:
+def card_context(
+    model, metrics, cv, table, audit_result, figs, params: Params, n_test
+) -> dict:
     """Everything the model card shows, taken from the pipeline's own outputs."""
     meta = model.metadata
-    dataset = dataset_for(params)
-    card = params.get("model_card") or {}
+    dataset = dataset_for(params.data.loader)
+    card = params.model_card
     return {
         "project": {"name": meta.project.name, "description": meta.project.description},
         "model": {
@@ -135,7 +128,7 @@ def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) 
             "data_sha256": {k: v["sha256"] for k, v in meta.provenance["data"].items()},
         },
         "data": {
-            "source": dataset.describe(params["data"]),
+            "source": dataset.describe(params.data.options),
             "n_train": meta.provenance["data"]["train"]["rows"],
             "n_test": n_test,
             "features": meta.feature_names,
@@ -145,10 +138,10 @@ def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) 
             "cleaning": list(dataset.CLEANING_STEPS),
         },
         "use": {
-            "intended": list(card.get("intended_use") or []),
-            "out_of_scope": list(card.get("out_of_scope") or []),
-            "caveats": list(card.get("caveats") or []),
-            "sensitive": list(card.get("sensitive_features") or []),
+            "intended": list(card.intended_use),
+            "out_of_scope": list(card.out_of_scope),
+            "caveats": list(card.caveats),
+            "sensitive": list(card.sensitive_features),
         },
         "metrics": metrics,
         "cv": {
@@ -165,7 +158,7 @@ def card_context(model, metrics, cv, table, audit_result, figs, params, n_test) 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    m = evaluate(Paths(), load_params())
+    m = evaluate(Paths(), load())
     print("  ".join(f"{k}={v:.4f}" for k, v in m.items()))
     return 0
 

@@ -44,10 +44,10 @@ from bundle.format import (
 from bundle.rules import FeatureRule, record_errors
 from bundle.store import file_entries
 from training import fitted, publish
-from training.config import FeatureSpec, Paths, load_params
+from training.config import FeatureSpec, Paths
 from training.features import feature_rules, read_processed, split_xy, target_of
-from training.fit import CV_RESULTS, PIPELINE_FILE
 from training.metrics import classification_metrics, labels_from_proba
+from training.params import Params, load
 from training.profile import reference_profile
 from training.stage import run_stage
 
@@ -259,25 +259,23 @@ def provenance(paths: Paths, n_train: int, n_test: int) -> dict[str, Any]:
     the same inputs give the same metadata, byte for byte)."""
     return {
         "data": {
-            name: {"sha256": sha256_file(paths.processed / f"{name}.csv"), "rows": n}
+            name: {"sha256": sha256_file(paths.split(name)), "rows": n}
             for name, n in (("train", n_train), ("test", n_test))
         },
         "library_versions": library_versions(),
     }
 
 
-def export(paths: Paths, params: dict) -> Metadata:
+def export(paths: Paths, params: Params) -> Metadata:
     """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
-    spec, tp = FeatureSpec.from_params(params), params["train"]
-    threshold = float(params["evaluate"]["threshold"])
-    pipeline_bytes = (paths.fitted / PIPELINE_FILE).read_bytes()
-    pipeline = fitted.loads(pipeline_bytes, paths.fitted / PIPELINE_FILE)
-    cv = json.loads((paths.reports / CV_RESULTS).read_text(encoding="utf-8"))
-    train_df = read_processed(paths.processed / "train.csv", spec, "train")
+    spec, tp = params.features, params.train
+    threshold = params.evaluate.threshold
+    pipeline_bytes = paths.pipeline.read_bytes()
+    pipeline = fitted.loads(pipeline_bytes, paths.pipeline)
+    cv = json.loads(paths.cv_results.read_text(encoding="utf-8"))
+    train_df = read_processed(paths.train_csv, spec, "train")
     X_train, _ = split_xy(train_df, spec)
-    X_test, y_test = split_xy(
-        read_processed(paths.processed / "test.csv", spec, "test"), spec
-    )
+    X_test, y_test = split_xy(read_processed(paths.test_csv, spec, "test"), spec)
     rules = feature_rules(X_train, spec)
     target = target_of(train_df, spec, threshold)
 
@@ -288,14 +286,14 @@ def export(paths: Paths, params: dict) -> Metadata:
     served = EncodedClassifier(
         make_session(classifier_bytes, "the exported classifier"), encoding
     )
-    tolerance = tp["parity_tolerance"]
+    tolerance = tp.parity_tolerance
     parity = {
         e.graph: check_parity(pipeline, e, X_test, spec, threshold, tolerance)
         for e in (whole, served)
     }
     proba = served.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
     profile = reference_profile(
-        X_train, X_test, y_test, proba, rules, threshold, params["evaluate"]["slices"]
+        X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
     )
     blobs = {
         PIPELINE_GRAPH: whole_bytes,
@@ -316,7 +314,7 @@ def export(paths: Paths, params: dict) -> Metadata:
         model={
             "candidate": chosen,
             "estimator": type(pipeline.steps[-1][1]).__name__,
-            "params": tp["candidates"][chosen].get("params", {}),
+            "params": tp.candidates[chosen].params,
             "selection": f"highest mean CV {cv['selection_metric']}",
         },
         metrics=classification_metrics(y_test, proba, threshold),
@@ -329,7 +327,7 @@ def export(paths: Paths, params: dict) -> Metadata:
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    meta = export(Paths(), load_params())
+    meta = export(Paths(), load())
     m = meta.metrics
     worst = max(p["max_abs_diff"] for p in meta.parity.values())
     print(

@@ -17,8 +17,9 @@ import zipfile
 from pathlib import Path
 
 from bundle.files import sha256_bytes, sha256_file, write_bytes_atomic
-from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.config import ConfigError, Paths
 from training.datasets import dataset_for
+from training.params import Params, load
 from training.stage import run_stage
 
 
@@ -95,15 +96,14 @@ def copy_source(paths: Paths, source: Path, name: str) -> Path:
     return target
 
 
-def fetch(paths: Paths, params: dict) -> dict[str, Path]:
+def fetch(paths: Paths, params: Params) -> dict[str, Path]:
     """The configured data set's raw files in data/raw, verified."""
-    FeatureSpec.from_params(params)  # a config that cannot work stops before any fetch
-    return dataset_for(params).fetch(paths, params["data"])
+    return dataset_for(params.data.loader).fetch(paths, params.data.options)
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    for key, path in fetch(Paths(), load_params()).items():
+    for key, path in fetch(Paths(), load()).items():
         print(f"{key}: {path} sha256={sha256_file(path)}")
     return 0
 

@@ -19,12 +19,10 @@ from sklearn.pipeline import Pipeline
 
 from bundle.files import write_bytes_atomic, write_json_atomic
 from training import fitted
-from training.config import ConfigError, FeatureSpec, Paths, load_params
+from training.config import ConfigError, FeatureSpec, Paths
 from training.features import build_preprocessor, read_processed, split_xy
+from training.params import Candidate, Params, TrainParams, load
 from training.stage import run_stage
-
-PIPELINE_FILE = "pipeline.skops"
-CV_RESULTS = "cv_results.json"
 
 
 class Estimator:
@@ -70,15 +68,15 @@ def build_pipeline(
 
 
 def cross_validate_candidates(
-    candidates: dict[str, dict], spec: FeatureSpec, X, y, folds: int, seed: int
+    candidates: dict[str, Candidate], spec: FeatureSpec, X, y, folds: int, seed: int
 ) -> list[dict[str, Any]]:
     """Mean and standard deviation of every CV metric for each candidate."""
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rows = []
     for name, cand in candidates.items():
-        pipe = build_pipeline(spec, cand["estimator"], cand.get("params", {}), seed)
+        pipe = build_pipeline(spec, cand.estimator, cand.params, seed)
         scores = cross_validate(pipe, X, y, cv=cv, scoring=CV_SCORING, n_jobs=-1)
-        row: dict[str, Any] = {"candidate": name, "estimator": cand["estimator"]}
+        row: dict[str, Any] = {"candidate": name, "estimator": cand.estimator}
         for metric in CV_SCORING:
             values = scores[f"test_{metric}"] * (-1 if metric == "brier" else 1)
             row[f"{metric}_mean"] = float(np.mean(values))
@@ -97,37 +95,35 @@ def select(rows: list[dict[str, Any]], metric: str) -> str:
     return max(rows, key=lambda r: sign * r[f"{metric}_mean"])["candidate"]
 
 
-def select_and_fit(spec: FeatureSpec, tp: dict, X, y) -> tuple[str, Pipeline, list]:
+def select_and_fit(
+    spec: FeatureSpec, tp: TrainParams, X, y
+) -> tuple[str, Pipeline, list]:
     """Cross-validate every candidate, pick one by the declared criterion, refit it."""
-    cv_rows = cross_validate_candidates(
-        tp["candidates"], spec, X, y, tp["cv_folds"], tp["seed"]
-    )
-    chosen = select(cv_rows, tp["selection_metric"])
-    cand = tp["candidates"][chosen]
-    pipeline = build_pipeline(
-        spec, cand["estimator"], cand.get("params", {}), tp["seed"]
-    )
+    cv_rows = cross_validate_candidates(tp.candidates, spec, X, y, tp.cv_folds, tp.seed)
+    chosen = select(cv_rows, tp.selection_metric)
+    cand = tp.candidates[chosen]
+    pipeline = build_pipeline(spec, cand.estimator, cand.params, tp.seed)
     return chosen, pipeline.fit(X, y), cv_rows
 
 
-def fit(paths: Paths, params: dict) -> dict[str, Any]:
+def fit(paths: Paths, params: Params) -> dict[str, Any]:
     """CV selection and refit; writes the fitted Pipeline and the CV table."""
-    spec, tp = FeatureSpec.from_params(params), params["train"]
-    X, y = split_xy(read_processed(paths.processed / "train.csv", spec, "train"), spec)
+    spec, tp = params.features, params.train
+    X, y = split_xy(read_processed(paths.train_csv, spec, "train"), spec)
     chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
-    write_bytes_atomic(paths.fitted / PIPELINE_FILE, fitted.dumps(pipeline))
+    write_bytes_atomic(paths.pipeline, fitted.dumps(pipeline))
     cv = {
-        "selection_metric": tp["selection_metric"],
+        "selection_metric": tp.selection_metric,
         "selected": chosen,
         "rows": cv_rows,
     }
-    write_json_atomic(paths.reports / CV_RESULTS, cv)
+    write_json_atomic(paths.cv_results, cv)
     return cv
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    cv = fit(Paths(), load_params())
+    cv = fit(Paths(), load())
     row = next(r for r in cv["rows"] if r["candidate"] == cv["selected"])
     metric = cv["selection_metric"]
     print(f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from training.bias import format_bias
+from training.config import Paths
 
 METRIC_NAMES = {
     "precision": "Precision",
@@ -209,7 +211,8 @@ def _slice_rows(rows: list[dict]) -> list[list[Any]]:
 def _slices(ctx: dict) -> list[str]:
     slices = ctx.get("slices") or []
     overall_f1 = ctx["metrics"].get("f1")
-    report = (ctx.get("reports") or {}).get("slice_output", "reports/slice_output.txt")
+    # The card sits at the project root: the report's path relative to it is its link.
+    report = str(Paths(root=Path()).slices_text)
     header = ["Feature", "Value", "Support", "Precision", "Recall", "F1"]
     flagged = [r for r in slices if r.get("flagged")]
     small = [r for r in slices if r.get("too_small")]

@@ -23,11 +23,13 @@ from bundle.profile import (
     NumericBins,
     Profile,
     SliceGroup,
+    band_column,
     rounded,
 )
 from bundle.rules import FeatureRule
 from training import slicing
 from training.metrics import labels_from_proba
+from training.params import SliceParams
 
 DECILES = np.linspace(0.1, 0.9, 9)
 # A category rarer than this in training is counted in (other): its own bin would be
@@ -105,27 +107,27 @@ def slice_groups(
     proba: np.ndarray,
     rules: tuple[FeatureRule, ...],
     threshold: float,
-    sp: dict,
+    sp: SliceParams,
 ) -> tuple[SliceGroup, ...]:
     """The evaluation's slices (evaluate.slices in params.yaml) whose source the model
     takes: every categorical feature, and the bands of numeric features."""
-    bands = {c: e for c, e in (sp.get("bands") or {}).items() if c in X.columns}
+    bands = {c: e for c, e in sp.bands.items() if c in X.columns}
     banded = slicing.add_bands(X, bands)
     predicted = labels_from_proba(proba, threshold)
     plan = [
         (r.name, r.name, [*r.categories, MISSING], None) for r in rules if not r.numeric
     ]
     for col, edges in bands.items():
-        labels = [str(c) for c in banded[f"{col}-band"].cat.categories]
-        plan.append((f"{col}-band", col, labels, edges))
+        labels = [str(c) for c in banded[band_column(col)].cat.categories]
+        plan.append((band_column(col), col, labels, edges))
     table = slicing.slice_metrics(
         banded,
         y,
         predicted,
         [feature for feature, *_ in plan],
-        sp["min_support"],
-        sp["f1_margin"],
-        sp.get("min_positives", 0),
+        sp.min_support,
+        sp.f1_margin,
+        sp.min_positives,
     )
     return tuple(
         slice_group(f, source, values, edges, slice_keys(banded[f]), predicted, table)
@@ -140,7 +142,7 @@ def reference_profile(
     proba_test: np.ndarray,
     rules: tuple[FeatureRule, ...],
     threshold: float,
-    slices: dict,
+    slices: SliceParams,
 ) -> Profile:
     """The profile written to the bundle as reference.json."""
     features = tuple(

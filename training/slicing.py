@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from bundle.profile import MISSING, band_column
 from training.metrics import as_binary
 
-MISSING = "(missing)"
 OTHER = "other"
 TOO_SMALL = "too small to judge"
 COLUMNS = [
@@ -57,7 +57,8 @@ def _band_labels(edges: list[float]) -> list[str]:
 
 
 def add_bands(df: pd.DataFrame, bands: dict[str, list[float]]) -> pd.DataFrame:
-    """Copy of df with an ordered categorical f"{col}-band" column per banded column.
+    """Copy of df with an ordered categorical band_column(col) ("age-band") per banded
+    column.
 
     Intervals are right-open [lo, hi); a last edge of inf gives an open band ("65+").
     Values outside every interval get "other" so they remain a visible slice; missing
@@ -73,7 +74,7 @@ def add_bands(df: pd.DataFrame, bands: dict[str, list[float]]) -> pd.DataFrame:
         values = df[col]
         cut = pd.cut(values, bins=edges, right=False, labels=labels).astype(object)
         cut[values.notna() & cut.isna()] = OTHER
-        out[f"{col}-band"] = pd.Categorical(
+        out[band_column(col)] = pd.Categorical(
             cut, categories=[*labels, OTHER], ordered=True
         )
     return out

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from training.config import ConfigError, FeatureSpec, Paths
+from training.params import Params
 from training.stage import run_stage
 
 
@@ -39,19 +40,34 @@ PARAMS = {
         "numeric": {"width": {"type": "integer", "min": 0, "max": 100}},
         "categorical": ["colour"],
     },
-    "train": {"cv_folds": 2},
+    "train": {
+        "seed": 0,
+        "cv_folds": 2,
+        "selection_metric": "roc_auc",
+        "candidates": {"lr": {"estimator": "logistic_regression"}},
+        "parity_tolerance": 1e-5,
+    },
+    "evaluate": {
+        "threshold": 0.5,
+        "slices": {
+            "min_support": 5,
+            "f1_margin": 0.1,
+            "bands": {"width": [0, 25, 100]},
+        },
+        "bias": {"attributes": ["colour", "width-band"], "fair_band": [0.8, 1.25]},
+    },
 }
 
 
 def run_until_fit(tmp_path, params, text=None):
-    """fetch and clean as the stages do; returns the processed frames."""
+    """Read the params, fetch and clean as the stages do; returns the processed frames."""
     from training.clean import clean_splits
     from training.fetch import fetch
 
     (tmp_path / "toy.csv").write_text(text if text is not None else csv_text())
-    paths = Paths(root=tmp_path)
-    fetch(paths, params)
-    return clean_splits(paths, params)
+    paths, typed = Paths(root=tmp_path), Params.from_dict(params)
+    fetch(paths, typed)
+    return clean_splits(paths, typed)
 
 
 def broken(**changes) -> dict:
@@ -135,7 +151,7 @@ def test_a_target_listed_as_a_feature_is_refused_by_the_first_stage(tmp_path):
 
     params = broken(features__categorical=["colour", "label"])
     with pytest.raises(ConfigError, match="also listed as a feature"):
-        fetch(Paths(root=tmp_path), params)
+        fetch(Paths(root=tmp_path), Params.from_dict(params))
     assert not (tmp_path / "data").exists()
 
 
@@ -176,3 +192,107 @@ def test_a_refused_configuration_leaves_the_published_model_in_place(
         run_until_fit(tmp_path, broken(features__positive_label=7))
     after = {p.name: sha256_file(p) for p in (tmp_path / "model").iterdir()}
     assert after == before
+
+
+def changed(dotted: str, value=None, drop: bool = False) -> dict:
+    """PARAMS with the key at a dotted path set to `value`, or dropped."""
+    params = copy.deepcopy(PARAMS)
+    *parents, last = dotted.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    if drop:
+        del section[last]
+    else:
+        section[last] = value
+    return params
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (changed("train.seed", drop=True), "params.yaml: train.seed is not set"),
+        (changed("train", drop=True), "params.yaml: no `train:` section"),
+        (
+            changed("data", {"test_size": 0.3}),
+            "params.yaml: data.loader is not set (uci_adult, csv or a module path)",
+        ),
+        (
+            changed("train.selection_metric", ""),
+            "params.yaml: train.selection_metric must be a text, not ''",
+        ),
+        (
+            changed("train.candidates", {}),
+            "params.yaml: train.candidates must be at least one candidate, not {}",
+        ),
+        (
+            changed("evaluate.slices.bands.width", [0, 50, 50]),
+            "params.yaml: evaluate.slices.bands.width must be a list of >= 2 "
+            "increasing numbers, not [0, 50, 50]",
+        ),
+        (
+            changed("evaluate.bias.attributes", ["colour", "age-band"]),
+            "params.yaml: evaluate.bias.attributes: 'age-band' is a band, but "
+            "evaluate.slices.bands has no 'age'",
+        ),
+        (
+            changed("evaluate.bias.reference", {"shade": "red"}),
+            "params.yaml: evaluate.bias.reference: 'shade' is not one of "
+            "evaluate.bias.attributes (colour, width-band)",
+        ),
+        (
+            changed("evaluate.bias.fair_band", [1.25, 0.8]),
+            "params.yaml: evaluate.bias.fair_band must be a number from 1.25 to inf, "
+            "not 0.8",
+        ),
+        (
+            changed("evaluate.bias.fair_band", 0.8),
+            "params.yaml: evaluate.bias.fair_band must be [low, high], not 0.8",
+        ),
+        (
+            changed("data.files", {"all": {"member": "a/b.csv"}}),
+            "params.yaml: data.files.all.sha256 is not set",
+        ),
+        (
+            changed("features.numeric.width.maximum", 9),
+            "params.yaml: unknown key features.numeric.width.maximum; known: type, "
+            "min, max",
+        ),
+        (
+            changed("project.class_names", {"yes": "churned"}),
+            "params.yaml: unknown key project.class_names.yes; known: positive, "
+            "negative",
+        ),
+        (
+            changed("features.categorical", "colour"),
+            "params.yaml: features.categorical must be a list of texts, not 'colour'",
+        ),
+    ],
+    ids=[
+        "required key missing",
+        "required section missing",
+        "no loader and no source",
+        "empty text",
+        "no candidates",
+        "band edges not increasing",
+        "band attribute without its band",
+        "reference group of an unaudited attribute",
+        "fair band upside down",
+        "fair band not a pair",
+        "raw file without its checksum",
+        "unknown bound key",
+        "unknown class name key",
+        "one text for the categorical list",
+    ],
+)
+def test_params_that_cannot_work_are_refused_as_they_are_read(params, message):
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(params)
+    assert str(caught.value) == message
+
+
+def test_a_file_that_is_not_a_mapping_of_sections_is_refused():
+    with pytest.raises(
+        ConfigError, match="^params.yaml: expected a mapping of sections"
+    ):
+        Params.from_dict(["train", "evaluate"])

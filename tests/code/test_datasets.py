@@ -10,8 +10,10 @@ import pytest
 from examples.german_credit import dataset as german
 from training.clean import drop_overlap
 from training.config import ConfigError, Paths
+from training.datasets import csv as own
 from training.datasets import dataset_for
 from training.datasets.uci_adult import COLUMNS, clean, read_uci
+from training.params import DataParams, Reader
 
 RAW = """|1x3 Cross validator
 39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K.
@@ -89,9 +91,9 @@ def test_german_unknown_code_is_an_error_not_a_missing_value():
 
 
 def test_the_loader_is_chosen_by_name_or_module_path():
-    assert dataset_for({"data": {"loader": "uci_adult"}}).__name__.endswith("uci_adult")
-    assert dataset_for({"data": {"source": "my.csv"}}).__name__.endswith(".csv")
-    module = dataset_for({"data": {"loader": "examples.german_credit.dataset"}})
+    assert dataset_for("uci_adult").__name__.endswith("uci_adult")
+    assert dataset_for(DataParams.read(Reader("p"), {"source": "my.csv"}).loader) == own
+    module = dataset_for("examples.german_credit.dataset")
     assert module is german
 
 
@@ -105,12 +107,10 @@ def test_the_loader_is_chosen_by_name_or_module_path():
 )
 def test_an_unusable_loader_is_refused_naming_it(loader, message):
     with pytest.raises(ConfigError, match=message):
-        dataset_for({"data": {"loader": loader}})
+        dataset_for(loader)
 
 
 def test_a_csv_of_your_own_is_split_with_every_class_in_both_parts(tmp_path):
-    from training.datasets import csv as own
-
     rows = "\n".join(f"{i},{'a' if i % 2 else 'b'},{i % 3 == 0:d}" for i in range(60))
     (tmp_path / "mine.csv").write_text("x,colour,label\n" + rows + "\n")
     paths = Paths(root=tmp_path)

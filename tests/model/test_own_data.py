@@ -18,6 +18,7 @@ from testkit.sample import train_project
 from training.clean import clean_splits, to_csv_text
 from training.config import Paths
 from training.fetch import fetch
+from training.params import Params
 
 
 def unseen_csv(rows: int = 600) -> str:
@@ -65,21 +66,18 @@ def own_project(tmp_path_factory, params):
     own = copy.deepcopy(PARAMS)
     for section in ("train", "evaluate"):
         own[section] = copy.deepcopy(params[section])
-    paths = Paths(root=root)
-    assert fetch(paths, own) == {"all": paths.raw / "data.csv"}
-    splits = clean_splits(paths, own)
+    paths, typed = Paths(root=root), Params.from_dict(own)
+    assert fetch(paths, typed) == {"all": paths.raw / "data.csv"}
+    splits = clean_splits(paths, typed)
     paths.processed.mkdir(parents=True)
     for name, df in splits.items():
-        (paths.processed / f"{name}.csv").write_text(to_csv_text(df))
+        paths.split(name).write_text(to_csv_text(df))
     return train_project(paths, own), own
 
 
 def test_the_split_is_stratified_on_the_integer_target(own_project):
     paths, _ = own_project
-    rates = [
-        pd.read_csv(paths.processed / f"{n}.csv")["churned"].mean()
-        for n in ("train", "test")
-    ]
+    rates = [pd.read_csv(paths.split(n))["churned"].mean() for n in ("train", "test")]
     assert abs(rates[0] - rates[1]) < 0.03
 
 

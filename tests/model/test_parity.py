@@ -22,11 +22,11 @@ from bundle.files import sha256_file
 from bundle.format import BundleError, FITTED_PIPELINE
 from bundle.store import load_bundle
 from training import fitted
-from training.config import FeatureSpec
+from training.config import FeatureSpec, Paths
 from training.export import as_record, typed_record
 from training.features import read_processed, split_xy
 
-ROOT = Path(__file__).resolve().parents[2]
+PATHS = Paths()
 TOLERANCE = 1e-5
 
 
@@ -81,28 +81,28 @@ def whole_graph_model(model_dir, tmp_path_factory):
 
 
 def test_served_model_matches_its_pipeline_on_every_sample_test_row(
-    trained, loaded_model, params
+    trained, loaded_model, typed
 ):
     assert loaded_model.predictor.graph == "classifier_graph"
-    X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
+    X, _ = load_split(trained.test_csv, typed.features)
     assert_parity(loaded_model, load_pipeline(trained.model_dir), X)
 
 
 def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
-    trained, whole_graph_model, params
+    trained, whole_graph_model, typed
 ):
     assert whole_graph_model.predictor.graph == "pipeline_graph"
-    X, _ = load_split(trained.processed / "test.csv", FeatureSpec.from_params(params))
+    X, _ = load_split(trained.test_csv, typed.features)
     assert_parity(whole_graph_model, load_pipeline(trained.model_dir), X)
 
 
 def test_encoder_builds_exactly_the_matrix_the_preprocessor_builds(
-    trained, loaded_model, params
+    trained, loaded_model, typed
 ):
     from training.export import frame_to_columns
 
-    spec = FeatureSpec.from_params(params)
-    X, _ = load_split(trained.processed / "test.csv", spec)
+    spec = typed.features
+    X, _ = load_split(trained.test_csv, spec)
     pre = load_pipeline(trained.model_dir).named_steps["preprocess"]
     encoder = loaded_model.predictor.engine.encoder
     want = pre.transform(X).astype(np.float32)
@@ -143,9 +143,9 @@ def test_a_tampered_classifier_graph_is_refused(model_dir, tmp_path):
 
 @pytest.mark.slow
 def test_published_model_matches_its_pipeline_on_the_whole_test_split():
-    from training.config import load_params
+    from training.params import load
 
-    model_dir, test_csv = ROOT / "model", ROOT / "data" / "processed" / "test.csv"
+    model_dir, test_csv = PATHS.model_dir, PATHS.test_csv
     if not (model_dir / "metadata.json").is_file():
         pytest.skip("no published model in model/ (run make train)")
     if not test_csv.is_file():
@@ -153,5 +153,5 @@ def test_published_model_matches_its_pipeline_on_the_whole_test_split():
     model = load_bundle(model_dir)
     if sha256_file(test_csv) != model.metadata.provenance["data"]["test"]["sha256"]:
         pytest.skip("model/ was trained with another test split than data/processed")
-    X, _ = load_split(test_csv, FeatureSpec.from_params(load_params()))
+    X, _ = load_split(test_csv, load().features)
     assert_parity(model, load_pipeline(model_dir), X)

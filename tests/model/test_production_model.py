@@ -17,21 +17,27 @@ import pytest
 import yaml
 
 from training.config import ROOT, Paths
+from training.params import Params
 
 PATHS = Paths()
 
 
 @pytest.fixture(scope="module")
-def published(full_params) -> dict:
+def configured(full_params) -> Params:
+    return Params.from_dict(full_params)
+
+
+@pytest.fixture(scope="module")
+def published(configured) -> dict:
     meta = PATHS.model_dir / "metadata.json"
-    if not meta.exists() or not (PATHS.reports / "metrics.json").exists():
+    if not meta.exists() or not PATHS.metrics.exists():
         if os.environ.get("CI"):
             pytest.fail("CI runs `make test`, which must get the model first")
         pytest.skip("no published model (run `make model` or `make train`)")
     published = json.loads(meta.read_text())
-    configured = (full_params.get("project") or {}).get("name")
-    if published["project"]["name"] != configured:
-        pytest.skip(f"model/ holds {published['project']['name']}, not {configured}")
+    name = configured.features.name
+    if published["project"]["name"] != name:
+        pytest.skip(f"model/ holds {published['project']['name']}, not {name}")
     return published
 
 
@@ -40,9 +46,9 @@ def lock_outs(stage: str) -> dict[str, dict]:
     return {o["path"]: o for o in lock["stages"][stage]["outs"]}
 
 
-def test_the_published_model_meets_the_quality_targets(published, full_params):
-    metrics = json.loads((PATHS.reports / "metrics.json").read_text())
-    targets = full_params["evaluate"].get("targets") or {}
+def test_the_published_model_meets_the_quality_targets(published, configured):
+    metrics = json.loads(PATHS.metrics.read_text())
+    targets = configured.evaluate.targets
     assert targets, "params.yaml sets no evaluate.targets for the published model"
     for name, floor in targets.items():
         assert metrics[name] >= floor, f"{name} {metrics[name]:.4f} < {floor}"
@@ -50,8 +56,8 @@ def test_the_published_model_meets_the_quality_targets(published, full_params):
 
 
 def test_the_metrics_are_the_ones_dvc_lock_records(published):
-    recorded = lock_outs("evaluate")["reports/metrics.json"]["md5"]
-    actual = hashlib.md5((PATHS.reports / "metrics.json").read_bytes()).hexdigest()
+    recorded = lock_outs("evaluate")[str(PATHS.metrics.relative_to(ROOT))]["md5"]
+    actual = hashlib.md5(PATHS.metrics.read_bytes()).hexdigest()
     assert actual == recorded, "reports/metrics.json differs from the run in dvc.lock"
 
 

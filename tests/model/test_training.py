@@ -12,10 +12,9 @@ from bundle.files import sha256_file
 from bundle.format import ROLES, read_metadata
 from bundle.store import load_bundle
 from training import fitted, publish
-from training.config import FeatureSpec
 from training.export import ParityError, check_parity, export
 from training.features import read_processed, split_xy
-from training.fit import PIPELINE_FILE, fit, select
+from training.fit import fit, select
 
 
 def test_select_takes_the_best_mean_and_the_lowest_brier():
@@ -28,7 +27,7 @@ def test_select_takes_the_best_mean_and_the_lowest_brier():
 
 
 def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained):
-    cv = json.loads((trained.reports / "cv_results.json").read_text())
+    cv = json.loads(trained.cv_results.read_text())
     assert {r["candidate"] for r in cv["rows"]} == {
         "logistic_regression",
         "gradient_boosting",
@@ -41,18 +40,16 @@ def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained):
     assert cv["selected"] == best
 
 
-def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, params):
+def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, typed):
     meta = read_metadata(trained.model_dir)
     assert set(meta.files) == set(ROLES)
     for entry in meta.files.values():
         assert entry.sha256 == sha256_file(trained.model_dir / entry.file)
-    assert meta.feature_names == FeatureSpec.from_params(params).columns
-    test_rows = len(
-        read_processed(trained.processed / "test.csv", FeatureSpec.from_params(params))
-    )
+    assert meta.feature_names == typed.features.columns
+    test_rows = len(read_processed(trained.test_csv, typed.features))
     for report in meta.parity.values():
         assert report["rows"] == test_rows and report["label_mismatches"] == 0
-        assert report["max_abs_diff"] <= params["train"]["parity_tolerance"]
+        assert report["max_abs_diff"] <= typed.train.parity_tolerance
     assert 0.5 < meta.metrics["roc_auc"] <= 1.0
     versions = meta.provenance["library_versions"]
     assert set(versions) >= {"scikit-learn", "onnxruntime", "skl2onnx"}
@@ -74,24 +71,24 @@ def test_the_published_examples_are_valid_and_scored_as_their_class(loaded_model
     assert list(errors) == [ex.invalid_field]
 
 
-def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, params):
-    pipeline = fitted.loads((trained.fitted / PIPELINE_FILE).read_bytes(), "fitted")
-    spec = FeatureSpec.from_params(params)
-    X, _ = split_xy(read_processed(trained.processed / "test.csv", spec), spec)
+def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, typed):
+    pipeline = fitted.loads(trained.pipeline.read_bytes(), "fitted")
+    spec = typed.features
+    X, _ = split_xy(read_processed(trained.test_csv, spec), spec)
     engine = loaded_model.predictor.engine
     report = check_parity(pipeline, engine, X, spec, 0.5, 1e-5)
     assert report["rows"] == len(X) and report["label_mismatches"] == 0
 
 
-def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, params):
+def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, typed):
     class Shifted:
         def predict_proba(self, X):
             p = real.predict_proba(X)
             return np.clip(p + [[-0.01, 0.01]], 0, 1)
 
-    real = fitted.loads((trained.fitted / PIPELINE_FILE).read_bytes(), "fitted")
-    spec = FeatureSpec.from_params(params)
-    X, _ = split_xy(read_processed(trained.processed / "test.csv", spec), spec)
+    real = fitted.loads(trained.pipeline.read_bytes(), "fitted")
+    spec = typed.features
+    X, _ = split_xy(read_processed(trained.test_csv, spec), spec)
     with pytest.raises(ParityError, match="not publishing"):
         check_parity(Shifted(), loaded_model.predictor.engine, X, spec, 0.5, 1e-5)
 
@@ -150,7 +147,7 @@ def scratch_copy(trained, tmp_path):
     ],
 )
 def test_an_export_that_fails_half_way_leaves_the_published_model_untouched(
-    trained, params, tmp_path, monkeypatch, target, stage
+    trained, typed, tmp_path, monkeypatch, target, stage
 ):
     paths = scratch_copy(trained, tmp_path)
     before = snapshot(paths.model_dir.parent)
@@ -160,32 +157,31 @@ def test_an_export_that_fails_half_way_leaves_the_published_model_untouched(
 
     monkeypatch.setattr(target, crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        export(paths, params)
+        export(paths, typed)
     assert snapshot(paths.model_dir.parent) == before  # no byte changed, nothing left
     assert load_bundle(paths.model_dir).version
 
 
 def test_refitting_and_exporting_the_same_data_gives_the_same_bytes(
-    trained, params, tmp_path
+    trained, typed, tmp_path
 ):
     """Everything dvc.lock hashes is reproducible: the fitted Pipeline file, every
     bundle file and the metadata, so the model version too."""
     paths = scratch_copy(trained, tmp_path)
-    fit(paths, params)
-    export(paths, params)
+    fit(paths, typed)
+    export(paths, typed)
     assert snapshot(paths.fitted) == snapshot(trained.fitted)
     assert snapshot(paths.model_dir) == snapshot(trained.model_dir)
 
 
 EXPORT_SCRIPT = """
 import hashlib, sys
-from training.config import FeatureSpec, load_params
 from training.features import read_processed, split_xy
 from training.fit import build_pipeline
 from training.export import to_onnx_bytes
 from training import fitted
-params = load_params(sys.argv[2] if len(sys.argv) > 2 else None)
-spec = FeatureSpec.from_params(params)
+from training.params import load
+spec = load(sys.argv[2] if len(sys.argv) > 2 else None).features
 X, y = split_xy(read_processed(sys.argv[1], spec), spec)
 p = build_pipeline(spec, "gradient_boosting", {"n_estimators": 5, "max_depth": 2}, 0)
 p.fit(X, y)
@@ -203,7 +199,7 @@ def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestco
 
     from training.config import ROOT
 
-    args = [str(sampled.processed / "train.csv")]
+    args = [str(sampled.train_csv)]
     if pytestconfig.getoption("--params"):
         args.append(str(pytestconfig.getoption("--params")))
     digests = set()

@@ -11,7 +11,9 @@ your own, such as `examples.german_credit.dataset`. A loader module provides:
 - `describe(data) -> str`: the data's origin, in words, for the model card.
 
 Without `data.loader`, a `data.source` that is a path means `csv` (the README's
-"bring your own data" steps).
+"bring your own data" steps; training/params.py resolves it). A loader gets the `data:`
+section and the params as mappings (`Params.data.options`, `Params.raw`): a loader of your
+own may read keys of its own there.
 """
 
 from __future__ import annotations
@@ -25,20 +27,8 @@ BUILT_IN = {"uci_adult": "training.datasets.uci_adult", "csv": "training.dataset
 REQUIRED = ("fetch", "load", "CLEANING_STEPS", "describe")
 
 
-def loader_name(data: dict) -> str:
-    """The configured loader, defaulting to csv when data.source is a path."""
-    name = data.get("loader")
-    if name:
-        return str(name)
-    if data.get("source"):
-        return "csv"
-    raise ConfigError("data.loader is not set (uci_adult, csv or a module path)")
-
-
-def dataset_for(params: dict) -> ModuleType:
-    """The loader module params.yaml names, checked to provide what the stages call."""
-    data = params.get("data") or {}
-    name = loader_name(data)
+def dataset_for(name: str) -> ModuleType:
+    """The loader module `data.loader` names, checked to provide what the stages call."""
     module_name = BUILT_IN.get(name, name)
     if "." not in module_name:
         raise ConfigError(

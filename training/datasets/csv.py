@@ -1,8 +1,8 @@
 """Bring your own data: one CSV with a header row, split into train and test here.
 
 `data.source` is its path (relative to the project root); `data.test_size` and `data.seed`
-make a stratified split; `data.missing` lists the cell texts that mean "missing" (default:
-an empty cell and "?").
+make a stratified split (their defaults: training/params.py); `data.missing` lists the
+cell texts that mean "missing" (default: an empty cell and "?").
 """
 
 from __future__ import annotations
@@ -40,5 +40,5 @@ def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
     raw = pd.read_csv(paths.raw / RAW_NAME, dtype=str, keep_default_na=False)
     markers = tuple(data.get("missing", MISSING_MARKERS))
     df = finish(strip_cells(raw, markers), target)
-    train, test = split(df, target, data.get("test_size", 0.25), data.get("seed", 42))
+    train, test = split(df, target, data["test_size"], data["seed"])
     return {"train": drop_overlap(train, test, target), "test": test}

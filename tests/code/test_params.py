@@ -1,0 +1,208 @@
+"""params.yaml read into typed Params: every shipped key loads, and a file that cannot
+work is refused as it is read, in one line naming the key."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from training.config import ROOT, ConfigError, load_params
+from training.params import SECTIONS, Params, load
+
+SHIPPED = [ROOT / "params.yaml", ROOT / "examples" / "german_credit" / "params.yaml"]
+# Sections whose typed form mirrors the file key for key (features, project and data
+# have views of their own: FeatureSpec, DataParams.options).
+MIRRORED = ("train", "evaluate", "model_card")
+
+
+def leaves(value, path=()):
+    """(dotted path, value) of every scalar or list in a nested mapping."""
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            yield from leaves(inner, (*path, str(key)))
+    else:
+        yield ".".join(path), value
+
+
+def plain(value):
+    """A typed value as YAML gives it: dataclasses as mappings, tuples as lists."""
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+def at(tree, dotted: str):
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_key_of_a_shipped_params_file_loads_with_its_value(path):
+    raw = load_params(path)
+    typed = load(path)
+    for section in MIRRORED:
+        mirror = plain(getattr(typed, section))
+        for dotted, value in leaves(raw[section]):
+            assert at(mirror, dotted) == value, f"{section}.{dotted}"
+    assert typed.features.target == raw["features"]["target"]
+    assert typed.features.columns == [
+        *raw["features"]["numeric"],
+        *raw["features"]["categorical"],
+    ]
+    assert typed.features.name == raw["project"]["name"]
+    assert raw["data"].items() <= typed.data.options.items()
+    assert typed.raw["features"] == raw["features"]
+
+
+def test_defaults_fill_what_the_file_leaves_out():
+    raw = load_params(SHIPPED[0])
+    del raw["evaluate"]["slices"]["min_positives"]
+    del raw["evaluate"]["bias"]["reference"]
+    del raw["model_card"]
+    raw["data"] = {"source": "mine.csv"}
+    typed = Params.from_dict(raw)
+    assert typed.evaluate.slices.min_positives == 0
+    assert typed.evaluate.bias.reference == {}
+    assert typed.model_card.caveats == ()
+    assert typed.data.loader == "csv"
+    assert typed.data.options == {"source": "mine.csv", "test_size": 0.25, "seed": 42}
+
+
+def test_params_are_frozen():
+    typed = load()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        typed.evaluate.threshold = 0.9
+
+
+def broken(dotted: str, value) -> dict:
+    raw = copy.deepcopy(load_params(SHIPPED[0]))
+    *parents, last = dotted.split(".")
+    at(raw, ".".join(parents))[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    "dotted, value, message",
+    [
+        (
+            "evaluate.slices.min_positives",
+            "x",
+            "params.yaml: evaluate.slices.min_positives must be a whole number >= 0, "
+            "not 'x'",
+        ),
+        (
+            "train.cv_folds",
+            1,
+            "params.yaml: train.cv_folds must be a whole number >= 2, not 1",
+        ),
+        (
+            "train.seed",
+            True,
+            "params.yaml: train.seed must be a whole number >= 0, not True",
+        ),
+        (
+            "evaluate.threshold",
+            "high",
+            "params.yaml: evaluate.threshold must be a number from 0 to 1, not 'high'",
+        ),
+        (
+            "evaluate.bias.attributes",
+            "sex",
+            "params.yaml: evaluate.bias.attributes must be a list of texts, not 'sex'",
+        ),
+        (
+            "model_card.caveats",
+            [{"1,000 rows": "noise"}],
+            "params.yaml: model_card.caveats must be a list of texts, "
+            "not [{'1,000 rows': 'noise'}]",
+        ),
+        (
+            "train.candidates",
+            ["logistic_regression"],
+            "params.yaml: train.candidates must be a mapping, "
+            "not ['logistic_regression']",
+        ),
+    ],
+    ids=[
+        "text for a count",
+        "too few folds",
+        "true/false for a number",
+        "text for a threshold",
+        "one text for a list",
+        "a caveat YAML read as a mapping",
+        "a list for a mapping",
+    ],
+)
+def test_a_wrong_type_names_the_key_in_one_line(dotted, value, message):
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(broken(dotted, value))
+    assert str(caught.value) == message
+
+
+def test_an_unknown_section_is_refused_with_the_known_ones():
+    raw = load_params(SHIPPED[0])
+    raw["evalute"] = raw.pop("evaluate")
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(raw)
+    assert str(caught.value) == (
+        f"params.yaml: unknown section 'evalute'; known: {', '.join(SECTIONS)}"
+    )
+
+
+@pytest.mark.parametrize(
+    "dotted, message",
+    [
+        (
+            "evaluate.slices.min_positive",
+            "unknown key evaluate.slices.min_positive; known: min_support, "
+            "min_positives, f1_margin, bands",
+        ),
+        (
+            "train.cv_fold",
+            "unknown key train.cv_fold; known: seed, cv_folds, selection_metric, "
+            "candidates, parity_tolerance",
+        ),
+        (
+            "features.numerc",
+            "unknown key features.numerc; known: target, positive_label, numeric, "
+            "categorical",
+        ),
+        (
+            "model_card.caveat",
+            "unknown key model_card.caveat; known: intended_use, out_of_scope, "
+            "caveats, sensitive_features",
+        ),
+        (
+            "data.test_sise",
+            "unknown key data.test_sise; known: loader, source, wheel, files, "
+            "test_size, seed, missing",
+        ),
+    ],
+)
+def test_an_unknown_key_is_refused_with_the_known_ones(dotted, message):
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(broken(dotted, 1))
+    assert str(caught.value) == f"params.yaml: {message}"
+
+
+def test_a_loader_of_your_own_may_read_keys_of_its_own():
+    raw = broken("data.loader", "examples.german_credit.dataset")
+    raw["data"]["bank"] = "one German bank"
+    assert Params.from_dict(raw).data.options["bank"] == "one German bank"
+
+
+def test_the_error_names_the_file_it_came_from(tmp_path):
+    path = tmp_path / "other.yaml"
+    path.write_text("features: {target: y, positive_label: 1, categorical: [a]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value) == "other.yaml: no `data:` section"
