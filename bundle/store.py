@@ -9,6 +9,7 @@ nothing it did not ship.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from bundle.format import (
     Metadata,
     Role,
     metadata_text,
+    model_version,
     read_metadata,
 )
 from bundle.predictor import Predictor
@@ -109,6 +111,8 @@ def load_bundle(model_dir: Path) -> LoadedBundle:
     model_dir = Path(model_dir)
     meta = read_metadata(model_dir)
     blobs = verify_files(model_dir, meta)
+    # Served under the version its verified files give, whatever metadata.json says.
+    meta = dataclasses.replace(meta, version=model_version(meta.candidate, meta.files))
     try:
         predictor = Predictor(build_engine(model_dir, meta, blobs), meta.target)
         self_check(predictor, meta)
