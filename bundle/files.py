@@ -46,10 +46,13 @@ def remove_stale_temps(path: Path) -> list[Path]:
         found = pattern.fullmatch(sibling.name)
         if found is None or process_alive(int(found.group(1))):
             continue
-        if sibling.is_dir() and not sibling.is_symlink():
-            shutil.rmtree(sibling, ignore_errors=True)
-        else:
-            sibling.unlink(missing_ok=True)
+        try:
+            if sibling.is_dir() and not sibling.is_symlink():
+                shutil.rmtree(sibling)
+            else:
+                sibling.unlink(missing_ok=True)
+        except OSError:
+            continue  # not ours to remove (another user's, say): the job goes on
         removed.append(sibling)
     return removed
 
