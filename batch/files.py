@@ -2,7 +2,8 @@
 
 Readers stream record batches (pyarrow's multi-threaded CSV reader, Parquet row groups),
 so memory stays flat whatever the file size. Writers write beside the final name and
-rename into place on success: a failed or interrupted run leaves no partial output.
+rename into place on success: a failed or interrupted run leaves no partial output, and
+the temporary files of a run that was killed are removed by the next one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+
+from bundle.files import remove_stale_temps, temp_prefix
 
 FORMATS = ("csv", "parquet")
 FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet"}
@@ -134,20 +137,63 @@ class OutputError(OSError):
     """An output file cannot be written where it was asked for."""
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same once symlinks and `..` are resolved, or
+    (for files that exist) the same device and inode, as two hard links are."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def check_distinct(paths: dict[str, Path | None]) -> None:
+    """OutputError if any two of the named paths (input, output, errors) are one file:
+    writing one would destroy the other."""
+    given = [(name, path) for name, path in paths.items() if path is not None]
+    for i, (name, path) in enumerate(given):
+        for other, other_path in given[i + 1 :]:
+            if same_file(path, other_path):
+                raise OutputError(
+                    f"the {name} {path} and the {other} {other_path} are the same file: "
+                    f"give the {other} another name"
+                )
+
+
+def check_writable(path: Path) -> None:
+    """OutputError if `path` exists as something a file cannot replace (a folder, a
+    device): checked before anything is read."""
+    if os.path.lexists(path) and not Path(path).is_file():
+        what = "a folder" if Path(path).is_dir() else "not a regular file"
+        raise OutputError(f"cannot write {path}: it is {what}")
+
+
+def write_failure(path: Path, exc: BaseException) -> OutputError:
+    """An error writing `path` (disk full, say) as one line naming the output."""
+    why = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+    return OutputError(f"cannot write {path}: {why}")
+
+
 class AtomicWriter:
-    """Arrow batches to a temporary file beside `path`, renamed into place on commit."""
+    """Arrow batches to a temporary file beside `path`, renamed into place on commit.
+
+    The temporary file is `.<name>.<pid>.<random>` (bundle/files.py): those of a run that
+    was killed are removed by the next run writing the same output."""
 
     def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
         self.path = Path(path)
+        check_writable(self.path)
+        remove_stale_temps(self.path)
         try:
             fd, self.tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}."
+                dir=self.path.parent, prefix=temp_prefix(self.path)
             )
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
-        os.fchmod(fd, 0o666 & ~current_umask())  # as a plain open() would create it
-        os.close(fd)
         try:
+            os.fchmod(fd, 0o666 & ~current_umask())  # as a plain open() would make it
+            os.close(fd)
             if fmt == "parquet":
                 self.writer = pq.ParquetWriter(self.tmp, schema)
             else:
@@ -157,14 +203,23 @@ class AtomicWriter:
             raise
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self.writer.write_batch(batch)
+        try:
+            self.writer.write_batch(batch)
+        except (OSError, pa.ArrowException) as exc:
+            raise write_failure(self.path, exc) from exc
 
     def commit(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        except (OSError, pa.ArrowException) as exc:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise write_failure(self.path, exc) from exc
 
     def discard(self) -> None:
         try:
             self.writer.close()
+        except (OSError, pa.ArrowException):
+            pass  # a disk-full flush, say: the file is removed all the same
         finally:
             Path(self.tmp).unlink(missing_ok=True)

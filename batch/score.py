@@ -10,17 +10,21 @@ prediction, and the job goes on. OUTPUT has one line per input row, in order:
 `row,prediction,probability,model_version`. Columns other than the model's features are
 ignored. Memory stays flat; the outputs appear under their names only on success.
 
-Exit status: 0 every row scored; 1 finished, some rows invalid; 2 unusable input;
-3 the model could not be loaded.
+Exit status: 0 every row scored; 1 finished, some rows invalid; 2 unusable input or
+outputs (two of them the same file, an output that is a folder, a full disk); 3 the model
+could not be loaded; 143 stopped by SIGTERM (no output written).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -38,6 +42,8 @@ from batch.files import (
     AtomicWriter,
     InputError,
     OutputError,
+    check_distinct,
+    check_writable,
     format_of,
     open_source,
 )
@@ -54,10 +60,10 @@ class Outputs:
     """The predictions file and the optional errors file, committed together."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        self.err = None
         self.out = AtomicWriter(
             args.output, format_of(args.output, args.output_format), PREDICTIONS
         )
-        self.err = None
         try:
             if args.errors:
                 self.err = AtomicWriter(
@@ -87,8 +93,13 @@ def echo(rejected: pa.RecordBatch, shown: set[int], bar) -> None:
             bar.write(f"row {row}: {field}: {message}", file=sys.stderr)
 
 
-def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]:
-    """Score args.input into args.output; return (rows, invalid rows)."""
+def score_file(
+    model: LoadedBundle,
+    args: argparse.Namespace,
+    stop: threading.Event | None = None,
+) -> tuple[int, int]:
+    """Score args.input into args.output; return (rows, invalid rows). `stop` set ends
+    the run with Terminated after the batch being written."""
     from tqdm import tqdm
 
     scorer = ColumnarScorer(model)
@@ -97,7 +108,6 @@ def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]
     lacking = scorer.missing(source.names)
     if lacking:
         raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
-    outputs = Outputs(args)
     rows = invalid = 0
     shown: set[int] = set()
     bar = tqdm(
@@ -106,6 +116,7 @@ def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]
         unit_scale=True,
         disable=args.quiet or None,
     )
+    outputs = Outputs(args)
     try:
         with bar:
             batches = regroup(read(source, fmt), SCORE_ROWS)
@@ -117,6 +128,8 @@ def score_file(model: LoadedBundle, args: argparse.Namespace) -> tuple[int, int]
                 rows += scored.predictions.num_rows
                 invalid += scored.rejected_rows
                 bar.update(scored.predictions.num_rows)
+                if stop is not None and stop.is_set():
+                    raise Terminated()
     except BaseException:
         outputs.discard()
         raise
@@ -201,16 +214,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the run stops, removing its temporary files on the way out."""
+
+
+@contextmanager
+def sigterm_sets() -> Iterator[threading.Event]:
+    """An event SIGTERM sets meanwhile, checked between batches: raising from the
+    handler could land in library code that swallows it. Python handles signals in the
+    main thread only; SIGKILL cannot be caught (the next run removes what it leaves)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """OutputError, before anything is read, if an output would destroy the input or
+    the other output, or cannot be a file."""
+    check_distinct({"input": args.input, "output": args.output, "errors": args.errors})
+    for path in (args.output, args.errors):
+        if path is not None:
+            check_writable(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status says whether every row was scored."""
     args = parse_args(argv)
+    try:
+        check_paths(args)
+    except OutputError as exc:
+        print(f"{PROGRAM}: {exc}", file=sys.stderr)
+        return 2
     try:
         model = configured_bundle(args.model_dir)
     except BundleError as exc:
         print(f"{PROGRAM}: cannot load the model: {exc}", file=sys.stderr)
         return 3
     try:
-        rows, invalid = score_file(model, args)
+        with sigterm_sets() as stop:
+            rows, invalid = score_file(model, args, stop)
+    except Terminated:
+        print(f"{PROGRAM}: terminated (SIGTERM); no output written", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except OutputError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr)
         return 2

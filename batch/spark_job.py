@@ -30,7 +30,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from batch.columnar import configured_bundle
-from batch.files import FORMATS, InputError, format_of
+from batch.files import FORMATS, InputError, OutputError, format_of, same_file
 from bundle.format import BundleError
 from bundle.store import load_bundle
 
@@ -45,6 +45,8 @@ OUTPUT = (
 )
 OUTPUT_NAMES = [column.split()[0] for column in OUTPUT.split(", ")]
 SPARK_ERROR = re.compile(r"(\w+(?:\.\w+)*(?:Error|Exception)): (.+)")
+SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+GLOB = re.compile(r"[*?\[{]")
 
 # Per Python worker process: the scorer of each shipped bundle, loaded once.
 _SCORERS: dict[str, object] = {}
@@ -247,6 +249,41 @@ def failure(exc: BaseException) -> tuple[str, bool]:
     return (text.strip().splitlines() or [type(exc).__name__])[0], False
 
 
+def location(path: str) -> str:
+    """Where a Spark path points, comparable: a glob's folder, a local path resolved
+    (symlinks, `..`), a URI (s3a://, hdfs://) without trailing slashes."""
+    static = GLOB.split(path, 1)[0]
+    if static != path:  # data/*.csv, data/part-{1,2}: the folder holding the pattern
+        head, slash, _ = static.rpartition("/")
+        static = (head or "/") if slash else "."
+    scheme = SCHEME.match(static)
+    if scheme and scheme.group(1).lower() != "file":
+        return static.rstrip("/")
+    local = static[scheme.end() :] if scheme else static
+    return os.path.realpath(local)
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two paths are one place, or one is inside the other."""
+    x, y = location(a), location(b)
+    inside = x.startswith(y.rstrip("/") + "/") or y.startswith(x.rstrip("/") + "/")
+    local = not (SCHEME.match(a) or SCHEME.match(b))
+    return x == y or inside or (local and same_file(Path(x), Path(y)))
+
+
+def check_apart(paths: dict[str, str]) -> None:
+    """OutputError, before Spark starts, if an output is the input, the other output, or
+    inside or around one of them: Spark's overwrite deletes the folder it writes."""
+    given = list(paths.items())
+    for i, (name, path) in enumerate(given):
+        for other, other_path in given[i + 1 :]:
+            if overlap(path, other_path):
+                raise OutputError(
+                    f"the {name} {path} and the {other} {other_path} are one place or "
+                    f"one holds the other: writing the {other} would delete the {name}"
+                )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m batch.spark_job", description=__doc__.split("\n\n")[0]
@@ -269,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     errors = args.errors or args.output.rstrip("/") + "-rejected"
     fmt = format_of(Path(args.input), args.input_format)
+    try:
+        check_apart({"input": args.input, "output": args.output, "errors": errors})
+    except OutputError as exc:
+        print(f"{PROGRAM}: {exc}", file=sys.stderr)
+        return 2
     try:
         model = configured_bundle(args.model_dir)
     except BundleError as exc:

@@ -9,6 +9,7 @@ Training proves both answer like the scikit-learn Pipeline on the whole test spl
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -36,10 +37,21 @@ class Engine(Protocol):
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray: ...
 
 
-def make_session(onnx_bytes: bytes, source: Any) -> Any:
-    """An onnxruntime session pinned to one thread: server workers are the parallelism."""
+def onnxruntime() -> Any:
+    """onnxruntime with its telemetry off. Its official builds otherwise write a device id
+    and an event database under ~/.cache when imported (their Privacy.md). The variable
+    counts only before the first import; the call stops the events of a process that
+    imported onnxruntime earlier."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()
+    return ort
+
+
+def make_session(onnx_bytes: bytes, source: Any) -> Any:
+    """An onnxruntime session pinned to one thread: server workers are the parallelism."""
+    ort = onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1

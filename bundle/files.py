@@ -1,19 +1,67 @@
-"""Files: atomic writes (a reader never sees a half-written artifact) and SHA-256."""
+"""Files: atomic writes (a reader never sees a half-written artifact) and SHA-256.
+
+A temporary file or folder is made beside its final name as `.<name>.<pid>.<random>`:
+the process that made it is in its name, so a later run removes those whose process is
+gone (killed with SIGKILL, out of memory, power cut) and never one still being written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 
+def temp_prefix(path: Path) -> str:
+    """The name prefix of this process's temporary files for `path`."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs here (one of another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the temporary files and folders left for `path` by processes that are
+    gone; return them."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[^.]+(\.tmp)?")
+    removed = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed  # no folder yet: nothing left in it
+    for sibling in siblings:
+        found = pattern.fullmatch(sibling.name)
+        if found is None or process_alive(int(found.group(1))):
+            continue
+        try:
+            if sibling.is_dir() and not sibling.is_symlink():
+                shutil.rmtree(sibling)
+            else:
+                sibling.unlink(missing_ok=True)
+        except OSError:
+            continue  # not ours to remove (another user's, say): the job goes on
+        removed.append(sibling)
+    return removed
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -7,10 +7,11 @@ it (`bundle/store.py`); both go through the types here, so a key is spelled in o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 from bundle.rules import FeatureRule
 
@@ -134,6 +135,11 @@ class Metadata:
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def candidate(self) -> str:
+        """The training candidate: as recorded, else the version's part before its hash."""
+        return self.model.get("candidate") or self.version.rsplit("-", 1)[0]
+
     def entry(self, role: Role) -> FileEntry | None:
         return self.files.get(role.key)
 
@@ -191,6 +197,13 @@ class Metadata:
             provenance=data.get("provenance", {}),
             format=data["format"],
         )
+
+
+def model_version(candidate: str, files: Mapping[str, FileEntry]) -> str:
+    """`<candidate>-<12 hex>`, the hex from the SHA-256 of every file the bundle lists:
+    whichever file changes (the graph that scores, say), the version changes."""
+    listed = "".join(f"{role} {files[role].sha256}\n" for role in sorted(files))
+    return f"{candidate}-{hashlib.sha256(listed.encode()).hexdigest()[:12]}"
 
 
 def read_metadata(model_dir: Path) -> Metadata:

@@ -9,6 +9,7 @@ nothing it did not ship.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from bundle.format import (
     Metadata,
     Role,
     metadata_text,
+    model_version,
     read_metadata,
 )
 from bundle.predictor import Predictor
@@ -104,11 +106,24 @@ def self_check(predictor: Predictor, meta: Metadata) -> None:
             )
 
 
+def previous_bundle(model_dir: Path) -> Path:
+    """Where a publish moves the bundle it replaces, until the new one is in place."""
+    return model_dir.with_name(model_dir.name + ".previous")
+
+
 def load_bundle(model_dir: Path) -> LoadedBundle:
-    """Load and verify the bundle in `model_dir`, or raise BundleError saying why."""
+    """Load and verify the bundle in `model_dir`, or raise BundleError saying why.
+
+    With no `model_dir` but its previous bundle (a publish stopped between its two
+    renames: training/publish.py), that one is loaded: still complete and verified here,
+    it is put back by the next publish."""
     model_dir = Path(model_dir)
+    if not model_dir.exists() and previous_bundle(model_dir).is_dir():
+        model_dir = previous_bundle(model_dir)
     meta = read_metadata(model_dir)
     blobs = verify_files(model_dir, meta)
+    # Served under the version its verified files give, whatever metadata.json says.
+    meta = dataclasses.replace(meta, version=model_version(meta.candidate, meta.files))
     try:
         predictor = Predictor(build_engine(model_dir, meta, blobs), meta.target)
         self_check(predictor, meta)

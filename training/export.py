@@ -40,6 +40,7 @@ from bundle.format import (
     Metadata,
     Project,
     Target,
+    model_version,
 )
 from bundle.rules import FeatureRule, record_errors
 from bundle.store import file_entries
@@ -305,7 +306,7 @@ def export(paths: Paths, params: Params) -> Metadata:
     chosen = cv["selected"]
     meta = Metadata(
         project=Project(spec.name, spec.description),
-        version=f"{chosen}-{files[PIPELINE_GRAPH.key].sha256[:12]}",
+        version=model_version(chosen, files),
         target=target,
         features=rules,
         files=files,
