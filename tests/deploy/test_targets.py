@@ -187,15 +187,39 @@ def test_only_the_first_from_names_an_image_so_a_substituted_base_reaches_every_
         assert parent in names, f"FROM {args} names an image, not a stage"
 
 
+def pip_installs(stage: str) -> list[str]:
+    """The `pip install` commands of a Dockerfile stage's RUN instructions."""
+    runs = [a for w, a in dockerfile_stages()[stage] if w == "RUN"]
+    return [c.strip() for run in runs for c in run.split("&&") if "pip install" in c]
+
+
+@pytest.mark.parametrize("stage", ["venv", "pull-venv"])
+def test_each_image_stage_installs_only_a_hashed_lock_with_hash_checking(stage):
+    copied = {
+        a.split()[-1]: a.split()[-2]
+        for w, a in dockerfile_stages()[stage]
+        if w == "COPY"
+    }
+    (install,) = pip_installs(stage)
+    assert "--require-hashes" in install
+    files = re.findall(r"-r (\S+)", install)
+    assert files and all(copied[f].startswith("requirements/") for f in files)
+    assert "sed" not in " ".join(a for _, a in dockerfile_stages()[stage])
+
+
 @pytest.mark.parametrize("kind", ["s3", "gs", "azure", "none"])
-def test_each_remote_kind_has_a_pinned_plugin_requirements_file(kind):
-    path = ROOT / "deploy" / "container" / f"requirements-{kind}.txt"
-    pins = [line for line in path.read_text().splitlines() if line.strip()
-            and not line.startswith("#")]  # fmt: skip
-    if kind == "none":
-        assert pins == []
-    else:
-        assert pins == [pins[0]] and re.fullmatch(rf"dvc-{kind}==[\d.]+", pins[0])
+def test_each_remote_kind_builds_from_a_lock_the_build_context_lets_in(kind):
+    import pathspec
+
+    (copy,) = [a for w, a in dockerfile_stages()["pull-venv"] if w == "COPY"]
+    lock = copy.split()[0].replace("${DVC_REMOTE_KIND}", kind)
+    assert (ROOT / lock).is_file()
+    ignore = pathspec.GitIgnoreSpec.from_lines(
+        (ROOT / ".dockerignore").read_text().splitlines()
+    )
+    for needed in (lock, "requirements/serve.txt"):
+        assert not ignore.match_file(needed), needed
+    assert ignore.match_file("requirements/dev.txt")
 
 
 def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
@@ -203,7 +227,14 @@ def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
     for secret in ("DVC_REMOTE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert env[secret] == {"key": secret, "sync": False}
     assert env["PULL_MODEL"]["value"] == "1"
-    assert "requirements-s3.txt" in render_service()["buildCommand"]
+    build = shlex.split(render_service()["buildCommand"])
+    assert build == [
+        "pip",
+        "install",
+        "--require-hashes",
+        "-r",
+        "requirements/pull-s3.txt",
+    ]
 
 
 def test_on_render_the_server_binds_all_interfaces_on_render_s_port():
