@@ -60,17 +60,20 @@ define lock
 endef
 
 # The venv's lock first, then the others constrained by it, so a package shared by two
-# locks has one version. Except pull-s3: dvc-s3's aiobotocore pins a botocore older than
-# boto3's (deploy tools), so it follows the serving lock (tests/code/test_locks.py).
+# locks has one version. Except with dvc-s3: its aiobotocore pins a botocore older than
+# boto3's (deploy tools), so pull-s3 follows pull-none (tests/code/test_locks.py).
+# HEROKU_DVC_REMOTE: the DVC plugin a dyno pulls with (s3 | gs | azure | none); set it on
+# this line, then make lock, so requirements.txt is requirements/pull-<kind>.txt again.
+HEROKU_DVC_REMOTE ?= none
 lock: $(STAMP) ## Re-resolve and hash every lock from pyproject.toml (UPGRADE=1: newest versions)
 	@mkdir -p requirements
 	$(call lock,requirements/dev.txt,--extra pull --extra train --extra batch --extra spark --extra deploy --extra dev)
-	$(call lock,requirements.txt,--extra pull -c requirements/dev.txt)
 	$(call lock,requirements/serve.txt,-c requirements/dev.txt)
 	$(call lock,requirements/pull-none.txt,--extra pull -c requirements/dev.txt)
 	$(call lock,requirements/pull-gs.txt,--extra pull --extra gs -c requirements/dev.txt)
 	$(call lock,requirements/pull-azure.txt,--extra pull --extra azure -c requirements/dev.txt)
-	$(call lock,requirements/pull-s3.txt,--extra pull --extra s3 -c requirements.txt)
+	$(call lock,requirements/pull-s3.txt,--extra pull --extra s3 -c requirements/pull-none.txt)
+	$(call lock,requirements.txt,--extra pull $(if $(filter-out none,$(HEROKU_DVC_REMOTE)),--extra $(HEROKU_DVC_REMOTE)) -c requirements/pull-$(HEROKU_DVC_REMOTE).txt)
 
 data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
