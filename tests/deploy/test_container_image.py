@@ -224,7 +224,7 @@ def test_the_pull_image_boots_on_the_kubernetes_read_only_root_and_serves(
     health = requests.get(f"{container.url}/health", timeout=5).json()
     assert health["model"]["version"] == loaded_model.version
     metrics = requests.get(f"{container.url}/metrics", timeout=5)
-    assert metrics.status_code == 200 and "census_http_requests_total" in metrics.text
+    assert metrics.status_code == 200 and "_http_requests_total" in metrics.text
     probe = local.sh("podman", "exec", container.name, "sh", "-c",
                      "touch /app/x 2>&1 || echo read-only")  # fmt: skip
     assert "read-only" in probe.stdout.lower()
