@@ -1,4 +1,5 @@
-# The service in a container: same requirements, same server command as the Procfile.
+# The service in a container: the same hashed locks as every install (make lock), the same
+# server command as the Procfile.
 #
 # Two images from this one file (docs/deploy.md says when to choose which):
 #   default (last stage, "pull"): no model inside; like a Heroku dyno it pulls the model
@@ -31,14 +32,14 @@ RUN groupadd --gid 10001 census \
 WORKDIR /app
 
 # The serving packages in a venv (python:3.11-slim and Debian's python3 alike), without
-# DVC. Their bytecode is compiled here, once, because the server imports them at every
-# boot. onnxruntime's model-conversion tools and every package's own test suite are never
-# imported by the server.
+# DVC: the hashed lock requirements/serve.txt, so every file pip fetches is checked against
+# the hash `make lock` recorded. Their bytecode is compiled here, once, because the server
+# imports them at every boot. onnxruntime's model-conversion tools and every package's own
+# test suite are never imported by the server.
 FROM base AS venv
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements/serve.txt /tmp/serve.txt
 RUN python3 -m venv "$VIRTUAL_ENV" \
-    && sed -E '/^dvc([=<>~! ]|$)/d' /tmp/requirements.txt > /tmp/serve.txt \
-    && pip install --no-warn-script-location -r /tmp/serve.txt \
+    && pip install --no-warn-script-location --require-hashes -r /tmp/serve.txt \
     && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
     && rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization \
          "$site"/onnxruntime/tools \
@@ -48,14 +49,14 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
 FROM venv AS serve-venv
 RUN pip uninstall --yes pip setuptools
 
-# The same plus DVC and the one plugin the remote needs (pinned per kind). These run once
-# per boot, in the model pull's child process, so they ship without bytecode (~50 MB
-# smaller; the pull compiles what it imports in well under a second).
+# The same plus DVC and the one plugin the remote needs: the hashed lock of that kind,
+# requirements/pull-<kind>.txt (the serving pins again, so pip keeps what is installed).
+# These run once per boot, in the model pull's child process, so they ship without
+# bytecode (~50 MB smaller; the pull compiles what it imports in well under a second).
 FROM venv AS pull-venv
 ARG DVC_REMOTE_KIND=s3
-COPY deploy/container/requirements-${DVC_REMOTE_KIND}.txt /tmp/plugin.txt
-RUN pip install --no-compile --no-warn-script-location \
-        -r /tmp/requirements.txt -r /tmp/plugin.txt \
+COPY requirements/pull-${DVC_REMOTE_KIND}.txt /tmp/pull.txt
+RUN pip install --no-compile --no-warn-script-location --require-hashes -r /tmp/pull.txt \
     && pip uninstall --yes pip setuptools \
     && find "$VIRTUAL_ENV" -depth -type d -path '*/site-packages/*/tests' -exec rm -rf {} +
 

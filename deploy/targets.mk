@@ -10,8 +10,6 @@ PYTHON_DEPLOY ?= $(PY)
 
 .PHONY: image image-baked bench-image lint-deploy heroku-container deploy-aws bench-rolling
 
-$(STAMP): requirements-deploy.txt
-
 lint: lint-deploy
 
 image: ## Build the pull-at-boot image with docker (DVC_REMOTE_KIND=s3|gs|azure|none)

@@ -1,7 +1,8 @@
 """Build a Heroku slug from this checkout and boot it like a dyno, on 127.0.0.1.
 
 What Heroku does, step by step: take the pushed commit's files (no `.git`), delete what
-`.slugignore` names, install `requirements.txt` into a fresh Python, then run the Procfile's
+`.slugignore` names, install `requirements.txt` (the hashed lock of `make lock`, so pip
+checks every file's hash) into a fresh Python, then run the Procfile's
 `web` command in the slug with `PORT` and `DYNO` set. The model is not in git: the boot
 pulls it from the DVC remote that `make push` filled. Used by the dyno simulation test and
 by `bench/dyno_boot.py` (`python -m bench.dyno_boot`), and by the container tests.
@@ -70,7 +71,11 @@ def build_slug(dest: Path, root: Path = ROOT) -> Path:
 
 
 def install_requirements(slug: Path, venv: Path, compile_bytecode: bool) -> Path:
-    """A fresh venv with the slug's requirements.txt installed (what the buildpack does)."""
+    """A fresh venv with the slug's requirements.txt installed (what the buildpack does).
+
+    Plain `pip install -r`, as the buildpack runs it: the lock's hashes switch pip's hash
+    checking on by themselves.
+    """
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True
     )

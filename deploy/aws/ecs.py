@@ -7,9 +7,11 @@ missing and updates what exists, so a second run is a new rolling deploy:
    (`make deploy-aws` builds and pushes it with docker first);
 2. the CloudWatch log group the tasks write to;
 3. a new task-definition revision (awsvpc, Fargate size, awslogs, health check, stop
-   timeout above the server's graceful timeout, DVC credentials from Secrets Manager);
+   timeout above the server's graceful timeout; API_TOKEN and DVC's credentials from
+   Secrets Manager or SSM, never in the definition);
 4. the ALB target group (type ip, /health, deregistration delay), the ALB and its
-   listener;
+   listeners: HTTPS :443 with the certificate, HTTP :80 redirecting to it (existing
+   listeners are brought to that too);
 5. the ECS cluster and service (created with N tasks, or updated to the new revision:
    a rolling deploy with circuit breaker and rollback);
 6. target-tracking autoscaling on the service's CPU.
@@ -32,7 +34,15 @@ from deploy.aws import spec
 from deploy.aws.spec import DeploySettings, SettingsError
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "settings.env"
-CLIENTS = ("ecr", "logs", "ecs", "elbv2", "application-autoscaling", "secretsmanager")
+CLIENTS = (
+    "ecr",
+    "logs",
+    "ecs",
+    "elbv2",
+    "application-autoscaling",
+    "secretsmanager",
+    "ssm",
+)
 
 
 @dataclass
@@ -73,10 +83,21 @@ def ensure_log_group(logs: Any, s: DeploySettings) -> None:
     logs.put_retention_policy(**spec.log_retention(s))
 
 
-def check_secret(secretsmanager: Any, s: DeploySettings) -> None:
-    """The DVC credentials' secret exists (its values are never read here)."""
+def check_secrets(aws: dict[str, Any], s: DeploySettings) -> None:
+    """The API token's secret or parameter and the DVC credentials' secret exist (their
+    values are never read here)."""
+    if ":ssm:" in s.api_token_arn:
+        # A hierarchical name's ARN drops its leading slash: look for either.
+        name = s.api_token_arn.split(":parameter/", 1)[1]
+        found = aws["ssm"].describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Values": [name, "/" + name]}]
+        )["Parameters"]
+        if not found:
+            raise SettingsError(f"no SSM parameter {name} (API_TOKEN_ARN)")
+    else:
+        aws["secretsmanager"].describe_secret(SecretId=s.api_token_arn)
     if s.dvc_secret_arn:
-        secretsmanager.describe_secret(SecretId=s.dvc_secret_arn)
+        aws["secretsmanager"].describe_secret(SecretId=s.dvc_secret_arn)
 
 
 def ensure_target_group(elbv2: Any, s: DeploySettings) -> str:
@@ -91,7 +112,9 @@ def ensure_target_group(elbv2: Any, s: DeploySettings) -> str:
 
 
 def ensure_load_balancer(elbv2: Any, s: DeploySettings, target_group_arn: str) -> str:
-    """The ALB's DNS name; the ALB and a listener forwarding to the group if missing."""
+    """The ALB's DNS name; the ALB if missing, and its listeners as spec.listeners says
+    (created, or modified: an earlier deploy's plain HTTP forward becomes a redirect).
+    """
     request = spec.load_balancer(s)
     try:
         lb = elbv2.describe_load_balancers(Names=[request["Name"]])
@@ -99,8 +122,17 @@ def ensure_load_balancer(elbv2: Any, s: DeploySettings, target_group_arn: str) -
         lb = elbv2.create_load_balancer(**request)
     balancer = lb["LoadBalancers"][0]
     arn = balancer["LoadBalancerArn"]
-    if not elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
-        elbv2.create_listener(**spec.listener(arn, target_group_arn))
+    existing = {
+        listener["Port"]: listener["ListenerArn"]
+        for listener in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    }
+    for wanted in spec.listeners(s, arn, target_group_arn):
+        if wanted["Port"] in existing:
+            elbv2.modify_listener(
+                **spec.modified_listener(existing[wanted["Port"]], wanted)
+            )
+        else:
+            elbv2.create_listener(**wanted)
     return balancer["DNSName"]
 
 
@@ -132,7 +164,7 @@ def deploy(
     uri = ensure_repository(aws["ecr"], s)
     say(f"ECR repository {uri}")
     ensure_log_group(aws["logs"], s)
-    check_secret(aws["secretsmanager"], s)
+    check_secrets(aws, s)
     registered = aws["ecs"].register_task_definition(**spec.task_definition(s, image))
     task_arn = registered["taskDefinition"]["taskDefinitionArn"]
     say(f"task definition {task_arn}")
@@ -141,7 +173,8 @@ def deploy(
     service, created = ensure_service(aws["ecs"], s, task_arn, group)
     say(f"service {service} {'created' if created else 'rolling to the new revision'}")
     ensure_autoscaling(aws["application-autoscaling"], s)
-    say(f"http://{dns}/health answers once the tasks are healthy")
+    scheme = "http" if s.plain_http else "https"
+    say(f"{scheme}://{dns}/health answers once the tasks are healthy")
     return Deployed(uri, task_arn, group, dns, service, created)
 
 
@@ -204,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.image:
         parser.error("--image is required")
-    deploy(settings, args.image, aws)
+    try:
+        deploy(settings, args.image, aws)
+    except SettingsError as exc:
+        print(f"deploy-aws: {exc}", file=sys.stderr)
+        return 2
     if args.wait:
         wait_stable(aws["ecs"], settings)
     return 0

@@ -9,6 +9,7 @@ the task runs exactly what every other target runs.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -35,6 +36,12 @@ FARGATE_SIZES = {
     8192: tuple(range(16384, 61441, 4096)),
     16384: tuple(range(32768, 122881, 8192)),
 }
+# TLS 1.3 and 1.2 only (AWS's recommended ALB policy).
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Where ECS may read the API token from: a Secrets Manager secret or an SSM parameter.
+TOKEN_ARN = re.compile(
+    r"arn:aws[\w-]*:(secretsmanager|ssm):[\w-]+:\d{12}:(secret|parameter)[:/].+"
+)
 
 
 class SettingsError(ValueError):
@@ -67,6 +74,9 @@ class DeploySettings:
     alb_security_groups: str = _env("ECS_ALB_SECURITY_GROUPS")
     execution_role_arn: str = _env("ECS_EXECUTION_ROLE_ARN")
     dvc_remote_url: str = _env("DVC_REMOTE_URL")
+    api_token_arn: str = _env("API_TOKEN_ARN")
+    certificate_arn: str = _env("ECS_CERTIFICATE_ARN", "")
+    http_only: str = _env("ECS_HTTP_ONLY", "false")
     app: str = _env("ECS_APP", "census-service")
     cluster: str = _env("ECS_CLUSTER", "census")
     task_role_arn: str = _env("ECS_TASK_ROLE_ARN", "")
@@ -119,6 +129,25 @@ class DeploySettings:
             raise SettingsError("need 1 <= ECS_DESIRED_COUNT <= ECS_MAX_COUNT")
         if len(self.subnet_ids) < 2:
             raise SettingsError("an ALB needs ECS_SUBNETS in at least two zones")
+        if not TOKEN_ARN.fullmatch(self.api_token_arn):
+            raise SettingsError(
+                "API_TOKEN_ARN must be the ARN of a Secrets Manager secret or an SSM "
+                f"parameter holding the API token, not {self.api_token_arn!r}"
+            )
+        if self.http_only not in ("true", "false"):
+            raise SettingsError(
+                f"ECS_HTTP_ONLY is true or false, not {self.http_only!r}"
+            )
+        if not self.certificate_arn and not self.plain_http:
+            raise SettingsError(
+                "set ECS_CERTIFICATE_ARN (an ACM certificate for the HTTPS listener), "
+                "or ECS_HTTP_ONLY=true for a test deployment without TLS"
+            )
+
+    @property
+    def plain_http(self) -> bool:
+        """The documented opt-out: one HTTP listener, no TLS (test deployments only)."""
+        return self.http_only == "true" and not self.certificate_arn
 
     @property
     def subnet_ids(self) -> list[str]:
@@ -170,12 +199,15 @@ def container_health_check() -> dict:
 
 
 def secrets(s: DeploySettings) -> list[dict]:
-    """DVC's credentials from one Secrets Manager secret (JSON keys), or none (a task
-    role that may read the bucket needs no keys)."""
+    """API_TOKEN from its secret or parameter, and DVC's credentials from one Secrets
+    Manager secret (JSON keys), or none (a task role that may read the bucket needs no
+    keys). ECS reads them with the execution role; the task definition holds no value.
+    """
+    token = [{"name": "API_TOKEN", "valueFrom": s.api_token_arn}]
     if not s.dvc_secret_arn:
-        return []
+        return token
     keys = [k.strip() for k in s.dvc_secret_keys.split(",") if k.strip()]
-    return [{"name": k, "valueFrom": f"{s.dvc_secret_arn}:{k}::"} for k in keys]
+    return token + [{"name": k, "valueFrom": f"{s.dvc_secret_arn}:{k}::"} for k in keys]
 
 
 def task_definition(s: DeploySettings, image: str, root: Path = ROOT) -> dict:
@@ -262,13 +294,34 @@ def load_balancer(s: DeploySettings) -> dict:
     }
 
 
-def listener(load_balancer_arn: str, target_group_arn: str) -> dict:
-    return {
+def listeners(
+    s: DeploySettings, load_balancer_arn: str, target_group_arn: str
+) -> list[dict]:
+    """HTTPS :443 with the certificate, forwarding to the tasks, and HTTP :80 answering
+    with a permanent redirect to it; only with ECS_HTTP_ONLY, one HTTP :80 forward."""
+    forward = [{"Type": "forward", "TargetGroupArn": target_group_arn}]
+    http = {"LoadBalancerArn": load_balancer_arn, "Protocol": "HTTP", "Port": 80}
+    if s.plain_http:
+        return [{**http, "DefaultActions": forward}]
+    redirect = {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+    https = {
         "LoadBalancerArn": load_balancer_arn,
-        "Protocol": "HTTP",
-        "Port": 80,
-        "DefaultActions": [{"Type": "forward", "TargetGroupArn": target_group_arn}],
+        "Protocol": "HTTPS",
+        "Port": 443,
+        "SslPolicy": SSL_POLICY,
+        "Certificates": [{"CertificateArn": s.certificate_arn}],
+        "DefaultActions": forward,
     }
+    return [
+        https,
+        {**http, "DefaultActions": [{"Type": "redirect", "RedirectConfig": redirect}]},
+    ]
+
+
+def modified_listener(listener_arn: str, wanted: dict) -> dict:
+    """ModifyListener's request turning an existing listener into `wanted`."""
+    request = {k: v for k, v in wanted.items() if k != "LoadBalancerArn"}
+    return {"ListenerArn": listener_arn, **request}
 
 
 def deployment_configuration() -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from testkit.servers import ROOT
@@ -25,10 +26,15 @@ def audit_command(ignore_file) -> str:
     return out[out.index("pip-audit") :]
 
 
-def test_audit_is_strict_and_covers_runtime_and_training_requirements():
+def test_audit_is_strict_and_reads_every_hashed_lock_as_it_is():
     command = audit_command(ROOT / ".pip-audit-ignore")
     assert "--strict" in command
-    assert "-r requirements.txt -r requirements-train.txt" in command
+    # The locks are complete and hashed: audited as pinned, not re-resolved by pip.
+    assert "--disable-pip" in command
+    locks = {"requirements.txt"} | {
+        f"requirements/{p.name}" for p in (ROOT / "requirements").glob("*.txt")
+    }
+    assert set(re.findall(r"-r (\S+)", command)) == locks
 
 
 def test_each_listed_exception_is_passed_to_pip_audit_and_comments_are_not(tmp_path):

@@ -26,6 +26,8 @@ BASE = {
     "ECS_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/exec",
     "DVC_REMOTE_URL": "s3://bucket/census",
     "DVC_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dvc-AbCdEf",
+    "API_TOKEN_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-AbCdEf",
+    "ECS_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/1234",
 }
 
 
@@ -38,6 +40,8 @@ def requests_of(s: DeploySettings) -> list[tuple[str, str, dict]]:
     arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/x/1"
     lb = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1"
     task = "arn:aws:ecs:eu-west-1:123456789012:task-definition/census-service:1"
+    listener = f"{lb.replace(':loadbalancer/', ':listener/')}/1"
+    listeners = spec.listeners(s, lb, arn)
     return [
         ("ecr", "CreateRepository", spec.repository(s)),
         ("logs", "CreateLogGroup", spec.log_group(s)),
@@ -46,7 +50,9 @@ def requests_of(s: DeploySettings) -> list[tuple[str, str, dict]]:
         ("elbv2", "CreateTargetGroup", spec.target_group(s)),
         ("elbv2", "ModifyTargetGroupAttributes", spec.target_group_attributes(arn)),
         ("elbv2", "CreateLoadBalancer", spec.load_balancer(s)),
-        ("elbv2", "CreateListener", spec.listener(lb, arn)),
+        *[("elbv2", "CreateListener", request) for request in listeners],
+        *[("elbv2", "ModifyListener", spec.modified_listener(listener, request))
+          for request in listeners],  # fmt: skip
         ("ecs", "CreateService", spec.create_service(s, task, arn)),
         ("ecs", "UpdateService", spec.update_service(s, task)),
         ("application-autoscaling", "RegisterScalableTarget", spec.scalable_target(s)),
@@ -56,7 +62,8 @@ def requests_of(s: DeploySettings) -> list[tuple[str, str, dict]]:
 
 @pytest.mark.parametrize(
     "service, operation, params",
-    requests_of(settings()),
+    requests_of(settings())
+    + requests_of(settings(ECS_CERTIFICATE_ARN="", ECS_HTTP_ONLY="true")),
     ids=lambda x: x if isinstance(x, str) else "",
 )
 def test_every_request_matches_botocore_s_model_of_the_operation(
@@ -95,17 +102,83 @@ def test_missing_settings_are_named_all_at_once():
         DeploySettings.from_env(env)
 
 
-def test_the_task_keeps_dvc_credentials_out_of_its_definition():
+def test_the_task_keeps_dvc_credentials_and_the_api_token_out_of_its_definition():
     request = spec.task_definition(settings(), IMAGE)
     container = request["containerDefinitions"][0]
     names = {e["name"] for e in container["environment"]}
-    assert not any("SECRET" in n or "ACCESS_KEY" in n for n in names)
-    assert {s["name"] for s in container["secrets"]} == {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
+    assert not any("SECRET" in n or "ACCESS_KEY" in n or "TOKEN" in n for n in names)
+    found = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert found.pop("API_TOKEN") == BASE["API_TOKEN_ARN"]
+    assert set(found) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert all(v.startswith(BASE["DVC_SECRET_ARN"] + ":") for v in found.values())
+
+
+def test_the_api_token_comes_from_its_secret_even_without_dvc_keys():
+    container = spec.task_definition(settings(DVC_SECRET_ARN=""), IMAGE)[
+        "containerDefinitions"
+    ][0]
+    assert container["secrets"] == [
+        {"name": "API_TOKEN", "valueFrom": BASE["API_TOKEN_ARN"]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"ECS_CERTIFICATE_ARN": ""},
+            "set ECS_CERTIFICATE_ARN .* or ECS_HTTP_ONLY=true",
+        ),
+        ({"API_TOKEN_ARN": ""}, "set API_TOKEN_ARN"),
+        ({"API_TOKEN_ARN": "my-token"}, "API_TOKEN_ARN must be the ARN of a Secrets"),
+        ({"ECS_HTTP_ONLY": "yes"}, "ECS_HTTP_ONLY is true or false"),
+    ],
+)
+def test_a_deploy_without_tls_or_a_token_secret_is_refused_naming_the_setting(
+    overrides, message
+):
+    with pytest.raises(SettingsError, match=message) as caught:
+        settings(**overrides)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_https_listener_holds_the_certificate_and_http_only_redirects_to_it():
+    lb, group = "arn:lb", "arn:tg"
+    https, http = spec.listeners(settings(), lb, group)
+    assert (https["Protocol"], https["Port"]) == ("HTTPS", 443)
+    assert https["Certificates"] == [{"CertificateArn": BASE["ECS_CERTIFICATE_ARN"]}]
+    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert https["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": group}]
+    assert (http["Protocol"], http["Port"]) == ("HTTP", 80)
+    (action,) = http["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"] == {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "StatusCode": "HTTP_301",
     }
-    assert all(s["valueFrom"].startswith(BASE["DVC_SECRET_ARN"] + ":") for s in
-               container["secrets"])  # fmt: skip
+
+
+def test_only_the_explicit_opt_out_serves_plain_http():
+    s = settings(ECS_CERTIFICATE_ARN="", ECS_HTTP_ONLY="true")
+    (http,) = spec.listeners(s, "arn:lb", "arn:tg")
+    assert (http["Protocol"], http["Port"]) == ("HTTP", 80)
+    assert http["DefaultActions"][0]["Type"] == "forward"
+
+
+def test_the_deploy_command_names_a_missing_certificate_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    env = {k: v for k, v in BASE.items() if k != "ECS_CERTIFICATE_ARN"}
+    (tmp_path / "settings.env").write_text(
+        "".join(f"{k}={v}\n" for k, v in env.items())
+    )
+    for key in (*BASE, "ECS_HTTP_ONLY"):
+        monkeypatch.delenv(key, raising=False)
+    code = ecs.main(["--settings", str(tmp_path / "settings.env"), "--image", IMAGE])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("deploy-aws: set ECS_CERTIFICATE_ARN")
 
 
 def test_the_task_runs_on_fargate_with_awsvpc_awslogs_and_a_health_check():
@@ -144,15 +217,22 @@ def aws(monkeypatch):
             ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"]
             for n in ("alb", "task")
         ]
-        secret = session.client("secretsmanager").create_secret(
+        secretsmanager = session.client("secretsmanager")
+        secret = secretsmanager.create_secret(
             Name="dvc", SecretString='{"AWS_ACCESS_KEY_ID": "x"}'
         )["ARN"]
+        token = secretsmanager.create_secret(Name="token", SecretString="t0ken")["ARN"]
+        certificate = session.client("acm").request_certificate(
+            DomainName="census.example.com"
+        )["CertificateArn"]
         s = settings(
             ECS_VPC_ID=vpc,
             ECS_SUBNETS=",".join(subnets),
             ECS_ALB_SECURITY_GROUPS=groups[0],
             ECS_TASK_SECURITY_GROUPS=groups[1],
             DVC_SECRET_ARN=secret,
+            API_TOKEN_ARN=token,
+            ECS_CERTIFICATE_ARN=certificate,
         )
         clients = ecs.clients(REGION, session)
         calls: list[str] = []
@@ -175,6 +255,7 @@ def test_a_first_deploy_creates_everything_in_order(aws):
         "CreateTargetGroup",
         "CreateLoadBalancer",
         "CreateListener",
+        "CreateListener",
         "CreateService",
         "RegisterScalableTarget",
         "PutScalingPolicy",
@@ -189,6 +270,47 @@ def test_a_first_deploy_creates_everything_in_order(aws):
         TargetGroupArns=[done.target_group_arn]
     )["TargetGroups"][0]
     assert group["TargetType"] == "ip" and group["HealthCheckPath"] == "/health"
+
+
+def listeners_by_port(clients, s) -> dict[int, dict]:
+    elbv2 = clients["elbv2"]
+    (lb,) = elbv2.describe_load_balancers(Names=[s.app])["LoadBalancers"]
+    found = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])
+    return {listener["Port"]: listener for listener in found["Listeners"]}
+
+
+def test_the_alb_serves_https_with_the_certificate_and_redirects_http(aws):
+    s, clients, _ = aws
+    done = ecs.deploy(s, IMAGE, clients, say=lambda _: None)
+    found = listeners_by_port(clients, s)
+    assert set(found) == {443, 80}
+    assert found[443]["Protocol"] == "HTTPS"
+    assert found[443]["Certificates"][0]["CertificateArn"] == s.certificate_arn
+    assert found[443]["DefaultActions"][0]["TargetGroupArn"] == done.target_group_arn
+    assert found[80]["DefaultActions"][0]["Type"] == "redirect"
+
+
+def test_a_redeploy_turns_an_earlier_plain_http_listener_into_a_redirect(aws):
+    s, clients, calls = aws
+    plain = DeploySettings(**{**s.__dict__, "certificate_arn": "", "http_only": "true"})
+    ecs.deploy(plain, IMAGE, clients, say=lambda _: None)
+    assert listeners_by_port(clients, s)[80]["DefaultActions"][0]["Type"] == "forward"
+    ecs.deploy(s, IMAGE, clients, say=lambda _: None)
+    found = listeners_by_port(clients, s)
+    assert set(found) == {443, 80} and "ModifyListener" in calls
+    assert found[80]["DefaultActions"][0]["Type"] == "redirect"
+
+
+def test_the_task_definition_aws_keeps_reads_the_token_from_its_secret(aws):
+    s, clients, _ = aws
+    done = ecs.deploy(s, IMAGE, clients, say=lambda _: None)
+    task = clients["ecs"].describe_task_definition(
+        taskDefinition=done.task_definition_arn
+    )["taskDefinition"]
+    found = {
+        x["name"]: x["valueFrom"] for x in task["containerDefinitions"][0]["secrets"]
+    }
+    assert found["API_TOKEN"] == s.api_token_arn
 
 
 def test_a_second_deploy_rolls_the_service_to_the_new_revision(aws):
@@ -227,6 +349,29 @@ def test_the_service_is_registered_for_autoscaling_by_its_resource_id(aws):
         "ScalingPolicies"
     ]
     assert policy["PolicyType"] == "TargetTrackingScaling"
+
+
+@pytest.mark.parametrize("where", ["secretsmanager", "ssm"])
+def test_a_missing_token_secret_stops_the_deploy_before_the_task_is_registered(
+    aws, where
+):
+    s, clients, calls = aws
+    arn = s.api_token_arn + "x"
+    if where == "ssm":
+        arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/census/missing"
+    bad = DeploySettings(**{**s.__dict__, "api_token_arn": arn})
+    with pytest.raises(Exception, match="ResourceNotFound|can't find|no SSM parameter"):
+        ecs.deploy(bad, IMAGE, clients, say=lambda _: None)
+    assert "RegisterTaskDefinition" not in calls
+
+
+def test_a_token_in_an_ssm_parameter_is_found_by_its_arn(aws):
+    s, clients, _ = aws
+    clients["ssm"].put_parameter(Name="/census/token", Value="t", Type="SecureString")
+    arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/census/token"
+    good = DeploySettings(**{**s.__dict__, "api_token_arn": arn})
+    done = ecs.deploy(good, IMAGE, clients, say=lambda _: None)
+    assert done.created_service
 
 
 def test_a_missing_dvc_secret_stops_the_deploy_before_the_task_is_registered(aws):

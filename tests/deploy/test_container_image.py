@@ -198,6 +198,38 @@ def test_the_image_pulls_its_model_serves_it_and_passes_the_smoke_test(
     assert uid == USER.split(":")[0]
 
 
+def kubernetes_read_only_flags() -> tuple[list[str], dict[str, str]]:
+    """podman flags reproducing the Kubernetes Deployment's filesystem: a read-only root
+    with a tmpfs only at each of its volume mounts (no other writable place), and its
+    environment's plain values."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    flags = ["--read-only", "--read-only-tmpfs=false"]
+    for mount in container["volumeMounts"]:
+        flags += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    keep = ("HOME", "PROMETHEUS_MULTIPROC_DIR", "PULL_MODEL", "DVC_PULL_TIMEOUT")
+    return flags, {k: env[k] for k in keep}
+
+
+def test_the_pull_image_boots_on_the_kubernetes_read_only_root_and_serves(
+    images, run, loaded_model
+):
+    flags, env = kubernetes_read_only_flags()
+    mount = ["--volume", f"{images.remote}:/remote:ro", "--user", USER]
+    container = run(images.pull, *mount, *flags, DVC_REMOTE_URL="/remote", **env)
+    container.wait_healthy()
+    health = requests.get(f"{container.url}/health", timeout=5).json()
+    assert health["model"]["version"] == loaded_model.version
+    metrics = requests.get(f"{container.url}/metrics", timeout=5)
+    assert metrics.status_code == 200 and "_http_requests_total" in metrics.text
+    probe = local.sh("podman", "exec", container.name, "sh", "-c",
+                     "touch /app/x 2>&1 || echo read-only")  # fmt: skip
+    assert "read-only" in probe.stdout.lower()
+
+
 def test_the_baked_image_serves_its_model_without_a_remote(images, run, loaded_model):
     container = run(images.baked)
     container.wait_healthy()

@@ -104,7 +104,9 @@ def test_the_slug_leaves_out_tests_training_code_and_dev_files():
         "training/fit.py",
         "examples/german_credit/dataset.py",
         "batch/score.py",
-        "requirements-dev.txt",
+        "requirements/dev.txt",
+        "requirements/pull-s3.txt",
+        "pyproject.toml",
         "smoke_test.py",
     ):
         assert name in dropped

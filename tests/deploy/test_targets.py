@@ -1,6 +1,9 @@
 """One source of truth across deploy targets: every target runs the Procfile's command,
 on the same PORT, checks the same health path, and waits longer than the server does.
 
+The secure choice is every target's default: the API token from the platform's secret
+store, TLS in front, an image pinned by tag, a read-only root where the platform offers it.
+
 Targets: Procfile (Heroku Git), Dockerfile (any container platform), heroku.yml (Heroku
 container stack), render.yaml (Render), the ECS task definition and ALB (AWS), the
 Kubernetes Deployment. The timings come from the service's settings defaults.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import shlex
 import subprocess
 from pathlib import Path
@@ -18,6 +22,7 @@ import pytest
 import yaml
 
 from deploy.aws import spec
+from service import __version__
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +38,8 @@ AWS_ENV = {
     "ECS_ALB_SECURITY_GROUPS": "sg-2",
     "ECS_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/exec",
     "DVC_REMOTE_URL": "s3://bucket/census",
+    "API_TOKEN_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-AbCdEf",
+    "ECS_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/1234",
 }
 
 
@@ -120,7 +127,7 @@ def test_every_target_serves_on_the_same_port():
     assert spec.target_group(spec.DeploySettings.from_env(AWS_ENV))["Port"] == PORT
     (port,) = k8s_container()["ports"]
     assert port["containerPort"] == PORT
-    k8s_env = {e["name"]: e["value"] for e in k8s_container()["env"]}
+    k8s_env = {e["name"]: e.get("value") for e in k8s_container()["env"]}
     assert k8s_env["PORT"] == str(PORT)
     for stage, instructions in final_stages().items():
         assert ("EXPOSE", str(PORT)) in instructions, stage
@@ -187,15 +194,39 @@ def test_only_the_first_from_names_an_image_so_a_substituted_base_reaches_every_
         assert parent in names, f"FROM {args} names an image, not a stage"
 
 
+def pip_installs(stage: str) -> list[str]:
+    """The `pip install` commands of a Dockerfile stage's RUN instructions."""
+    runs = [a for w, a in dockerfile_stages()[stage] if w == "RUN"]
+    return [c.strip() for run in runs for c in run.split("&&") if "pip install" in c]
+
+
+@pytest.mark.parametrize("stage", ["venv", "pull-venv"])
+def test_each_image_stage_installs_only_a_hashed_lock_with_hash_checking(stage):
+    copied = {
+        a.split()[-1]: a.split()[-2]
+        for w, a in dockerfile_stages()[stage]
+        if w == "COPY"
+    }
+    (install,) = pip_installs(stage)
+    assert "--require-hashes" in install
+    files = re.findall(r"-r (\S+)", install)
+    assert files and all(copied[f].startswith("requirements/") for f in files)
+    assert "sed" not in " ".join(a for _, a in dockerfile_stages()[stage])
+
+
 @pytest.mark.parametrize("kind", ["s3", "gs", "azure", "none"])
-def test_each_remote_kind_has_a_pinned_plugin_requirements_file(kind):
-    path = ROOT / "deploy" / "container" / f"requirements-{kind}.txt"
-    pins = [line for line in path.read_text().splitlines() if line.strip()
-            and not line.startswith("#")]  # fmt: skip
-    if kind == "none":
-        assert pins == []
-    else:
-        assert pins == [pins[0]] and re.fullmatch(rf"dvc-{kind}==[\d.]+", pins[0])
+def test_each_remote_kind_builds_from_a_lock_the_build_context_lets_in(kind):
+    import pathspec
+
+    (copy,) = [a for w, a in dockerfile_stages()["pull-venv"] if w == "COPY"]
+    lock = copy.split()[0].replace("${DVC_REMOTE_KIND}", kind)
+    assert (ROOT / lock).is_file()
+    ignore = pathspec.GitIgnoreSpec.from_lines(
+        (ROOT / ".dockerignore").read_text().splitlines()
+    )
+    for needed in (lock, "requirements/serve.txt"):
+        assert not ignore.match_file(needed), needed
+    assert ignore.match_file("requirements/dev.txt")
 
 
 def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
@@ -203,7 +234,14 @@ def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
     for secret in ("DVC_REMOTE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert env[secret] == {"key": secret, "sync": False}
     assert env["PULL_MODEL"]["value"] == "1"
-    assert "requirements-s3.txt" in render_service()["buildCommand"]
+    build = shlex.split(render_service()["buildCommand"])
+    assert build == [
+        "pip",
+        "install",
+        "--require-hashes",
+        "-r",
+        "requirements/pull-s3.txt",
+    ]
 
 
 def test_on_render_the_server_binds_all_interfaces_on_render_s_port():
@@ -280,3 +318,69 @@ def test_hadolint_flags_a_named_user(tmp_path):
         text=True,
     )
     assert done.returncode != 0 and "DL3066" in done.stdout
+
+
+def test_no_target_names_a_moving_image_tag_and_the_versions_agree():
+    image = k8s_container()["image"]
+    name, _, tag = image.rpartition(":")
+    assert "@sha256:" in image or (tag == __version__ and "/" not in tag), image
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
+    assert k8s_container().get("imagePullPolicy") != "Always"
+
+
+def test_every_target_takes_the_api_token_from_the_platform_s_secret_store():
+    stores = {}
+    (token,) = [e for e in k8s_container()["env"] if e["name"] == "API_TOKEN"]
+    stores["k8s"] = token["valueFrom"]["secretKeyRef"]["key"] == "API_TOKEN"
+    ecs = {s["name"]: s["valueFrom"] for s in task_container()["secrets"]}
+    stores["ecs"] = ecs.get("API_TOKEN") == AWS_ENV["API_TOKEN_ARN"]
+    render = {e["key"]: e for e in render_service()["envVars"]}
+    stores["render"] = render["API_TOKEN"] in (
+        {"key": "API_TOKEN", "sync": False},
+        {"key": "API_TOKEN", "generateValue": True},
+    )
+    heroku_doc = (ROOT / "docs" / "heroku.md").read_text()
+    stores["heroku"] = "heroku config:set API_TOKEN=" in heroku_doc
+    assert all(stores.values()), stores
+    # ... and no target writes a token value into its own file.
+    assert "API_TOKEN" not in {e["name"] for e in task_container()["environment"]}
+    assert "value" not in token
+    assert "API_TOKEN" not in (ROOT / "heroku.yml").read_text()
+    base_env = " ".join(a for w, a in dockerfile_stages()["base"] if w == "ENV")
+    assert "API_TOKEN" not in base_env
+
+
+def test_the_aws_load_balancer_serves_https_and_redirects_http_by_default():
+    settings = spec.DeploySettings.from_env(AWS_ENV)
+    by_port = {x["Port"]: x for x in spec.listeners(settings, "arn:lb", "arn:tg")}
+    assert by_port[443]["Protocol"] == "HTTPS" and by_port[443]["Certificates"]
+    assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
+    without = {k: v for k, v in AWS_ENV.items() if k != "ECS_CERTIFICATE_ARN"}
+    with pytest.raises(spec.SettingsError, match="ECS_CERTIFICATE_ARN"):
+        spec.DeploySettings.from_env(without)
+
+
+def test_the_kubernetes_pod_has_a_read_only_root_and_a_volume_wherever_it_writes():
+    container = k8s_container()
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = k8s("Deployment")["spec"]["template"]["spec"]["volumes"]
+    empty = {v["name"] for v in volumes if "emptyDir" in v}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert set(mounts.values()) <= empty
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    workdir = [a for w, a in dockerfile_stages()["base"] if w == "WORKDIR"][-1]
+    writes = {
+        "temporary files": "/tmp/",
+        "HOME (caches)": env["HOME"] + "/",
+        "metrics": env["PROMETHEUS_MULTIPROC_DIR"] + "/",
+        "the pulled model": f"{workdir}/{DEFAULTS.model_dir}/",
+        "DVC's cache": f"{workdir}/.dvc/cache/",
+        "DVC's locks": f"{workdir}/.dvc/tmp/",
+    }
+    unmounted = {
+        what: path
+        for what, path in writes.items()
+        if not any(path.startswith(m.rstrip("/") + "/") for m in mounts)
+    }
+    assert unmounted == {}
