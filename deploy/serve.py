@@ -104,6 +104,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": PROGRAM,
+        # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn),
+        # which the next server of that user would take over: nothing here uses it.
+        "control_socket_disable": True,
         "child_exit": worker_gone(settings),
         "worker_exit": lambda server, worker: exit_worker(),
         "when_ready": freeze_before_fork,
