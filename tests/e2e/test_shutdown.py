@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from testkit.servers import start_server, stop, wait_healthy
+from testkit.servers import start_server, stop, wait_healthy, wait_workers
 
 pytestmark = pytest.mark.slow
 
@@ -24,4 +24,23 @@ def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(mode
         stop(proc)
     assert code == 0
     # graceful_timeout is 20 s: stopping near it would mean a worker hung on exit.
+    assert seconds < 10
+
+
+def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
+    model_dir,
+):
+    # Sent the moment both workers exist, before they serve: a worker must not lose the
+    # signal while it boots (and then linger until SIGKILLed at graceful_timeout).
+    proc, _ = start_server(model_dir)
+    try:
+        workers = wait_workers(proc, 2, timeout=60)
+        assert len(workers) == 2
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        seconds = time.monotonic() - started
+    finally:
+        stop(proc)
+    assert code == 0
     assert seconds < 10
