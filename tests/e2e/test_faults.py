@@ -1,6 +1,7 @@
 """Faults against a real gunicorn on 127.0.0.1, under bounded load.
 
-- kill -9 one worker mid-load: the master replaces it and >= 99.9% of requests succeed;
+- kill -9 one worker mid-load: the master replaces it and only the requests in flight on
+  the connections that worker held are lost (at most one per client);
 - SIGTERM mid-load: every request already sent completes, the master exits in time;
 - SIGTERM with connections queued that no worker has accepted yet: they are answered too;
 - 50 slow clients (slowloris): /health and /predict still answer within 1 s, and each
@@ -147,7 +148,7 @@ def metric_total(url: str, name: str, **labels) -> float:
     )
 
 
-def test_killing_a_worker_under_load_loses_at_most_its_request(
+def test_killing_a_worker_under_load_loses_at_most_the_requests_it_held(
     server, example_record, loaded_model
 ):
     proc, url = server()
@@ -156,8 +157,9 @@ def test_killing_a_worker_under_load_loses_at_most_its_request(
         time.sleep(0.05)
     before = worker_pids(proc.pid)
     assert len(before) == 2
+    threads = 8
     with Load(
-        f"{url}/predict", example_record, threads=8, budget=3000, seconds=40
+        f"{url}/predict", example_record, threads=threads, budget=3000, seconds=40
     ) as load:
         while sum(load.outcomes.values()) < 1000 and time.monotonic() < load.deadline:
             time.sleep(0.01)
@@ -168,7 +170,9 @@ def test_killing_a_worker_under_load_loses_at_most_its_request(
     sent, ok = load.sent(), load.outcomes["ok"]
     print(f"worker kill: sent {sent}, succeeded {ok}, outcomes {dict(load.outcomes)}")
     assert sent >= 2900
-    assert ok / sent >= 0.999, dict(load.outcomes)
+    # A gevent worker holds several clients' connections at once, each with at most one
+    # request in flight: killed, it loses those (a sync worker held one connection).
+    assert sent - ok <= threads, dict(load.outcomes)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(worker_pids(proc.pid) - {victim}) < 2:
         time.sleep(0.1)
@@ -280,9 +284,7 @@ def test_fifty_slow_clients_do_not_delay_health_or_predict_and_are_cut_in_time(
     server, example_record
 ):
     keepalive, timeout = 2, 4
-    proc, url = server(
-        GUNICORN_KEEPALIVE=str(keepalive), GUNICORN_TIMEOUT=str(timeout)
-    )
+    proc, url = server(GUNICORN_KEEPALIVE=str(keepalive), GUNICORN_TIMEOUT=str(timeout))
     with SlowClients(url, count=50, interval=1.0) as slow:
         time.sleep(1.5)  # every slow connection open and past its first piece
         latencies = probe(url, example_record, seconds=7)

@@ -42,5 +42,6 @@ def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
         seconds = time.monotonic() - started
     finally:
         stop(proc)
+    print(f"SIGTERM while the workers boot: exit {code} in {seconds:.2f} s")
     assert code == 0
     assert seconds < 10
