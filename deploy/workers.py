@@ -155,8 +155,8 @@ class Worker(GeventWorker):
         while any(s.pool.free_count() != s.pool.size for s in servers):
             if time.monotonic() > limit:
                 self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
-                for server in servers:
-                    server.stop(timeout=1)
+                for server in servers:  # cut the requests still running
+                    server.pool.kill(block=True, timeout=1)
                 return
             self.notify()
             gevent.sleep(HEARTBEAT)

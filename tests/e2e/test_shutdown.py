@@ -8,6 +8,7 @@ import time
 import pytest
 
 from testkit.servers import start_server, stop, wait_healthy, wait_workers
+from testkit.slowclients import SlowClients
 
 pytestmark = pytest.mark.slow
 
@@ -45,3 +46,23 @@ def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
     print(f"SIGTERM while the workers boot: exit {code} in {seconds:.2f} s")
     assert code == 0
     assert seconds < 10
+
+
+def test_a_client_still_sending_its_body_holds_a_stop_no_longer_than_the_grace(
+    model_dir,
+):
+    graceful = 3
+    proc, url = start_server(model_dir, GUNICORN_GRACEFUL_TIMEOUT=str(graceful))
+    try:
+        wait_healthy(url, proc)
+        with SlowClients(url, count=2, interval=0.5):
+            time.sleep(1.0)  # both connected, one inside its body
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            seconds = time.monotonic() - started
+    finally:
+        stop(proc)
+    print(f"SIGTERM with a slow body in progress: exit {code} in {seconds:.2f} s")
+    assert code == 0
+    assert seconds < graceful + 2
