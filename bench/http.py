@@ -49,8 +49,11 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or sys.exit("bench: could not install wrk")
 
 
-def run_wrk(url: str, body: bytes, connections: int, seconds: int) -> dict:
-    """One wrk run POSTing `body`; its summary (requests, seconds, latency percentiles)."""
+def run_wrk(
+    url: str, body: bytes, connections: int, seconds: int, close: bool = False
+) -> dict:
+    """One wrk run POSTing `body`; its summary (requests, seconds, latency percentiles).
+    `close`: a new connection per request (`Connection: close`)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as fh:
         fh.write(body)
         fh.flush()
@@ -58,7 +61,7 @@ def run_wrk(url: str, body: bytes, connections: int, seconds: int) -> dict:
         out = subprocess.run(
             [ensure_wrk(), "-t", threads, "-c", str(connections), "-d", f"{seconds}s"]
             + ["--latency", "-s", str(LUA), url],
-            env={**os.environ, "BODY_FILE": fh.name},
+            env={**os.environ, "BODY_FILE": fh.name, "CONNECTION_CLOSE": str(close)},
             capture_output=True,
             text=True,
             timeout=seconds + 30,

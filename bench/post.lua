@@ -4,6 +4,9 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("CONNECTION_CLOSE") == "True" then
+  wrk.headers["Connection"] = "close"
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

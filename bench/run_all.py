@@ -2,8 +2,8 @@
 
     python -m bench.run_all [--seconds 10]
 
-Bounded: about 4 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; the
-Spark job about 1 minute).
+Bounded: about 5 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; gevent
+vs sync workers about 1 minute; the Spark job about 1 minute).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bench import (
     memory,
     monitoring,
     scoring,
+    slowclients,
     spark,
 )
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         ("in-process", inference.run),
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
         ("monitoring on/off (wrk)", lambda: monitoring.run(args.seconds)),
+        ("gevent vs sync workers, slow clients", lambda: slowclients.run(args.seconds)),
         ("memory", memory.run),
         ("cold start", coldstart.run),
         ("batch scoring CLI, CSV and Parquet, x1 and x10", scoring.run),

@@ -20,6 +20,8 @@ from deploy.serve import build_app, start
 # gunicorn option overrides per variant (environment variables cover the rest).
 VARIANTS = {
     "default": {},
+    # The worker class before the gevent one (deploy/workers.py): bench/slowclients.py.
+    "sync": {"worker_class": "sync"},
     "gthread-2": {"worker_class": "gthread", "threads": 2},
     "gthread-4": {"worker_class": "gthread", "threads": 4},
 }

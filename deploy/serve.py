@@ -30,7 +30,7 @@ from gunicorn.app.base import BaseApplication
 from bundle.format import BundleError
 from bundle.store import LoadedBundle, load_bundle
 from deploy.model_pull import pull_if_configured
-from deploy.workers import exit_worker
+from deploy.workers import Worker, exit_worker
 from service.settings import ConfigError, Settings
 
 PROGRAM = "model-service"
@@ -94,19 +94,24 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": settings.bind,
         "workers": settings.web_concurrency,
-        "worker_class": "sync",
+        # gevent: a slow client waits in a greenlet, with deadlines (deploy/workers.py).
+        "worker_class": Worker,
         # The app (and its verified model) is built once here, then the workers fork.
         "preload_app": True,
         # Below Heroku's 30 s router timeout: a stuck worker is replaced first.
         "timeout": settings.gunicorn_timeout,
         # Inside the 30 s platforms give between SIGTERM and SIGKILL.
         "graceful_timeout": settings.gunicorn_graceful_timeout,
+        # Also the time a client has to send a request's headers.
         "keepalive": settings.gunicorn_keepalive,
         # The app writes its own JSON access line; `-` adds gunicorn's.
         "accesslog": settings.gunicorn_accesslog or None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": PROGRAM,
+        # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn),
+        # which the next server of that user would take over: nothing here uses it.
+        "control_socket_disable": True,
         "child_exit": worker_gone(settings),
         "worker_exit": lambda server, worker: exit_worker(),
         "when_ready": freeze_before_fork,

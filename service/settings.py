@@ -164,7 +164,11 @@ class Settings:
         "WEB_CONCURRENCY", 2, positive(int), "server worker processes"
     )
     gunicorn_timeout: int = setting(
-        "GUNICORN_TIMEOUT", 25, positive(int), "seconds before a stuck worker is killed"
+        "GUNICORN_TIMEOUT",
+        25,
+        positive(int),
+        "seconds before a stuck worker is killed; also the most a request may take "
+        "after its headers (body, answer)",
     )
     gunicorn_graceful_timeout: int = setting(
         "GUNICORN_GRACEFUL_TIMEOUT",
@@ -173,7 +177,11 @@ class Settings:
         "seconds in-flight requests get after SIGTERM",
     )
     gunicorn_keepalive: int = setting(
-        "GUNICORN_KEEPALIVE", 5, positive(int), "seconds a keep-alive connection idles"
+        "GUNICORN_KEEPALIVE",
+        5,
+        positive(int),
+        "seconds a keep-alive connection idles, and a client has to send a request's "
+        "headers",
     )
     gunicorn_accesslog: str = setting(
         "GUNICORN_ACCESSLOG", "", str, "`-` adds gunicorn's own access log"

@@ -1,7 +1,11 @@
 """Faults against a real gunicorn on 127.0.0.1, under bounded load.
 
-- kill -9 one worker mid-load: the master replaces it and >= 99.9% of requests succeed;
+- kill -9 one worker mid-load: the master replaces it and only the requests in flight on
+  the connections that worker held are lost (at most one per client);
 - SIGTERM mid-load: every request already sent completes, the master exits in time;
+- SIGTERM with connections queued that no worker has accepted yet: they are answered too;
+- 50 slow clients (slowloris): /health and /predict still answer within 1 s, and each
+  slow connection is cut at its deadline;
 - a missing, truncated, tampered or incompatible model: boot stops fast, non-zero,
   with one clear line.
 
@@ -15,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -24,7 +29,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from testkit.servers import start_server, stop, wait_healthy
+from testkit.servers import start_server, stop, wait_healthy, wait_workers
+from testkit.slowclients import SlowClients, probe
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +148,7 @@ def metric_total(url: str, name: str, **labels) -> float:
     )
 
 
-def test_killing_a_worker_under_load_loses_at_most_its_request(
+def test_killing_a_worker_under_load_loses_at_most_the_requests_it_held(
     server, example_record, loaded_model
 ):
     proc, url = server()
@@ -151,8 +157,9 @@ def test_killing_a_worker_under_load_loses_at_most_its_request(
         time.sleep(0.05)
     before = worker_pids(proc.pid)
     assert len(before) == 2
+    threads = 8
     with Load(
-        f"{url}/predict", example_record, threads=8, budget=3000, seconds=40
+        f"{url}/predict", example_record, threads=threads, budget=3000, seconds=40
     ) as load:
         while sum(load.outcomes.values()) < 1000 and time.monotonic() < load.deadline:
             time.sleep(0.01)
@@ -163,7 +170,9 @@ def test_killing_a_worker_under_load_loses_at_most_its_request(
     sent, ok = load.sent(), load.outcomes["ok"]
     print(f"worker kill: sent {sent}, succeeded {ok}, outcomes {dict(load.outcomes)}")
     assert sent >= 2900
-    assert ok / sent >= 0.999, dict(load.outcomes)
+    # A gevent worker holds several clients' connections at once, each with at most one
+    # request in flight: killed, it loses those (a sync worker held one connection).
+    assert sent - ok <= threads, dict(load.outcomes)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(worker_pids(proc.pid) - {victim}) < 2:
         time.sleep(0.1)
@@ -214,6 +223,87 @@ def test_sigterm_under_load_finishes_requests_in_flight_and_exits_in_time(
     # After the signal the listener closes: connections are refused (not sent) or, if
     # one slipped into the backlog, dropped; never answered with an error status.
     assert set(after) <= {"ok", "not sent", "dropped"}
+
+
+def send_request(url: str, body: bytes) -> socket.socket:
+    """A connection with one complete POST /predict sent on it, its answer not read."""
+    host, port = url.rsplit("/", 1)[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=15)
+    sock.sendall(
+        f"POST /predict HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock
+
+
+def answer(sock: socket.socket) -> str:
+    """The status line of the answer on `sock` with a prediction in it, or what went
+    wrong."""
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        sock.close()
+    text = b"".join(chunks).decode(errors="replace")
+    if not text:
+        return "closed without an answer"
+    status = text.split("\r\n", 1)[0]
+    return status if '"prediction"' in text else f"{status} without a prediction"
+
+
+def test_sigterm_answers_connections_queued_but_not_yet_accepted(
+    server, example_record
+):
+    proc, url = server()
+    workers = wait_workers(proc, 2)
+    assert len(workers) == 2
+    body = json.dumps(example_record).encode()
+    # Stopped workers accept nothing: the kernel completes each handshake and queues the
+    # connection, request and all, in the listen backlog, as under a burst.
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        queued = [send_request(url, body) for _ in range(10)]
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the master has closed its listener and signalled the workers
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+    answers = [answer(sock) for sock in queued]
+    code = proc.wait(15)
+    print(f"queued at SIGTERM: {Counter(answers)}; master exit {code}")
+    assert answers == ["HTTP/1.1 200 OK"] * len(queued)
+    assert code == 0
+
+
+def test_fifty_slow_clients_do_not_delay_health_or_predict_and_are_cut_in_time(
+    server, example_record
+):
+    keepalive, timeout = 2, 4
+    proc, url = server(GUNICORN_KEEPALIVE=str(keepalive), GUNICORN_TIMEOUT=str(timeout))
+    with SlowClients(url, count=50, interval=1.0) as slow:
+        time.sleep(1.5)  # every slow connection open and past its first piece
+        latencies = probe(url, example_record, seconds=7)
+    worst = {path: max(values) for path, values in latencies.items()}
+    print(
+        f"50 slow clients: worst latency {worst}, requests per path "
+        f"{len(latencies['/health'])}; slow connections cut after (s): headers "
+        f"{sorted(slow.lived['headers'])[-1:]}, body {sorted(slow.lived['body'])[-1:]}, "
+        f"{len(slow.lived['headers'])} + {len(slow.lived['body'])} cut, "
+        f"{slow.refused} refused"
+    )
+    assert worst["/health"] < 1.0 and worst["/predict"] < 1.0
+    # Headers get GUNICORN_KEEPALIVE seconds, the rest of a request GUNICORN_TIMEOUT.
+    assert len(slow.lived["headers"]) >= 25
+    assert max(slow.lived["headers"]) < keepalive + 1.0
+    assert len(slow.lived["body"]) >= 25
+    assert max(slow.lived["body"]) < timeout + 1.0
+    assert slow.refused == 0
+    assert proc.poll() is None
 
 
 # The graph the server scores with: the one it must parse.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from testkit.servers import ROOT, start_server, stop
+from testkit.servers import ROOT, serving, start_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -70,3 +70,17 @@ def test_server_refuses_to_start_with_a_bad_setting_naming_it(
     code, out = refused(tmp_path, model_dir, BATCH_LIMIT="lots")
     assert code == 3
     assert "refusing to start: BATCH_LIMIT='lots' is not valid" in out
+
+
+def test_server_leaves_no_control_socket_in_home_for_other_servers(
+    model_dir, tmp_path: Path
+):
+    # gunicorn 27 opens one at $HOME/.gunicorn/gunicorn.ctl by default: shared by every
+    # server of the user, the next one to start would take it over.
+    home = tmp_path / "home"
+    home.mkdir()
+    with serving(model_dir, HOME=str(home)) as (url, _):
+        assert requests.get(f"{url}/health", timeout=5).status_code == 200
+        sockets = [str(p.relative_to(home)) for p in home.rglob("*") if p.is_socket()]
+    assert sockets == []
+    assert not (home / ".gunicorn").exists()

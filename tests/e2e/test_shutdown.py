@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from testkit.servers import start_server, stop, wait_healthy
+from testkit.servers import start_server, stop, wait_healthy, wait_workers
+from testkit.slowclients import SlowClients
 
 pytestmark = pytest.mark.slow
 
@@ -25,3 +26,43 @@ def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(mode
     assert code == 0
     # graceful_timeout is 20 s: stopping near it would mean a worker hung on exit.
     assert seconds < 10
+
+
+def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
+    model_dir,
+):
+    # Sent the moment both workers exist, before they serve: a worker must not lose the
+    # signal while it boots (and then linger until SIGKILLed at graceful_timeout).
+    proc, _ = start_server(model_dir)
+    try:
+        workers = wait_workers(proc, 2, timeout=60)
+        assert len(workers) == 2
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        seconds = time.monotonic() - started
+    finally:
+        stop(proc)
+    print(f"SIGTERM while the workers boot: exit {code} in {seconds:.2f} s")
+    assert code == 0
+    assert seconds < 10
+
+
+def test_a_client_still_sending_its_body_holds_a_stop_no_longer_than_the_grace(
+    model_dir,
+):
+    graceful = 3
+    proc, url = start_server(model_dir, GUNICORN_GRACEFUL_TIMEOUT=str(graceful))
+    try:
+        wait_healthy(url, proc)
+        with SlowClients(url, count=2, interval=0.5):
+            time.sleep(1.0)  # both connected, one inside its body
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            seconds = time.monotonic() - started
+    finally:
+        stop(proc)
+    print(f"SIGTERM with a slow body in progress: exit {code} in {seconds:.2f} s")
+    assert code == 0
+    assert seconds < graceful + 2
