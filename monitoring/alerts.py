@@ -6,7 +6,7 @@ are generated for the bundle being served rather than committed for one data set
     python -m monitoring.alerts [--model model] [--out build/monitoring]
 
 writes `alerts.yml` (rules), `dashboard.json` (Grafana) and `prometheus.yml` (a scrape
-config that loads the rules). The drift thresholds are bundle/profile.py's, the same
+config that loads the rules). The drift thresholds are monitoring/stability.py's, the same
 that GET /monitoring reads with.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from bundle.files import write_text_atomic
-from bundle.profile import (
+from monitoring.stability import (
     MIN_RECORDS,
     PSI_SIGNIFICANT,
     SLICE_GAP,

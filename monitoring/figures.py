@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bundle.profile import PSI_SIGNIFICANT
+from monitoring.stability import PSI_SIGNIFICANT
 from training.figures import BAR_COLOR, FLAG_COLOR, _save
 
 REFERENCE_COLOR = "lightgrey"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bundle.profile import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
+from monitoring.stability import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
 from monitoring.figures import MIN_SUPPORT
 from training.model_card import _f, _table
 

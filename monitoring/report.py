@@ -10,7 +10,7 @@ joined by `request_id` (and `row`, for records sent in a batch; 0 when absent), 
 label in a `label` column or the target's own column; its values are the data's (e.g.
 `1` or `yes`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
 
-The live figures are counted with the service's own code (service/drift.py) against
+The live figures are counted with the service's own code (monitoring/counts.py) against
 the reference profile in the bundle, so the report and /monitoring agree.
 """
 
@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from bundle.files import write_text_atomic
-from bundle.profile import PSI_SIGNIFICANT, read_profile
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
-from service.drift import DriftCounter
-from service.monitoring import flagged
+from monitoring.counts import DriftCounter
+from monitoring.profile import read_profile
+from monitoring.stability import PSI_SIGNIFICANT, mark_flagged
 
 if TYPE_CHECKING:  # training is imported only when a report needs it
     from training.params import Params
@@ -176,10 +176,7 @@ def build(
 
     if not capture.records:
         raise ReportError("the capture holds no capture lines (CAPTURE_ENABLED=true?)")
-    fig = drift_figures(model, capture)
-    for group in fig["slices"]:
-        for value in group["values"]:
-            value["far_from_training"] = flagged(value)
+    fig = mark_flagged(drift_figures(model, capture))
     made = {
         "features": figures.feature_histograms(fig["features"], out / "drift.png"),
         "prediction": figures.prediction_png(fig["prediction"], out / "prediction.png"),

@@ -4,7 +4,7 @@ Feature bins and shares come from the training split (what the model learned fro
 distribution of predicted probabilities and each slice's predicted-positive rate come
 from the held-out split scored by the served engine (what unseen, in-distribution
 traffic looks like), next to the slice metrics the evaluation reports. The bin rules
-are bundle/profile.py's; this module only measures the data. Deterministic: the same
+are monitoring/profile.py's; this module only measures the data. Deterministic: the same
 data and model give the same bytes.
 """
 
@@ -15,18 +15,17 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from bundle.profile import (
-    MISSING,
+from bundle.profile import MISSING, band_column
+from bundle.rules import FeatureRule
+from monitoring.profile import (
     OTHER,
     UNKNOWN,
     CategoryBins,
     NumericBins,
     Profile,
     SliceGroup,
-    band_column,
     rounded,
 )
-from bundle.rules import FeatureRule
 from training import slicing
 from training.metrics import labels_from_proba
 from training.params import SliceParams
