@@ -29,11 +29,14 @@ import numpy as np
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from bundle.predictor import Prediction
+from monitoring import catalogue
+from monitoring.catalogue import Metric
 from monitoring.counts import DriftCounter
 from monitoring.profile import read_profile
 from monitoring.stability import mark_flagged, reading
 from service.capture import WARN_INTERVAL, Capture, Throttle
 from service.logs import REQUEST_ID_KEY
+from service.metrics import family, instrument
 
 EXTENSION = "model_monitor"
 PENDING = "model_monitor_pending"  # on flask.g: the request's records, until answered
@@ -120,15 +123,15 @@ def observe_answered(response: Response) -> Response:
     return response
 
 
-def dropped_counter(app: Flask, name: str, doc: str) -> Callable[[int], None] | None:
-    """`<slug>_<name>_total` on /metrics, when metrics are on: its inc."""
+def dropped_counter(app: Flask, metric: Metric) -> Callable[[int], None] | None:
+    """The catalogue's counter of dropped records on /metrics, when metrics are on:
+    its inc."""
     metrics = app.extensions.get("service_metrics")
     if metrics is None:
         return None
     from prometheus_client import Counter
 
-    counter = Counter(f"{metrics.namespace}_{name}", doc, registry=metrics.registry)
-    return counter.inc
+    return instrument(Counter, metric, metrics.namespace, metrics.registry).inc
 
 
 def report(drift: DriftCounter, version: str) -> dict[str, Any]:
@@ -145,30 +148,11 @@ class DriftCollector:
         self.ns = namespace
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         ns, fig = self.ns, self.drift.figures()
-        yield CounterMetricFamily(
-            f"{ns}_monitored_records",
-            "Scored records counted against the training reference.",
-            value=fig["records"],
-        )
-        bins = CounterMetricFamily(
-            f"{ns}_feature_bin_records",
-            "Scored records by feature and reference bin.",
-            labels=["feature", "bin"],
-        )
-        shares = GaugeMetricFamily(
-            f"{ns}_feature_reference_share",
-            "Share of the training data in the bin (smoothed as PSI takes it).",
-            labels=["feature", "bin"],
-        )
-        psi = GaugeMetricFamily(
-            f"{ns}_feature_drift_psi",
-            "Population stability index of the feature against training, over the "
-            "records counted since the server started.",
-            labels=["feature"],
-        )
+        yield family(catalogue.MONITORED_RECORDS, ns, value=fig["records"])
+        bins = family(catalogue.FEATURE_BIN_RECORDS, ns)
+        shares = family(catalogue.FEATURE_REFERENCE_SHARE, ns)
+        psi = family(catalogue.FEATURE_DRIFT_PSI, ns)
         for feature in fig["features"]:
             for b in feature["bins"]:
                 bins.add_metric([feature["name"], b["bin"]], b["records"])
@@ -182,66 +166,35 @@ class DriftCollector:
         yield from self.slice_families(fig["slices"])
 
     def prediction_families(self, pred: dict):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         ns = self.ns
-        bins = CounterMetricFamily(
-            f"{ns}_prediction_bin_records",
-            "Scored records by reference bin of the predicted probability.",
-            labels=["bin"],
-        )
-        shares = GaugeMetricFamily(
-            f"{ns}_prediction_reference_share",
-            "Share of held-out predictions in the bin (smoothed as PSI takes it).",
-            labels=["bin"],
-        )
+        bins = family(catalogue.PREDICTION_BIN_RECORDS, ns)
+        shares = family(catalogue.PREDICTION_REFERENCE_SHARE, ns)
         for b in pred["bins"]:
             bins.add_metric([b["bin"]], b["records"])
             shares.add_metric([b["bin"]], b["reference_smoothed"])
         yield bins
         yield shares
         if pred["psi"] is not None:
-            yield GaugeMetricFamily(
-                f"{ns}_prediction_drift_psi",
-                "Population stability index of the predicted probability.",
-                value=pred["psi"],
-            )
+            yield family(catalogue.PREDICTION_DRIFT_PSI, ns, value=pred["psi"])
 
     def slice_families(self, slices: list[dict]):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        ns, labels = self.ns, ["feature", "value"]
+        ns = self.ns
         families = {
-            "records": CounterMetricFamily(
-                f"{ns}_slice_records", "Scored records by slice.", labels=labels
-            ),
-            "predicted_positive": CounterMetricFamily(
-                f"{ns}_slice_predicted_positive",
-                "Scored records predicted positive, by slice.",
-                labels=labels,
-            ),
-            "positive_rate": GaugeMetricFamily(
-                f"{ns}_slice_positive_rate",
-                "Predicted-positive rate of the slice, live.",
-                labels=labels,
-            ),
-            "reference_positive_rate": GaugeMetricFamily(
-                f"{ns}_slice_reference_positive_rate",
-                "Predicted-positive rate of the slice on held-out training data.",
-                labels=labels,
-            ),
-            "z": GaugeMetricFamily(
-                f"{ns}_slice_positive_rate_z",
-                "Live minus reference positive rate, in standard errors.",
-                labels=labels,
-            ),
+            key: family(metric, ns)
+            for key, metric in (
+                ("records", catalogue.SLICE_RECORDS),
+                ("predicted_positive", catalogue.SLICE_PREDICTED_POSITIVE),
+                ("positive_rate", catalogue.SLICE_POSITIVE_RATE),
+                ("reference_positive_rate", catalogue.SLICE_REFERENCE_POSITIVE_RATE),
+                ("z", catalogue.SLICE_POSITIVE_RATE_Z),
+            )
         }
         for group in slices:
             for value in group["values"]:
                 key = [group["feature"], value["value"]]
-                for name, family in families.items():
+                for name, found in families.items():
                     if value[name] is not None:
-                        family.add_metric(key, value[name])
+                        found.add_metric(key, value[name])
         yield from families.values()
 
 
@@ -273,21 +226,13 @@ def register_monitoring(app: Flask, model) -> None:
             config["CAPTURE_SAMPLE_RATE"],
             config["CAPTURE_MAX_BYTES"],
             model.version,
-            dropped_counter(
-                app,
-                "capture_dropped_records",
-                "Scored records data capture dropped: the write failed.",
-            ),
+            dropped_counter(app, catalogue.CAPTURE_DROPPED_RECORDS),
         )
     if drift is None and capture is None:
         return
     drift_dropped = None
     if drift is not None:
-        drift_dropped = dropped_counter(
-            app,
-            "drift_dropped_records",
-            "Scored records not counted for drift: counting failed.",
-        )
+        drift_dropped = dropped_counter(app, catalogue.DRIFT_DROPPED_RECORDS)
     app.extensions[EXTENSION] = Monitor(drift, capture, drift_dropped)
     app.after_request(observe_answered)
     if drift is not None:
