@@ -185,6 +185,23 @@ class SliceGroup:
 
 
 @dataclass(frozen=True)
+class SliceRules:
+    """When the evaluation judged a slice and flagged it (evaluate.slices at training
+    time), so slices of labelled live records are judged by the same rules."""
+
+    min_support: int
+    f1_margin: float
+    min_positives: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "min_support": self.min_support,
+            "f1_margin": self.f1_margin,
+            "min_positives": self.min_positives,
+        }
+
+
+@dataclass(frozen=True)
 class Profile:
     """The reference: feature bins from the training split; predictions and slices
     from the held-out split scored by the served engine."""
@@ -195,9 +212,11 @@ class Profile:
     prediction_rows: int
     positive_rate: float
     slices: tuple[SliceGroup, ...]
+    # None in a bundle trained before the rules travelled with the profile.
+    slice_rules: SliceRules | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "rows": self.rows,
             "features": [
                 {"kind": "numeric" if isinstance(b, NumericBins) else "category"}
@@ -209,6 +228,9 @@ class Profile:
             "positive_rate": self.positive_rate,
             "slices": [s.to_json() for s in self.slices],
         }
+        if self.slice_rules is not None:
+            data["slice_rules"] = self.slice_rules.to_json()
+        return data
 
     def to_bytes(self) -> bytes:
         """reference.json's exact bytes (sorted keys: equal profiles, equal bytes)."""
@@ -224,6 +246,11 @@ class Profile:
                 d["name"], tuple(d["buckets"]), tuple(d["shares"]), tuple(d["other"])
             )
 
+        def slice_rules(d: dict) -> SliceRules:
+            return SliceRules(
+                int(d["min_support"]), float(d["f1_margin"]), int(d["min_positives"])
+            )
+
         def group(d: dict) -> SliceGroup:
             edges = d["band_edges"]
             return SliceGroup(
@@ -237,7 +264,7 @@ class Profile:
                 too_small=tuple(d["too_small"]),
             )
 
-        p = data["prediction"]
+        p, rules = data["prediction"], data.get("slice_rules")
         return cls(
             rows=int(data["rows"]),
             features=tuple(bins(d) for d in data["features"]),
@@ -245,6 +272,7 @@ class Profile:
             prediction_rows=int(data["prediction_rows"]),
             positive_rate=float(data["positive_rate"]),
             slices=tuple(group(d) for d in data["slices"]),
+            slice_rules=None if rules is None else slice_rules(rules),
         )
 
 
