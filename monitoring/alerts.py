@@ -6,7 +6,7 @@ are generated for the bundle being served rather than committed for one data set
     python -m monitoring.alerts [--model model] [--out build/monitoring]
 
 writes `alerts.yml` (rules), `dashboard.json` (Grafana) and `prometheus.yml` (a scrape
-config that loads the rules). The drift thresholds are bundle/profile.py's, the same
+config that loads the rules). The drift thresholds are monitoring/stability.py's, the same
 that GET /monitoring reads with.
 """
 
@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from bundle.files import write_text_atomic
-from bundle.profile import (
+from monitoring import catalogue
+from monitoring.stability import (
     MIN_RECORDS,
     PSI_SIGNIFICANT,
     SLICE_GAP,
@@ -34,6 +35,19 @@ ROOT = Path(__file__).resolve().parent.parent
 ERROR_RATE = 0.05  # share of requests answered 5xx
 P99_SECONDS = 0.5  # per prediction route
 PREDICT_ROUTES = '"/predict.*"'
+# The windowed PSI's inputs and output, for the features and the predicted probability.
+BIN_RECORDS = {
+    "feature": catalogue.FEATURE_BIN_RECORDS,
+    "prediction": catalogue.PREDICTION_BIN_RECORDS,
+}
+REFERENCE_SHARE = {
+    "feature": catalogue.FEATURE_REFERENCE_SHARE,
+    "prediction": catalogue.PREDICTION_REFERENCE_SHARE,
+}
+DRIFT_PSI = {
+    "feature": catalogue.FEATURE_DRIFT_PSI,
+    "prediction": catalogue.PREDICTION_DRIFT_PSI,
+}
 
 
 def alert(name: str, expr: str, pending: str, severity: str, summary: str) -> dict:
@@ -54,18 +68,19 @@ def windowed_psi(ns: str, what: str, by: str, window: str) -> str:
     a drift that begins late in a long run moves only slowly; this is the recent view.
     """
     keys = f"job, instance{by}"
-    live = f"(increase({ns}_{what}_bin_records_total[{window}]) + {SMOOTHING})"
+    records = catalogue.MONITORED_RECORDS.series(ns)
+    live = f"(increase({BIN_RECORDS[what].series(ns)}[{window}]) + {SMOOTHING})"
     share = f"({live} / on ({keys}) group_left () sum by ({keys}) {live})"
-    ref = f"{ns}_{what}_reference_share"
+    ref = REFERENCE_SHARE[what].series(ns)
     return (
         f"sum by ({keys}) (({share} - {ref}) * ln({share} / {ref})) and on (job, "
-        f"instance) increase({ns}_monitored_records_total[{window}]) >= {MIN_RECORDS}"
+        f"instance) increase({records}[{window}]) >= {MIN_RECORDS}"
     )
 
 
 def recorded(ns: str, what: str, window: str) -> str:
     """The name of a windowed-PSI recording rule."""
-    return f"{ns}:{what}_drift_psi:increase{window}"
+    return f"{ns}:{DRIFT_PSI[what].suffix}:increase{window}"
 
 
 def recording_rules(ns: str, window: str) -> list[dict]:
@@ -89,6 +104,18 @@ def rules(
 
     `pending` overrides every rule's `for:` (the end-to-end test uses seconds)."""
     ns = namespace
+    requests = catalogue.HTTP_REQUESTS.series(ns)
+    latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
+    records = catalogue.MONITORED_RECORDS.series(ns)
+    rate, reference_rate, z, slice_records = (
+        m.series(ns)
+        for m in (
+            catalogue.SLICE_POSITIVE_RATE,
+            catalogue.SLICE_REFERENCE_POSITIVE_RATE,
+            catalogue.SLICE_POSITIVE_RATE_Z,
+            catalogue.SLICE_RECORDS,
+        )
+    )
 
     def wait(default: str) -> str:
         return pending or default
@@ -96,8 +123,8 @@ def rules(
     group = [
         alert(
             "ModelServiceErrorRate",
-            f"""sum by (job, instance) (rate({ns}_http_requests_total{{status=~"5.."}}[5m]))
-            / sum by (job, instance) (rate({ns}_http_requests_total[5m])) > {ERROR_RATE}""",
+            f"""sum by (job, instance) (rate({requests}{{status=~"5.."}}[5m]))
+            / sum by (job, instance) (rate({requests}[5m])) > {ERROR_RATE}""",
             wait("5m"),
             "page",
             f"{project}: more than {ERROR_RATE:.0%} of requests fail (5xx)",
@@ -105,7 +132,7 @@ def rules(
         alert(
             "ModelServiceLatencyP99",
             f"""histogram_quantile(0.99, sum by (job, instance, route, le)
-            (rate({ns}_http_request_duration_seconds_bucket{{route=~{PREDICT_ROUTES}}}[5m])))
+            (rate({latency}{{route=~{PREDICT_ROUTES}}}[5m])))
             > {P99_SECONDS}""",
             wait("10m"),
             "page",
@@ -116,7 +143,7 @@ def rules(
             # The monitoring counter exists from the first scrape (at 0), so a rate of
             # 0 means no records were scored; the request counters appear only with
             # the first request. Needs MONITORING_ENABLED (the default).
-            f"sum by (job, instance) (rate({ns}_monitored_records_total[15m])) == 0",
+            f"sum by (job, instance) (rate({records}[15m])) == 0",
             wait("30m"),
             "ticket",
             f"{project}: no prediction requests for 15 minutes",
@@ -139,9 +166,9 @@ def rules(
         ),
         alert(
             "ModelSlicePositiveRate",
-            f"""abs({ns}_slice_positive_rate - {ns}_slice_reference_positive_rate)
-            > {SLICE_GAP} and abs({ns}_slice_positive_rate_z) > {SLICE_Z}
-            and {ns}_slice_records_total >= {SLICE_MIN_RECORDS}""",
+            f"""abs({rate} - {reference_rate})
+            > {SLICE_GAP} and abs({z}) > {SLICE_Z}
+            and {slice_records} >= {SLICE_MIN_RECORDS}""",
             wait("15m"),
             "ticket",
             f"{project}: predicted-positive rate of {{{{ $labels.feature }}}}="
@@ -174,8 +201,9 @@ def panel(title: str, targets: list[tuple[str, str]], y: int, x: int, unit: str)
 def dashboard(namespace: str, project: str) -> dict[str, Any]:
     """A Grafana dashboard of the service's traffic, latency, predictions and drift."""
     ns = namespace
-    requests = f"{ns}_http_requests_total"
-    latency = f"{ns}_http_request_duration_seconds_bucket"
+    requests = catalogue.HTTP_REQUESTS.series(ns)
+    latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
+    series = {m.suffix: m.series(ns) for m in catalogue.CATALOGUE}
     specs = [
         (
             "Requests per second by route and status",
@@ -211,7 +239,7 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
         ),
         (
             "Predictions per second by class",
-            [(f"sum by (label) (rate({ns}_predictions_total[5m]))", "{{label}}")],
+            [(f"sum by (label) (rate({series['predictions']}[5m]))", "{{label}}")],
             "ops",
         ),
         (
@@ -221,7 +249,7 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
         ),
         (
             "Feature drift since the server started (PSI)",
-            [(f"max by (feature) ({ns}_feature_drift_psi)", "{{feature}}")],
+            [(f"max by (feature) ({series['feature_drift_psi']})", "{{feature}}")],
             "none",
         ),
         (
@@ -231,10 +259,13 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
                     f"max({recorded(ns, 'prediction', '1h')})",
                     "prediction PSI, last hour",
                 ),
-                (f"max({ns}_prediction_drift_psi)", "prediction PSI, since start"),
                 (
-                    f"sum(rate({ns}_slice_predicted_positive_total[5m])) / "
-                    f"sum(rate({ns}_slice_records_total[5m]))",
+                    f"max({series['prediction_drift_psi']})",
+                    "prediction PSI, since start",
+                ),
+                (
+                    f"sum(rate({series['slice_predicted_positive']}[5m])) / "
+                    f"sum(rate({series['slice_records']}[5m]))",
                     "positive share (all slices)",
                 ),
             ],
@@ -244,9 +275,9 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
             "Slices furthest from training (predicted-positive rate, live - training)",
             [
                 (
-                    f"topk(10, abs(max by (feature, value) ({ns}_slice_positive_rate)"
-                    f" - max by (feature, value) "
-                    f"({ns}_slice_reference_positive_rate)))",
+                    f"topk(10, abs(max by (feature, value) "
+                    f"({series['slice_positive_rate']}) - max by (feature, value) "
+                    f"({series['slice_reference_positive_rate']})))",
                     "{{feature}}={{value}}",
                 )
             ],
@@ -254,7 +285,7 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
         ),
         (
             "Records counted for monitoring per second",
-            [(f"sum(rate({ns}_monitored_records_total[5m]))", "records/s")],
+            [(f"sum(rate({series['monitored_records']}[5m]))", "records/s")],
             "ops",
         ),
     ]

@@ -1,5 +1,5 @@
 """The monitoring report's figures as PNG files, in the model card's style
-(training/figures.py: Figure objects, no pyplot state, atomic writes)."""
+(Figure objects, no pyplot state, atomic writes: monitoring/rendering.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bundle.profile import PSI_SIGNIFICANT
-from training.figures import BAR_COLOR, FLAG_COLOR, _save
+from monitoring.stability import PSI_SIGNIFICANT
+from monitoring.rendering import BAR_COLOR, FLAG_COLOR, save_figure
 
 REFERENCE_COLOR = "lightgrey"
 COLUMNS = 3
@@ -46,7 +46,7 @@ def feature_histograms(features: list[dict], path: Path) -> Path:
         ax.set_visible(False)
     axes[0].legend(fontsize=8)
     fig.suptitle("Training (grey) vs live share per bin; red: PSI above 0.2")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def prediction_png(prediction: dict, path: Path) -> Path:
@@ -58,7 +58,7 @@ def prediction_png(prediction: dict, path: Path) -> Path:
     shown = "n/a" if value is None else f"{value:.3f}"
     _bars(ax, prediction["bins"], f"Predicted probability (PSI {shown})", drifted)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def slice_rates_png(slices: list[dict], path: Path, top: int = 20) -> Path:
@@ -92,7 +92,7 @@ def slice_rates_png(slices: list[dict], path: Path, top: int = 20) -> Path:
         "(red: far from training)",
     )
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def slice_f1_png(table: pd.DataFrame, path: Path) -> Path:
@@ -113,4 +113,4 @@ def slice_f1_png(table: pd.DataFrame, path: Path) -> Path:
     ax.set_yticks(y, judged["name"], fontsize=8)
     ax.set(xlim=(0, 1), xlabel="F1", title="Live slice F1 (red: weak slice)")
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

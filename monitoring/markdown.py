@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bundle.profile import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
+from monitoring import rendering
 from monitoring.figures import MIN_SUPPORT
-from training.model_card import _f, _table
+from monitoring.stability import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
 
 TOP_SLICES = 15
 
@@ -55,7 +55,13 @@ def _header(ctx: dict) -> list[str]:
 def _drift(ctx: dict) -> list[str]:
     fig = ctx["figures"]
     rows = [
-        [f["name"], f["kind"], _f(f["psi"], 3), f["status"], _moved_bin(f)]
+        [
+            f["name"],
+            f["kind"],
+            rendering.number(f["psi"], 3),
+            f["status"],
+            _moved_bin(f),
+        ]
         for f in fig["features"]
     ]
     moved = [f["name"] for f in fig["features"] if (f["psi"] or 0) > PSI_SIGNIFICANT]
@@ -69,7 +75,9 @@ def _drift(ctx: dict) -> list[str]:
         "",
         f"Drifted (PSI above {PSI_SIGNIFICANT}): {', '.join(moved) or 'none'}.",
         "",
-        *_table(["feature", "kind", "PSI", "status", "bin that moved most"], rows),
+        *rendering.table(
+            ["feature", "kind", "PSI", "status", "bin that moved most"], rows
+        ),
         "",
         f"![Training vs live histograms]({ctx['images']['features']})",
     ]
@@ -81,7 +89,8 @@ def _prediction(ctx: dict) -> list[str]:
         "",
         "## Prediction drift",
         "",
-        f"- PSI of the predicted probability: {_f(pred['psi'], 3)} ({pred['status']})",
+        f"- PSI of the predicted probability: {rendering.number(pred['psi'], 3)} "
+        f"({pred['status']})",
         f"- Predicted-positive rate: live {_pct(pred['positive_rate'])}, held-out "
         f"training data {_pct(pred['reference_positive_rate'])}",
         "",
@@ -105,7 +114,7 @@ def _slices(ctx: dict) -> list[str]:
             v["records"],
             _pct(v["positive_rate"]),
             _pct(v["reference_positive_rate"]),
-            _f(v["z"], 1),
+            rendering.number(v["z"], 1),
             "yes" if v["far_from_training"] else "",
         ]
         for f, v in values[:TOP_SLICES]
@@ -120,7 +129,9 @@ def _slices(ctx: dict) -> list[str]:
         "",
         f"Far from training: {', '.join(far) or 'none'}.",
         "",
-        *_table(["slice", "records", "live rate", "training rate", "z", "far"], rows),
+        *rendering.table(
+            ["slice", "records", "live rate", "training rate", "z", "far"], rows
+        ),
         "",
         f"![Slice positive rates]({ctx['images']['slices']})",
     ]
@@ -143,7 +154,8 @@ def _labelled(ctx: dict) -> list[str]:
     overall = table.attrs["overall_f1"]
     trained = ctx["model"].metadata.metrics.get("f1")
     lines.append(
-        f"- Overall F1: live {_f(overall, 3)}, held-out training {_f(trained, 3)}"
+        f"- Overall F1: live {rendering.number(overall, 3)}, held-out training "
+        f"{rendering.number(trained, 3)}"
     )
     weak = table[table["flagged"].astype(bool)]
     names = [f"{r.feature}={r.value} (F1 {r.f1:.3f})" for r in weak.itertuples()]
@@ -157,15 +169,15 @@ def _labelled(ctx: dict) -> list[str]:
         [
             f"{r.feature}={r.value}",
             r.support,
-            _f(r.precision, 3),
-            _f(r.recall, 3),
-            _f(r.f1, 3),
-            _f(r.training_f1, 3),
+            rendering.number(r.precision, 3),
+            rendering.number(r.recall, 3),
+            rendering.number(r.f1, 3),
+            rendering.number(r.training_f1, 3),
             "FLAGGED" if r.flagged else "",
         ]
         for r in judged.itertuples()
     ]
-    lines += _table(
+    lines += rendering.table(
         ["slice", "support", "precision", "recall", "F1", "training F1", ""], rows
     )
     return lines + ["", f"![Live slice F1]({ctx['images']['slice_f1']})"]

@@ -10,7 +10,7 @@ joined by `request_id` (and `row`, for records sent in a batch; 0 when absent), 
 label in a `label` column or the target's own column; its values are the data's (e.g.
 `1` or `yes`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
 
-The live figures are counted with the service's own code (service/drift.py) against
+The live figures are counted with the service's own code (monitoring/counts.py) against
 the reference profile in the bundle, so the report and /monitoring agree.
 """
 
@@ -22,20 +22,19 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from bundle.files import write_text_atomic
-from bundle.profile import PSI_SIGNIFICANT, read_profile
+from bundle.format import BundleError
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
-from service.drift import DriftCounter
-from service.monitoring import flagged
-
-if TYPE_CHECKING:  # training is imported only when a report needs it
-    from training.params import Params
+from monitoring.counts import DriftCounter
+from monitoring.profile import read_profile
+from monitoring.slices import add_bands, slice_metrics
+from monitoring.stability import PSI_SIGNIFICANT, mark_flagged
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_SLICES = 15
@@ -127,8 +126,6 @@ def drift_figures(model: LoadedBundle, capture: Capture) -> dict[str, Any]:
 
 def live_frame(model: LoadedBundle, capture: Capture, labels: dict) -> pd.DataFrame:
     """The labelled captured records as a table, with the evaluation's bands."""
-    from training import slicing
-
     keep = [i for i, key in enumerate(capture.keys) if key in labels]
     frame = pd.DataFrame([capture.records[i] for i in keep])
     frame["_y"] = [labels[capture.keys[i]] for i in keep]
@@ -139,23 +136,29 @@ def live_frame(model: LoadedBundle, capture: Capture, labels: dict) -> pd.DataFr
         for g in read_profile(model).slices
         if g.band_edges is not None
     }
-    return slicing.add_bands(frame, bands)
+    return add_bands(frame, bands)
 
 
-def labelled_slices(model: LoadedBundle, frame: pd.DataFrame, params: Params):
-    """Slice metrics of training, recomputed on the labelled live records."""
-    from training import slicing
-
-    sp = params.evaluate.slices
-    groups = read_profile(model).slices
-    table = slicing.slice_metrics(
+def labelled_slices(model: LoadedBundle, frame: pd.DataFrame):
+    """Slice metrics of training, recomputed on the labelled live records with the
+    rules the bundle's profile carries (not today's params.yaml: the model may be
+    older)."""
+    profile = read_profile(model)
+    rules = profile.slice_rules
+    if rules is None:
+        raise ReportError(
+            f"{model.path}: the bundle's reference profile has no slice rules (trained "
+            "before they were kept); retrain it to score slices on labelled records"
+        )
+    groups = profile.slices
+    table = slice_metrics(
         frame,
         frame["_y"].to_numpy(),
         frame["_pred"].to_numpy(),
         [g.feature for g in groups],
-        sp.min_support,
-        sp.f1_margin,
-        sp.min_positives,
+        rules.min_support,
+        rules.f1_margin,
+        rules.min_positives,
     )
     trained = {(g.feature, v): f for g in groups for v, f in zip(g.values, g.f1)}
     table["training_f1"] = [
@@ -169,17 +172,13 @@ def build(
     capture: Capture,
     labels: dict | None,
     out: Path,
-    params: Params,
 ) -> Path:
     """Write MONITORING.md and its figures into `out`; return the Markdown's path."""
     from monitoring.markdown import render
 
     if not capture.records:
         raise ReportError("the capture holds no capture lines (CAPTURE_ENABLED=true?)")
-    fig = drift_figures(model, capture)
-    for group in fig["slices"]:
-        for value in group["values"]:
-            value["far_from_training"] = flagged(value)
+    fig = mark_flagged(drift_figures(model, capture))
     made = {
         "features": figures.feature_histograms(fig["features"], out / "drift.png"),
         "prediction": figures.prediction_png(fig["prediction"], out / "prediction.png"),
@@ -189,7 +188,7 @@ def build(
     if labels is not None:
         frame = live_frame(model, capture, labels)
         if len(frame) and frame["_y"].nunique() == 2:
-            labelled = {"frame": frame, "table": labelled_slices(model, frame, params)}
+            labelled = {"frame": frame, "table": labelled_slices(model, frame)}
             made["slice_f1"] = figures.slice_f1_png(
                 labelled["table"], out / "slice_f1.png"
             )
@@ -207,9 +206,6 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.config import ConfigError
-    from training.params import load
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
     parser.add_argument("--labels", type=Path)
@@ -221,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.capture, encoding="utf-8", errors="replace") as fh:
             capture = read_capture(fh)
         labels = read_labels(args.labels, model) if args.labels else None
-        path = build(model, capture, labels, args.out, load())
-    except (OSError, ReportError, ConfigError) as exc:
+        path = build(model, capture, labels, args.out)
+    except (OSError, ReportError, BundleError) as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 2
     fig = drift_figures(model, capture)

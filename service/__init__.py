@@ -24,7 +24,7 @@ def create_app(
     overrides single Flask config keys (tests).
     """
     from service.errors import register_error_handlers
-    from service.monitoring import register_monitoring
+    from service.drift import register_monitoring
     from service.observability import register_observability
     from service.security import register_security
     from service.settings import Settings

@@ -12,7 +12,7 @@ from flask import Response, current_app, request
 from flask_smorest import abort
 
 from bundle.store import LoadedBundle
-from service.monitoring import observe_many, observe_one
+from service.drift import observe_many, observe_one
 from service.parsing import JsonBlueprint
 from service.schemas import (
     BatchResponseSchema,

@@ -16,6 +16,14 @@ from typing import Iterable
 
 from flask import Response, current_app
 
+from monitoring.catalogue import (
+    COUNTER,
+    HTTP_REQUEST_DURATION,
+    HTTP_REQUESTS,
+    PREDICTIONS,
+    Metric,
+)
+
 # The methods that keep their name as a label. A client may send any token as a method
 # (werkzeug and gunicorn pass it on, and it is answered 405 or 404): 2,000 random ones
 # grew /metrics from 98 KB to 4.4 MB, for good, since the worker files outlive workers.
@@ -29,11 +37,33 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 LATENCY_BUCKETS += (1.0, 2.5, 5.0, 10.0)
 
 
+def instrument(kind, metric: Metric, namespace: str, registry, **options):
+    """A prometheus_client instrument (Counter, Histogram) for a catalogue metric."""
+    return kind(
+        metric.name(namespace),
+        metric.help,
+        list(metric.labels),
+        registry=registry,
+        **options,
+    )
+
+
+def family(metric: Metric, namespace: str, **options):
+    """A scrape-time family (counter or gauge) for a catalogue metric."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    kind = CounterMetricFamily if metric.kind == COUNTER else GaugeMetricFamily
+    if "value" not in options:
+        options["labels"] = list(metric.labels)
+    return kind(metric.name(namespace), metric.help, **options)
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of their own.
 
-    Named after the model's project: `<namespace>_http_requests_total`,
-    `<namespace>_http_request_duration_seconds`, `<namespace>_predictions_total`.
+    Named after the model's project, as monitoring/catalogue.py lists them:
+    `<namespace>_http_requests_total`, `<namespace>_http_request_duration_seconds`,
+    `<namespace>_predictions_total`.
     """
 
     def __init__(self, namespace: str, multiprocess_dir: str = "") -> None:
@@ -45,28 +75,18 @@ class Metrics:
         self.multiprocess_dir = multiprocess_dir
         # A registry per app, so tests can build many apps in one process.
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            f"{namespace}_http_requests_total",
-            "HTTP requests answered, by method, route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            f"{namespace}_http_request_duration_seconds",
-            "Time to answer a request, by method, route and status.",
-            ["method", "route", "status"],
+        self.requests = instrument(Counter, HTTP_REQUESTS, namespace, self.registry)
+        self.latency = instrument(
+            Histogram,
+            HTTP_REQUEST_DURATION,
+            namespace,
+            self.registry,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.predictions = Counter(
-            f"{namespace}_predictions_total",
-            "Records scored, by predicted class.",
-            ["label"],
-            registry=self.registry,
-        )
+        self.predictions = instrument(Counter, PREDICTIONS, namespace, self.registry)
         # labels() costs microseconds per call; the label sets are few, so keep them.
         self._children: dict[tuple, tuple] = {}
-        # Figures computed at scrape time (service/monitoring.py), not stored samples.
+        # Figures computed at scrape time (service/drift.py), not stored samples.
         self.collectors: list = []
 
     def add_collector(self, collector) -> None:

@@ -13,7 +13,7 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from bundle.profile import NumericBins, Profile
+from monitoring.profile import NumericBins, Profile
 from bundle.rules import FeatureRule, record_errors
 
 # The shift: this share of the spread between the training data's 10th and 90th

@@ -1,12 +1,12 @@
 """Evaluation figures as PNG files.
 
 Uses matplotlib.figure.Figure directly (Agg rendering, no pyplot global state). Each
-function renders into memory, writes the PNG atomically and returns its path.
+function renders into memory, writes the PNG atomically (monitoring/rendering.py, shared
+with the monitoring report) and returns its path.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -18,19 +18,9 @@ from numpy.typing import ArrayLike
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from bundle.files import write_bytes_atomic
+from monitoring.rendering import BAR_COLOR, FLAG_COLOR, save_figure
 
-DPI = 120
-FLAG_COLOR = "tab:red"
-BAR_COLOR = "tab:blue"
 DISPARITY_METRICS = ("fpr", "fnr", "pprev")
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    """Render fig to PNG bytes, then write them atomically to path."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def _both_classes(y_true: ArrayLike) -> np.ndarray:
@@ -58,7 +48,7 @@ def roc_curve_png(y_true: ArrayLike, proba: ArrayLike, path: Path) -> Path:
         title="ROC curve",
     )
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def calibration_png(
@@ -79,7 +69,7 @@ def calibration_png(
     # The histogram shows how much data backs each point of the curve.
     bottom.hist(p, bins=n_bins, range=(0, 1), color=BAR_COLOR)
     bottom.set(xlabel="Predicted probability", ylabel="Count")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def slice_f1_png(table: pd.DataFrame, overall_f1: float, path: Path) -> Path:
@@ -107,7 +97,7 @@ def slice_f1_png(table: pd.DataFrame, overall_f1: float, path: Path) -> Path:
         bbox_to_anchor=(1.01, 1),
         fontsize=8,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def disparity_png(audit: dict, path: Path) -> Path:
@@ -151,4 +141,4 @@ def disparity_png(audit: dict, path: Path) -> Path:
         axes[0].text(0.5, 0.5, "no attributes audited", ha="center", va="center")
     else:
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

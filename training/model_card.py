@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from monitoring import rendering
 from training.bias import format_bias
 from training.config import Paths
 
@@ -24,38 +23,6 @@ FIGURE_TITLES = {
     "slice_f1": "F1 by slice",
     "disparity": "Bias disparities",
 }
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python scalars, so they print without a type wrapper."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _f(value: Any, digits: int = 4) -> str:
-    """A number with fixed decimals; blanks and non-numbers as text."""
-    value = _plain(value)
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and value != value:
-        return "n/a"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-    return str(value)
-
-
-def _cell(text: Any) -> str:
-    """Text safe inside a markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    """A markdown table as lines."""
-    lines = [
-        "| " + " | ".join(_cell(h) for h in header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def _cv_parts(ctx: dict) -> tuple[list[dict], str | None, str | None]:
@@ -76,7 +43,7 @@ def _cv_parts(ctx: dict) -> tuple[list[dict], str | None, str | None]:
 
 def _model_details(model: dict) -> list[str]:
     lines = ["## Model details", ""]
-    lines += _table(
+    lines += rendering.table(
         ["Field", "Value"],
         [
             ["Name", model["name"]],
@@ -87,18 +54,22 @@ def _model_details(model: dict) -> list[str]:
     params = model.get("params") or {}
     if params:
         lines += ["", "Hyperparameters:", ""]
-        lines += _table(
+        lines += rendering.table(
             ["Parameter", "Value"],
-            [[f"`{k}`", f"`{_plain(v)!r}`"] for k, v in params.items()],
+            [[f"`{k}`", f"`{rendering.plain(v)!r}`"] for k, v in params.items()],
         )
     versions = model.get("library_versions") or {}
     if versions:
         lines += ["", "Library versions:", ""]
-        lines += _table(["Library", "Version"], [[k, v] for k, v in versions.items()])
+        lines += rendering.table(
+            ["Library", "Version"], [[k, v] for k, v in versions.items()]
+        )
     hashes = model.get("data_sha256") or {}
     if hashes:
         lines += ["", "Data checksums (SHA-256):", ""]
-        lines += _table(["File", "SHA-256"], [[k, f"`{v}`"] for k, v in hashes.items()])
+        lines += rendering.table(
+            ["File", "SHA-256"], [[k, f"`{v}`"] for k, v in hashes.items()]
+        )
     return lines
 
 
@@ -141,9 +112,9 @@ def _data(data: dict) -> list[str]:
 def _metrics(ctx: dict) -> list[str]:
     metrics = ctx["metrics"]
     lines = ["## Metrics", "", "Held-out test set:", ""]
-    lines += _table(
+    lines += rendering.table(
         ["Metric", "Value"],
-        [[METRIC_NAMES.get(k, k), _f(v)] for k, v in metrics.items()],
+        [[METRIC_NAMES.get(k, k), rendering.number(v)] for k, v in metrics.items()],
     )
     rows, criterion, selected = _cv_parts(ctx)
     if rows:
@@ -159,14 +130,17 @@ def _metrics(ctx: dict) -> list[str]:
             cells = []
             for name in names:
                 mean, std = row.get(f"{name}_mean"), row.get(f"{name}_std")
-                cells.append(_f(mean) + ("" if std is None else f" ± {_f(std)}"))
+                cells.append(
+                    rendering.number(mean)
+                    + ("" if std is None else f" ± {rendering.number(std)}")
+                )
             candidate = row.get("candidate", "")
             mark = (
                 " (selected)" if selected is not None and candidate == selected else ""
             )
             table_rows.append([f"{candidate}{mark}", *cells])
         lines += ["", "Cross-validation on the training set (mean ± std over folds):"]
-        lines += [""] + _table(["Candidate", *names], table_rows)
+        lines += [""] + rendering.table(["Candidate", *names], table_rows)
     if criterion or selected:
         lines += [
             "",
@@ -181,7 +155,7 @@ def _calibration(ctx: dict) -> list[str]:
     lines = [
         "## Calibration",
         "",
-        f"Brier score on the test set: {_f(brier)} (mean squared error of the "
+        f"Brier score on the test set: {rendering.number(brier)} (mean squared error of the "
         "predicted probability; lower is better).",
     ]
     path = ctx["figures"].get("calibration")
@@ -200,9 +174,9 @@ def _slice_rows(rows: list[dict]) -> list[list[Any]]:
             r["feature"],
             r["value"],
             r["support"],
-            _f(r["precision"], 3),
-            _f(r["recall"], 3),
-            _f(r["f1"], 3),
+            rendering.number(r["precision"], 3),
+            rendering.number(r["recall"], 3),
+            rendering.number(r["f1"], 3),
         ]
         for r in rows
     ]
@@ -220,18 +194,18 @@ def _slices(ctx: dict) -> list[str]:
         "## Slices",
         "",
         f"{len(slices)} slices evaluated; {len(small)} too small to judge; "
-        f"{len(flagged)} flagged (F1 below the overall {_f(overall_f1, 3)} by more "
+        f"{len(flagged)} flagged (F1 below the overall {rendering.number(overall_f1, 3)} by more "
         f"than the configured margin). Full table: [{report}]({report}).",
         "",
     ]
     if flagged:
-        lines += ["Flagged slices:", ""] + _table(header, _slice_rows(flagged))
+        lines += ["Flagged slices:", ""] + rendering.table(header, _slice_rows(flagged))
     else:
         lines.append("No judgeable slice is flagged.")
     weakest = ctx.get("weakest_slices") or []
     if weakest:
         lines += ["", "Weakest judgeable slices (lowest F1):", ""]
-        lines += _table(header, _slice_rows(weakest))
+        lines += rendering.table(header, _slice_rows(weakest))
     return lines
 
 

@@ -4,7 +4,7 @@ Feature bins and shares come from the training split (what the model learned fro
 distribution of predicted probabilities and each slice's predicted-positive rate come
 from the held-out split scored by the served engine (what unseen, in-distribution
 traffic looks like), next to the slice metrics the evaluation reports. The bin rules
-are bundle/profile.py's; this module only measures the data. Deterministic: the same
+are monitoring/profile.py's; this module only measures the data. Deterministic: the same
 data and model give the same bytes.
 """
 
@@ -15,19 +15,19 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from bundle.profile import (
-    MISSING,
+from bundle.profile import MISSING, band_column
+from bundle.rules import FeatureRule
+from monitoring.profile import (
     OTHER,
     UNKNOWN,
     CategoryBins,
     NumericBins,
     Profile,
     SliceGroup,
-    band_column,
+    SliceRules,
     rounded,
 )
-from bundle.rules import FeatureRule
-from training import slicing
+from monitoring.slices import add_bands, slice_metrics
 from training.metrics import labels_from_proba
 from training.params import SliceParams
 
@@ -112,7 +112,7 @@ def slice_groups(
     """The evaluation's slices (evaluate.slices in params.yaml) whose source the model
     takes: every categorical feature, and the bands of numeric features."""
     bands = {c: e for c, e in sp.bands.items() if c in X.columns}
-    banded = slicing.add_bands(X, bands)
+    banded = add_bands(X, bands)
     predicted = labels_from_proba(proba, threshold)
     plan = [
         (r.name, r.name, [*r.categories, MISSING], None) for r in rules if not r.numeric
@@ -120,7 +120,7 @@ def slice_groups(
     for col, edges in bands.items():
         labels = [str(c) for c in banded[band_column(col)].cat.categories]
         plan.append((band_column(col), col, labels, edges))
-    table = slicing.slice_metrics(
+    table = slice_metrics(
         banded,
         y,
         predicted,
@@ -161,4 +161,7 @@ def reference_profile(
         prediction_rows=int(len(proba)),
         positive_rate=round(float((proba >= threshold).mean()), 6),
         slices=slice_groups(X_test, y_test, proba, rules, threshold, slices),
+        slice_rules=SliceRules(
+            slices.min_support, float(slices.f1_margin), slices.min_positives
+        ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bundle.profile import read_profile
+from monitoring.profile import read_profile
 from testkit.traffic import csv_records, shift, shift_amount, shifted_feature
 
 RECORDS = 2000

@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 
 from bundle.format import BundleError
-from bundle.profile import NumericBins, psi
+from monitoring.profile import NumericBins
+from monitoring.stability import psi
 from bundle.store import load_bundle
 from service import create_app
-from service.drift import DriftCounter
+from monitoring.counts import DriftCounter
 from service.settings import Settings
 
 BATCH = 500

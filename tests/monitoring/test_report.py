@@ -4,12 +4,15 @@ a labels file joined by request ID and row."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import urllib.request
 
+import pandas as pd
 import pytest
 
 from monitoring import report
+from monitoring.profile import read_profile
 from testkit.servers import serving
 from testkit.traffic import labelled_records, shift
 
@@ -119,3 +122,35 @@ def test_labels_are_read_as_the_data_spells_them_before_any_1_0_alias():
     model = SimpleNamespace(metadata=SimpleNamespace(target=coded))
     values = ["2", "1", "bad", "good", "0", "true", "maybe"]
     assert [report.label_value(v, model) for v in values] == [1, 0, 1, 0, 0, 1, None]
+
+
+def test_the_labelled_slices_are_judged_by_the_rules_in_the_bundle_not_params_yaml(
+    captured, model_dir, loaded_model, typed, tmp_path, monkeypatch
+):
+    def params_yaml_is_not_read():
+        raise AssertionError("the report read today's params.yaml")
+
+    monkeypatch.setattr("training.params.load", params_yaml_is_not_read)
+    out = tmp_path / "report"
+    args = [str(captured["capture"]), "--labels", str(captured["labels"])]
+    assert report.main(args + ["--model", str(model_dir), "--out", str(out)]) == 0
+    rules = read_profile(loaded_model).slice_rules
+    trained = typed.evaluate.slices
+    assert (rules.min_support, rules.f1_margin, rules.min_positives) == (
+        trained.min_support,
+        trained.f1_margin,
+        trained.min_positives,
+    )
+    text = (out / "MONITORING.md").read_text()
+    assert f"overall, support >= {rules.min_support})" in text
+
+
+def test_labels_for_a_bundle_without_slice_rules_are_refused_in_one_line(
+    loaded_model, monkeypatch
+):
+    older = dataclasses.replace(read_profile(loaded_model), slice_rules=None)
+    monkeypatch.setattr(report, "read_profile", lambda model: older)
+    frame = pd.DataFrame({"_y": [0, 1], "_pred": [0, 1]})
+    with pytest.raises(report.ReportError, match="no slice rules") as caught:
+        report.labelled_slices(loaded_model, frame)
+    assert "\n" not in str(caught.value)

@@ -1,4 +1,5 @@
-"""Slice evaluation: bands, per-slice metrics, flags and the text report."""
+"""Slice arithmetic (monitoring/slices.py): bands, per-slice metrics and flags; and the
+evaluation's text of the same table (training/slicing.py)."""
 
 import json
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.slicing import add_bands, format_slices, slice_metrics, weakest_slices
+from monitoring.slices import add_bands, slice_metrics
+from training.slicing import format_slices, weakest_slices
 
 AGE_EDGES = [17, 25, 35, 65, float("inf")]
 

@@ -1,0 +1,89 @@
+"""How far live traffic is from the reference, and when that matters: PSI with its
+smoothing, and every threshold the service, the report and the alert rules read with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+# Pseudo-count added to every bin of both sides: a bin empty on one side stays finite.
+SMOOTHING = 0.5
+# The usual reading of PSI: below 0.1 stable, 0.1 to 0.2 a moderate shift, above 0.2 a
+# significant one.
+PSI_MODERATE = 0.1
+PSI_SIGNIFICANT = 0.2
+# Drift figures are read (and alerted on) once this many records are counted: PSI of a
+# few records is mostly noise.
+MIN_RECORDS = 500
+# A slice's predicted-positive rate is "far from training" when it differs by more than
+# SLICE_GAP, by more than SLICE_Z standard errors, over at least SLICE_MIN_RECORDS.
+SLICE_GAP = 0.1
+SLICE_Z = 4.0
+SLICE_MIN_RECORDS = 200
+
+
+def psi(reference: Sequence[float], counts: Sequence[float], rows: int) -> float | None:
+    """Population stability index of live `counts` against `reference` shares (taken
+    from `rows` rows): sum (live - ref) * ln(live / ref) over the bins, both sides
+    smoothed by SMOOTHING per bin. Bins empty on both sides carry nothing and are left
+    out. None before any live record."""
+    ref = np.asarray(reference, dtype=np.float64) * rows
+    live = np.asarray(counts, dtype=np.float64)
+    if live.sum() <= 0:
+        return None
+    used = (ref > 0) | (live > 0)
+    ref, live = ref[used] + SMOOTHING, live[used] + SMOOTHING
+    q, p = ref / ref.sum(), live / live.sum()
+    return float(np.sum((p - q) * np.log(p / q)))
+
+
+def smoothed_shares(reference: Sequence[float], rows: int) -> np.ndarray:
+    """Reference shares with SMOOTHING added to every bin, as PSI compares them
+    (Prometheus's windowed PSI takes these, monitoring/alerts.py)."""
+    ref = np.asarray(reference, dtype=np.float64) * rows + SMOOTHING
+    return ref / ref.sum()
+
+
+def psi_status(value: float | None) -> str:
+    """stable / moderate / significant (or no data), the usual reading of PSI."""
+    if value is None:
+        return "no data"
+    if value > PSI_SIGNIFICANT:
+        return "significant"
+    return "moderate" if value > PSI_MODERATE else "stable"
+
+
+def flagged(value: dict) -> bool:
+    """A slice whose predicted-positive rate is far from training (as the alert)."""
+    rate, ref, z = value["positive_rate"], value["reference_positive_rate"], value["z"]
+    if rate is None or ref is None or z is None:
+        return False
+    return (
+        value["records"] >= SLICE_MIN_RECORDS
+        and abs(rate - ref) > SLICE_GAP
+        and abs(z) > SLICE_Z
+    )
+
+
+def mark_flagged(figures: dict[str, Any]) -> dict[str, Any]:
+    """The drift figures with each slice value's `far_from_training` set."""
+    for group in figures["slices"]:
+        for value in group["values"]:
+            value["far_from_training"] = flagged(value)
+    return figures
+
+
+def reading() -> dict[str, Any]:
+    """How to read the drift figures, in words (GET /monitoring's `reading`)."""
+    return {
+        "psi": f"population stability index against training: < {PSI_MODERATE} "
+        f"stable, {PSI_MODERATE}-{PSI_SIGNIFICANT} moderate, > {PSI_SIGNIFICANT} "
+        "significant",
+        "min_records": MIN_RECORDS,
+        "slices": f"far from training: predicted-positive rate more than "
+        f"{SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, over "
+        f">= {SLICE_MIN_RECORDS} records",
+        "since": "counts since the server started, all workers",
+    }
