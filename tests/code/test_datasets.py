@@ -123,3 +123,38 @@ def test_a_csv_of_your_own_is_split_with_every_class_in_both_parts(tmp_path):
     assert len(parts["train"]) + len(parts["test"]) == 60
     for part in parts.values():
         assert set(part["label"]) == {"0", "1"}
+
+
+def semicolon_project(tmp_path, delimiter: str) -> tuple[Paths, dict]:
+    """A semicolon CSV with decimal-free numbers and a comma inside a text cell."""
+    rows = "\n".join(
+        f"{i};{'a, b' if i % 2 else 'c'};{'yes' if i % 3 == 0 else 'no'}"
+        for i in range(60)
+    )
+    (tmp_path / "semi.csv").write_text("x;kind;label\n" + rows + "\n")
+    paths = Paths(root=tmp_path)
+    data = {"source": "semi.csv", "test_size": 0.25, "seed": 1, "delimiter": delimiter}
+    own.fetch(paths, data)
+    return paths, {"data": data, "features": {"target": "label"}}
+
+
+@pytest.mark.parametrize("delimiter", [";", "auto"])
+def test_a_semicolon_csv_is_read_with_the_declared_or_detected_delimiter(
+    tmp_path, delimiter
+):
+    paths, params = semicolon_project(tmp_path, delimiter)
+    parts = own.load(paths, params)
+    whole = pd.concat(parts.values())
+    assert list(whole.columns) == ["x", "kind", "label"]
+    assert set(whole["kind"]) == {"a, b", "c"}
+    assert len(whole) == 60
+
+
+def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_path):
+    paths, params = semicolon_project(tmp_path, ",")
+    with pytest.raises(ConfigError) as caught:
+        own.load(paths, params)
+    assert str(caught.value) == (
+        "data.source: the header 'x;kind;label' has no data.delimiter ',' but has "
+        """';'; set data.delimiter: ';' (or "auto")"""
+    )
