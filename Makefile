@@ -37,6 +37,12 @@ $(STAMP): requirements.txt requirements-batch.txt requirements-spark.txt \
 
 install: $(STAMP) ## Create .venv and install the pinned requirements
 
+# Bring your own data: params.yaml written from the CSV itself (training/init.py).
+.PHONY: init
+init: $(STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]
+	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]"; exit 2; }
+	$(PY) -m training.init "$(DATA)" "$(TARGET)" $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(FORCE),--force)
+
 data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
 	$(PY) -m training.clean
