@@ -37,8 +37,10 @@ from training.stage import run_stage
 CODE_MAX = 20
 # Text with more distinct values than this is free text or an identifier, not a category.
 CATEGORY_MAX = 100
-# A column distinct in this share of its rows (or more) identifies rows: an ID.
+# A column distinct in this share of its rows (or more) identifies rows: an ID; whole
+# numbers only when they also nearly fill their range (amounts such as incomes do not).
 ID_SHARE = 0.95
+ID_SPREAD = 1.1
 # Bounds: the values seen, widened on each side by this share of their range.
 MARGIN = 0.10
 BANDED_MAX = 2
@@ -121,6 +123,11 @@ def bounds_of(nums: pd.Series, integer: bool) -> dict[str, Any]:
     }
 
 
+def dense(nums: pd.Series, distinct: int) -> bool:
+    """Whole numbers that nearly fill their range (1, 2, 3, ...): counters, not amounts."""
+    return float(nums.max() - nums.min()) < ID_SPREAD * distinct
+
+
 def classify(name: str, column: pd.Series) -> Column:
     """What a column is for the model, from its values alone."""
     values = column.dropna()
@@ -134,9 +141,9 @@ def classify(name: str, column: pd.Series) -> Column:
         codes = values.str.fullmatch(r"0\d+").any()
         if integer and (distinct <= CODE_MAX or codes):
             return Column(name, "categorical")
-        if integer and distinct >= ID_SHARE * rows:
+        if integer and distinct >= ID_SHARE * rows and dense(nums, distinct):
             return Column(
-                name, "left out", "whole numbers unique per row: an identifier"
+                name, "left out", "a different row number in every row: an ID"
             )
         if len(values) < rows:
             return Column(

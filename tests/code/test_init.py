@@ -33,6 +33,8 @@ def mixed_frame(rows: int = 400) -> pd.DataFrame:
             "row_id": np.arange(5000, 5000 + rows),
             "visits": visits,
             "share": share,
+            # Whole numbers, different in every row, yet an amount: not an identifier.
+            "amount": rng.choice(np.arange(100, 90_000), rows, replace=False),
             "tier": tier,
             "colour": colour,
             "remark": [f"said {i} things" for i in range(rows)],
@@ -64,11 +66,12 @@ def test_each_column_gets_its_role_from_the_values_in_the_file(tmp_path):
     params, text = initialised(tmp_path)
     features = params["features"]
     assert features["target"] == "answer"
-    assert list(features["numeric"]) == ["visits", "share"]
+    assert list(features["numeric"]) == ["visits", "share", "amount"]
     assert features["numeric"]["visits"]["type"] == "integer"
     assert features["numeric"]["share"]["type"] == "number"
+    assert features["numeric"]["amount"]["type"] == "integer"
     assert features["categorical"] == ["tier", "colour"]
-    assert "#   row_id: whole numbers unique per row: an identifier" in text
+    assert "#   row_id: a different row number in every row: an ID" in text
     assert "#   remark: a different text in every row: an identifier" in text
     assert "#   site: one value only ('only'): it cannot inform" in text
 
