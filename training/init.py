@@ -189,10 +189,11 @@ def positive_label(values: pd.Series, target: str) -> tuple[Any, int]:
 
 
 def band_edges(col: Column) -> list[int | float]:
-    """The column's quartiles as band edges, between its bounds; [] if too few."""
+    """The quartiles, rounded like the bounds, as band edges between them; [] if few."""
     integer = col.bounds["type"] == "integer"
     step = step_for(float(col.values.max() - col.values.min()), integer)
-    inner = [tidy(q, step, integer) for q in col.values.quantile([0.25, 0.5, 0.75])]
+    quartiles = col.values.quantile([0.25, 0.5, 0.75])
+    inner = [tidy(round(q / step) * step, step, integer) for q in quartiles]
     edges = sorted({col.bounds["min"], *inner, col.bounds["max"]})
     return edges if len(edges) >= 3 else []
 
