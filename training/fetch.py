@@ -96,9 +96,24 @@ def copy_source(paths: Paths, source: Path, name: str) -> Path:
     return target
 
 
+def prune(raw: Path, kept: list[Path]) -> None:
+    """Remove what the loader did not fetch: data/raw persists between runs (dvc.yaml),
+    and files of another loader would change its hash and ship with it."""
+    kept = [k.resolve() for k in kept]
+    for entry in raw.iterdir() if raw.is_dir() else ():
+        path = entry.resolve()
+        if not any(path == k or path in k.parents or k in path.parents for k in kept):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
 def fetch(paths: Paths, params: Params) -> dict[str, Path]:
-    """The configured data set's raw files in data/raw, verified."""
-    return dataset_for(params.data.loader).fetch(paths, params.data.options)
+    """The configured data set's raw files in data/raw, verified (and nothing else)."""
+    files = dataset_for(params.data.loader).fetch(paths, params.data.options)
+    prune(paths.raw, list(files.values()))
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 
 from examples.german_credit import dataset as german
 from training.clean import drop_overlap
-from training.config import ConfigError, Paths
+from training.config import ROOT, ConfigError, Paths, load_params
 from training.datasets import csv as own
 from training.datasets import dataset_for
 from training.datasets.uci_adult import COLUMNS, clean, read_uci
@@ -158,3 +159,19 @@ def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_pa
         "data.source: the header 'x;kind;label' has no data.delimiter ',' but has "
         """';'; set data.delimiter: ';' (or "auto")"""
     )
+
+
+def test_fetch_leaves_only_the_configured_loaders_files_in_data_raw(tmp_path):
+    from training.fetch import fetch
+    from training.params import Params
+
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["data"] = {"source": "mine.csv"}
+    (tmp_path / "mine.csv").write_text("x,label\n1,0\n2,1\n")
+    raw = Paths(root=tmp_path).raw
+    (raw / "old").mkdir(parents=True)
+    (raw / "adult.data").write_text("another loader's file\n")
+    (raw / "old" / "part.csv").write_text("x\n")
+    files = fetch(Paths(root=tmp_path), Params.from_dict(params))
+    assert sorted(p.name for p in raw.iterdir()) == ["data.csv"]
+    assert files == {"all": raw / "data.csv"}
