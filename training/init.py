@@ -90,8 +90,9 @@ def read_table(path: Path, delimiter: str) -> pd.DataFrame:
     """The CSV as the csv loader sees it: text cells, blanks stripped, markers missing."""
     if not path.is_file():
         raise ConfigError(f"DATA {path} is not a file")
-    csv_loader.check_delimiter(path, delimiter)
-    return strip_cells(csv_loader.read(path, delimiter), MISSING_MARKERS)
+    name = f"DATA {path.name}"
+    csv_loader.check_delimiter(path, delimiter, name)
+    return strip_cells(csv_loader.read(path, delimiter, name), MISSING_MARKERS)
 
 
 def step_for(span: float, integer: bool) -> float:
@@ -231,6 +232,9 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
     df = df.dropna(subset=[target])
     columns = [classify(str(c), df[c]) for c in df.columns if c != target]
     numeric = [c for c in columns if c.role == "numeric"]
+    if all(c.role == "left out" for c in columns):
+        why = "; ".join(f"{c.name}: {c.why}" for c in columns) or "no other column"
+        raise ConfigError(f"{path.name}: no column can be a feature ({why})")
     test_size, seed = DATA_DEFAULTS["test_size"], DATA_DEFAULTS["seed"]
     minority_train = int(minority * (1 - test_size))
     minority_test, rows_test = minority - minority_train, int(len(df) * test_size)

@@ -175,3 +175,23 @@ def test_fetch_leaves_only_the_configured_loaders_files_in_data_raw(tmp_path):
     files = fetch(Paths(root=tmp_path), Params.from_dict(params))
     assert sorted(p.name for p in raw.iterdir()) == ["data.csv"]
     assert files == {"all": raw / "data.csv"}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "data.source cannot be read as a CSV with delimiter ',': No columns"),
+        (
+            "x,label\ncaf\u00e9,1\n".encode("latin-1"),
+            "data.source is not UTF-8 text ('utf-8' codec can't decode byte 0xe9",
+        ),
+    ],
+    ids=["an empty file", "a Latin-1 file"],
+)
+def test_a_file_that_is_no_utf8_csv_is_refused_in_one_line(tmp_path, content, message):
+    (tmp_path / "mine.csv").write_bytes(content)
+    paths, data = Paths(root=tmp_path), {"source": "mine.csv"}
+    own.fetch(paths, data)
+    with pytest.raises(ConfigError) as caught:
+        own.load(paths, {"data": data, "features": {"target": "label"}})
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)

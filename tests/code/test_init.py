@@ -197,6 +197,16 @@ def test_a_file_init_cannot_work_with_is_refused_in_one_line(
     assert err.count("\n") == 1 and not out.exists()
 
 
+def test_a_file_with_no_usable_feature_is_refused_saying_why(tmp_path):
+    frame = mixed_frame()[["row_id", "site", "answer"]]
+    with pytest.raises(ConfigError) as caught:
+        init(written(tmp_path, frame), "answer", tmp_path / "p.yaml", root=tmp_path)
+    assert str(caught.value) == (
+        "visits.csv: no column can be a feature (row_id: a different row number in "
+        "every row: an ID; site: one value only ('only'): it cannot inform)"
+    )
+
+
 def tiny(params: dict) -> Params:
     """The written params with quick candidates (testkit's), the data left as written."""
     from testkit.sample import tiny_params

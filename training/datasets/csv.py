@@ -39,7 +39,9 @@ def fetch(paths: Paths, data: dict):
     }
 
 
-def read(source, delimiter: str = DATA_DEFAULTS["delimiter"]) -> pd.DataFrame:
+def read(
+    source, delimiter: str = DATA_DEFAULTS["delimiter"], name: str = "data.source"
+) -> pd.DataFrame:
     """The CSV as text cells; "auto" lets Python's csv.Sniffer find the delimiter."""
     if delimiter == AUTO_DELIMITER:
         options = {"sep": None, "engine": "python"}
@@ -47,15 +49,23 @@ def read(source, delimiter: str = DATA_DEFAULTS["delimiter"]) -> pd.DataFrame:
         options = {"sep": delimiter}
     try:
         return pd.read_csv(source, dtype=str, keep_default_na=False, **options)
-    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise ConfigError(
-            f"data.source cannot be read as a CSV with data.delimiter "
-            f"{delimiter!r}: {first}"
+            f"{name} cannot be read as a CSV with delimiter {delimiter!r}: "
+            f"{one_line(exc)}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{name} is not UTF-8 text ({one_line(exc)}): save it as UTF-8"
         ) from exc
 
 
-def check_delimiter(path, delimiter: str) -> None:
+def one_line(exc: Exception) -> str:
+    """An exception's message, first line only."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_delimiter(path, delimiter: str, name: str = "data.source") -> None:
     """A header without the configured delimiter but with another: say which to set."""
     if delimiter == AUTO_DELIMITER:
         return
@@ -64,7 +74,7 @@ def check_delimiter(path, delimiter: str) -> None:
     found = [d for d in (";", ",", "\t", "|") if d != delimiter and d in header]
     if delimiter not in header and found:
         raise ConfigError(
-            f"data.source: the header {header.strip()[:60]!r} has no "
+            f"{name}: the header {header.strip()[:60]!r} has no "
             f"data.delimiter {delimiter!r} but has {found[0]!r}; set "
             f'data.delimiter: {found[0]!r} (or "auto")'
         )
