@@ -269,3 +269,36 @@ def test_an_edited_csv_reruns_fetch_and_clean_under_dvc(tmp_path):
     edited = dvc(tmp_path, "repro", "clean")
     assert "Running stage 'clean'" in edited
     assert Paths(root=tmp_path).train_csv.read_text() != before
+
+
+def make_init(*args) -> subprocess.CompletedProcess:
+    """`make init ...` in this checkout (STAMP= : the venv is not rebuilt)."""
+    from testkit.tools import required
+
+    make = required("make", shutil.which("make"))
+    return subprocess.run(
+        [make, "-s", "-C", str(ROOT), "STAMP=", "init", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_make_init_keeps_an_existing_params_file_and_says_how_to_replace_it(
+    tmp_path,
+):
+    before = (ROOT / "params.yaml").read_bytes()
+    path = written(tmp_path, mixed_frame())
+    done = make_init(f"DATA={path}", "TARGET=answer")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "training init: params.yaml exists: review or move it, or replace it with "
+        "FORCE=1 (make init) or --force\n"
+    )
+    assert (ROOT / "params.yaml").read_bytes() == before
+
+
+def test_make_init_without_data_or_target_prints_its_usage():
+    done = make_init("TARGET=answer")
+    assert done.returncode == 2
+    assert done.stdout.startswith("usage: make init DATA=path.csv TARGET=column")
