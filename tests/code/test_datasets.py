@@ -195,3 +195,31 @@ def test_a_file_that_is_no_utf8_csv_is_refused_in_one_line(tmp_path, content, me
     with pytest.raises(ConfigError) as caught:
         own.load(paths, {"data": data, "features": {"target": "label"}})
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+OWN_LOADER = """
+from training.datasets.csv import CLEANING_STEPS, describe, fetch, load  # noqa: F401
+"""
+
+
+def test_an_edit_of_a_loader_module_of_your_own_changes_data_raw(tmp_path, monkeypatch):
+    from training.fetch import fetch
+    from training.params import Params
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "myloaders").mkdir()
+    (tmp_path / "myloaders" / "__init__.py").write_text("")
+    module = tmp_path / "myloaders" / "survey.py"
+    module.write_text(OWN_LOADER)
+    (tmp_path / "mine.csv").write_text("x,label\n1,0\n2,1\n")
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["data"] = {"loader": "myloaders.survey", "source": "mine.csv"}
+    paths, typed = Paths(root=tmp_path), Params.from_dict(params)
+    fetch(paths, typed)
+    stamp = paths.raw / "loader.sha256"
+    first = stamp.read_text()
+    assert first.endswith("  myloaders.survey\n")
+    assert sorted(p.name for p in paths.raw.iterdir()) == ["data.csv", "loader.sha256"]
+    module.write_text(OWN_LOADER + "# reads the file another way now\n")
+    fetch(paths, typed)
+    assert stamp.read_text() != first
