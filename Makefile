@@ -75,6 +75,12 @@ lock: $(STAMP) ## Re-resolve and hash every lock from pyproject.toml (UPGRADE=1:
 	$(call lock,requirements/pull-s3.txt,--extra pull --extra s3 -c requirements/pull-none.txt)
 	$(call lock,requirements.txt,--extra pull $(if $(filter-out none,$(HEROKU_DVC_REMOTE)),--extra $(HEROKU_DVC_REMOTE)) -c requirements/pull-$(HEROKU_DVC_REMOTE).txt)
 
+# Bring your own data: params.yaml written from the CSV itself (training/init.py).
+.PHONY: init
+init: $(STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]
+	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]"; exit 2; }
+	$(PY) -m training.init "$(DATA)" "$(TARGET)" $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(FORCE),--force)
+
 data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
 	$(PY) -m training.clean

@@ -4,8 +4,9 @@ The data set's loader (training/datasets/) does the cleaning particular to its f
 helpers here are what every loader shares. Before anything is written, the tables are
 checked against params.yaml exactly as the next stage will read them: a missing feature, a
 numeric column that does not parse, a positive label the target never takes, a categorical
-feature with one value, a class too small for the CV folds each stop the stage with one
-line. `python -m training.clean`
+feature with one value, a class too small for the CV folds, a column that `evaluate` or
+`model_card` names but the data lacks each stop the stage with one line, before any fit.
+`python -m training.clean`
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import io
 import sys
 
 import pandas as pd
+import yaml
 
 from bundle.files import write_text_atomic
+from bundle.profile import BAND_SUFFIX
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import read_processed, target_values
-from training.params import Params, load
+from training.params import Params, load, quote_hint
 from training.stage import run_stage
 
 MISSING_MARKERS = ("?", "")
@@ -83,6 +86,70 @@ def check_split(name: str, df: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return read_processed(io.StringIO(to_csv_text(df)), spec, name)
 
 
+def label_hint(label, values: list) -> str:
+    """How to write a positive label the target has in another form, or nothing."""
+    same = [v for v in values if str(v) == str(label)]
+    if same:
+        return f" (write it as {same[0]!r})"
+    if not isinstance(label, bool):
+        return ""
+    misread = [v for v in values if isinstance(v, str) and yaml_reads(v) is label]
+    return f" ({quote_hint(misread[0])})" if misread else ""
+
+
+def yaml_reads(text: str):
+    """What YAML makes of `text` written unquoted (None if it cannot read it)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def check_references(frame: pd.DataFrame, params: Params) -> None:
+    """Every column `evaluate` and `model_card` name is in the data, before any fit.
+
+    Bands must parse as numbers; a reference group must be one of its attribute's groups.
+    """
+    from training.slicing import add_bands
+
+    ev, columns = params.evaluate, [str(c) for c in frame.columns]
+    named = [(f"evaluate.slices.bands.{c}", c) for c in ev.slices.bands]
+    named += [
+        (f"evaluate.bias.attributes: {a!r}", a)
+        for a in ev.bias.attributes
+        if not a.endswith(BAND_SUFFIX)
+    ]
+    named += [
+        ("model_card.sensitive_features", c)
+        for c in params.model_card.sensitive_features
+    ]
+    for key, col in named:
+        if col not in columns:
+            raise ConfigError(
+                f"{key}: column {col!r} is not in the data (columns: "
+                f"{', '.join(columns)}); change it or remove it before training"
+            )
+    numeric = frame[list(ev.slices.bands)].apply(pd.to_numeric, errors="coerce")
+    for col in ev.slices.bands:
+        bad = frame[col].notna() & numeric[col].isna()
+        if bad.any():
+            raise ConfigError(
+                f"evaluate.slices.bands.{col}: column {col!r} holds "
+                f"{frame[col][bad].iloc[0]!r}, not a number: only a numeric column "
+                "can be banded"
+            )
+    bands = {col: list(edges) for col, edges in ev.slices.bands.items()}
+    banded = add_bands(frame.assign(**numeric.to_dict("series")), bands)
+    for attr, group in ev.bias.reference.items():
+        groups = sorted({str(g) for g in banded[attr].dropna()})
+        if str(group) not in groups:
+            hint = f"; {quote_hint()}" if isinstance(group, bool) else ""
+            raise ConfigError(
+                f"evaluate.bias.reference.{attr}: group {group!r} is not one of "
+                f"{attr!r}'s groups in the data ({', '.join(groups[:20])}){hint}"
+            )
+
+
 def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> None:
     """Labels, categories and class sizes the fit stage needs, checked before any fit."""
     values = target_values(train[spec.target])
@@ -93,12 +160,10 @@ def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> N
         )
     label = spec.positive_label
     if not any(v == label and type(v) is type(label) for v in values):
-        hint = [v for v in values if str(v) == str(spec.positive_label)]
         raise ConfigError(
             f"features.positive_label {spec.positive_label!r} is not a value of "
             f"target {spec.target!r}; values found: "
-            f"{', '.join(map(repr, values))}"
-            + (f" (write it as {hint[0]!r})" if hint else "")
+            f"{', '.join(map(repr, values))}{label_hint(label, values)}"
         )
     for col in spec.categorical:
         seen = train[col].dropna().unique()
@@ -121,6 +186,7 @@ def clean_splits(paths: Paths, params: Params) -> dict[str, pd.DataFrame]:
     frames = dataset_for(params.data.loader).load(paths, params.raw)
     checked = {name: check_split(name, df, spec) for name, df in frames.items()}
     check_training_data(checked["train"], spec, params.train.cv_folds)
+    check_references(frames["test"], params)
     return frames
 
 

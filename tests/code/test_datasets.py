@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 
 from examples.german_credit import dataset as german
 from training.clean import drop_overlap
-from training.config import ConfigError, Paths
+from training.config import ROOT, ConfigError, Paths, load_params
 from training.datasets import csv as own
 from training.datasets import dataset_for
 from training.datasets.uci_adult import COLUMNS, clean, read_uci
@@ -123,3 +124,102 @@ def test_a_csv_of_your_own_is_split_with_every_class_in_both_parts(tmp_path):
     assert len(parts["train"]) + len(parts["test"]) == 60
     for part in parts.values():
         assert set(part["label"]) == {"0", "1"}
+
+
+def semicolon_project(tmp_path, delimiter: str) -> tuple[Paths, dict]:
+    """A semicolon CSV with decimal-free numbers and a comma inside a text cell."""
+    rows = "\n".join(
+        f"{i};{'a, b' if i % 2 else 'c'};{'yes' if i % 3 == 0 else 'no'}"
+        for i in range(60)
+    )
+    (tmp_path / "semi.csv").write_text("x;kind;label\n" + rows + "\n")
+    paths = Paths(root=tmp_path)
+    data = {"source": "semi.csv", "test_size": 0.25, "seed": 1, "delimiter": delimiter}
+    own.fetch(paths, data)
+    return paths, {"data": data, "features": {"target": "label"}}
+
+
+@pytest.mark.parametrize("delimiter", [";", "auto"])
+def test_a_semicolon_csv_is_read_with_the_declared_or_detected_delimiter(
+    tmp_path, delimiter
+):
+    paths, params = semicolon_project(tmp_path, delimiter)
+    parts = own.load(paths, params)
+    whole = pd.concat(parts.values())
+    assert list(whole.columns) == ["x", "kind", "label"]
+    assert set(whole["kind"]) == {"a, b", "c"}
+    assert len(whole) == 60
+
+
+def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_path):
+    paths, params = semicolon_project(tmp_path, ",")
+    with pytest.raises(ConfigError) as caught:
+        own.load(paths, params)
+    assert str(caught.value) == (
+        "data.source: the header 'x;kind;label' has no data.delimiter ',' but has "
+        """';'; set data.delimiter: ';' (or "auto")"""
+    )
+
+
+def test_fetch_leaves_only_the_configured_loaders_files_in_data_raw(tmp_path):
+    from training.fetch import fetch
+    from training.params import Params
+
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["data"] = {"source": "mine.csv"}
+    (tmp_path / "mine.csv").write_text("x,label\n1,0\n2,1\n")
+    raw = Paths(root=tmp_path).raw
+    (raw / "old").mkdir(parents=True)
+    (raw / "adult.data").write_text("another loader's file\n")
+    (raw / "old" / "part.csv").write_text("x\n")
+    files = fetch(Paths(root=tmp_path), Params.from_dict(params))
+    assert sorted(p.name for p in raw.iterdir()) == ["data.csv"]
+    assert files == {"all": raw / "data.csv"}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "data.source cannot be read as a CSV with delimiter ',': No columns"),
+        (
+            "x,label\ncaf\u00e9,1\n".encode("latin-1"),
+            "data.source is not UTF-8 text ('utf-8' codec can't decode byte 0xe9",
+        ),
+    ],
+    ids=["an empty file", "a Latin-1 file"],
+)
+def test_a_file_that_is_no_utf8_csv_is_refused_in_one_line(tmp_path, content, message):
+    (tmp_path / "mine.csv").write_bytes(content)
+    paths, data = Paths(root=tmp_path), {"source": "mine.csv"}
+    own.fetch(paths, data)
+    with pytest.raises(ConfigError) as caught:
+        own.load(paths, {"data": data, "features": {"target": "label"}})
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+OWN_LOADER = """
+from training.datasets.csv import CLEANING_STEPS, describe, fetch, load  # noqa: F401
+"""
+
+
+def test_an_edit_of_a_loader_module_of_your_own_changes_data_raw(tmp_path, monkeypatch):
+    from training.fetch import fetch
+    from training.params import Params
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "myloaders").mkdir()
+    (tmp_path / "myloaders" / "__init__.py").write_text("")
+    module = tmp_path / "myloaders" / "survey.py"
+    module.write_text(OWN_LOADER)
+    (tmp_path / "mine.csv").write_text("x,label\n1,0\n2,1\n")
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["data"] = {"loader": "myloaders.survey", "source": "mine.csv"}
+    paths, typed = Paths(root=tmp_path), Params.from_dict(params)
+    fetch(paths, typed)
+    stamp = paths.raw / "loader.sha256"
+    first = stamp.read_text()
+    assert first.endswith("  myloaders.survey\n")
+    assert sorted(p.name for p in paths.raw.iterdir()) == ["data.csv", "loader.sha256"]
+    module.write_text(OWN_LOADER + "# reads the file another way now\n")
+    fetch(paths, typed)
+    assert stamp.read_text() != first

@@ -40,7 +40,7 @@ def plain(value):
 
 
 def at(tree, dotted: str):
-    for key in dotted.split("."):
+    for key in filter(None, dotted.split(".")):
         tree = tree[key]
     return tree
 
@@ -74,7 +74,12 @@ def test_defaults_fill_what_the_file_leaves_out():
     assert typed.evaluate.bias.reference == {}
     assert typed.model_card.caveats == ()
     assert typed.data.loader == "csv"
-    assert typed.data.options == {"source": "mine.csv", "test_size": 0.25, "seed": 42}
+    assert typed.data.options == {
+        "source": "mine.csv",
+        "test_size": 0.25,
+        "seed": 42,
+        "delimiter": ",",
+    }
 
 
 def test_params_are_frozen():
@@ -183,8 +188,8 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         ),
         (
             "data.test_sise",
-            "unknown key data.test_sise; known: loader, source, wheel, files, "
-            "test_size, seed, missing",
+            "unknown key data.test_sise; known: loader, source, delimiter, wheel, "
+            "files, test_size, seed, missing",
         ),
     ],
 )
@@ -206,3 +211,71 @@ def test_the_error_names_the_file_it_came_from(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert str(caught.value) == "other.yaml: no `data:` section"
+
+
+QUOTE = (
+    'YAML reads unquoted yes/no/on/off/true/false as a boolean: write "yes" in quotes'
+)
+
+
+@pytest.mark.parametrize(
+    "dotted, written, message",
+    [
+        (
+            "features.categorical",
+            "[colour, yes]",
+            "features.categorical must be a list of texts, not ['colour', True]",
+        ),
+        ("features.target", "no", "features.target must be a text, not False"),
+        (
+            "features.numeric",
+            "{on: {type: integer, min: 0, max: 1}}",
+            "a key of features.numeric must be a text, not True",
+        ),
+        (
+            "project.class_names",
+            "{positive: yes, negative: no}",
+            "project.class_names.positive must be a text, not True",
+        ),
+        (
+            "evaluate.bias.attributes",
+            "[off]",
+            "evaluate.bias.attributes must be a list of texts, not [False]",
+        ),
+        ("model_card.caveats", "[No]", "model_card.caveats must be a list of texts"),
+    ],
+    ids=[
+        "a category list item",
+        "the target column",
+        "a numeric column's name",
+        "a class name",
+        "an audited attribute",
+        "a caveat",
+    ],
+)
+def test_an_unquoted_yes_or_no_where_a_text_belongs_says_to_quote_it(
+    dotted, written, message
+):
+    import yaml
+
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(broken(dotted, yaml.safe_load(written)))
+    assert message in str(caught.value)
+    assert str(caught.value).endswith(QUOTE)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", "auto"])
+def test_the_data_delimiter_is_one_character_or_auto(delimiter):
+    raw = broken("data", {"source": "mine.csv", "delimiter": delimiter})
+    assert Params.from_dict(raw).data.options["delimiter"] == delimiter
+
+
+@pytest.mark.parametrize("delimiter", [";;", "", '"', "semicolon", 59])
+def test_a_delimiter_that_cannot_be_one_is_refused_naming_the_key(delimiter):
+    raw = broken("data", {"source": "mine.csv", "delimiter": delimiter})
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(raw)
+    assert str(caught.value) == (
+        f"params.yaml: data.delimiter must be one character such as \";\" or 'auto', "
+        f"not {delimiter!r}"
+    )

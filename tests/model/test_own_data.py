@@ -54,6 +54,19 @@ PARAMS = {
         },
         "categorical": ["plan", "region"],
     },
+    # Slices and the audit name this data's columns (clean refuses any it lacks).
+    "evaluate": {
+        "threshold": 0.5,
+        "slices": {
+            "min_support": 20,
+            "f1_margin": 0.1,
+            "bands": {"tenure_months": [0, 12, 24, 601]},
+        },
+        "bias": {
+            "attributes": ["plan", "tenure_months-band"],
+            "fair_band": [0.8, 1.25],
+        },
+    },
 }
 
 
@@ -64,8 +77,7 @@ def own_project(tmp_path_factory, params):
     (root / "mine").mkdir()
     (root / "mine" / "subscribers.csv").write_text(unseen_csv())
     own = copy.deepcopy(PARAMS)
-    for section in ("train", "evaluate"):
-        own[section] = copy.deepcopy(params[section])
+    own["train"] = copy.deepcopy(params["train"])
     paths, typed = Paths(root=root), Params.from_dict(own)
     assert fetch(paths, typed) == {"all": paths.raw / "data.csv"}
     splits = clean_splits(paths, typed)
