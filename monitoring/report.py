@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bundle.files import write_text_atomic
+from bundle.paths import ROOT
 from bundle.profile import PSI_SIGNIFICANT, read_profile
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
@@ -37,7 +38,6 @@ from service.monitoring import flagged
 if TYPE_CHECKING:  # training is imported only when a report needs it
     from training.params import Params
 
-ROOT = Path(__file__).resolve().parent.parent
 TOP_SLICES = 15
 
 

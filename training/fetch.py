@@ -17,14 +17,10 @@ import zipfile
 from pathlib import Path
 
 from bundle.files import sha256_bytes, sha256_file, write_bytes_atomic
-from training.config import ConfigError, Paths
+from training.config import ConfigError, DataIntegrityError, Paths
 from training.datasets import dataset_for
 from training.params import Params, load
 from training.stage import run_stage
-
-
-class DataIntegrityError(RuntimeError):
-    """Raw data whose checksum is not the one recorded in params.yaml."""
 
 
 def verify(name: str, data: bytes, expected: str) -> bytes:
