@@ -63,3 +63,36 @@ def test_the_project_root_and_the_configuration_error_are_defined_once():
                     if isinstance(target, ast.Name) and target.id in defined:
                         defined[target.id].append(str(path.relative_to(ROOT)))
     assert defined == {"ROOT": ["bundle/paths.py"], "ConfigError": ["bundle/errors.py"]}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_training_modules_import_each_other_without_a_cycle():
+    graph = {module_name(p): imported(p) for p in modules("training")}
+    edges = {
+        name: {m for m in graph if m != name and any(i == m or i.startswith(m + ".")
+               for i in names)}  # fmt: skip
+        for name, names in graph.items()
+    }
+    done: set[str] = set()
+
+    def cycle_from(name: str, path: tuple[str, ...]) -> tuple[str, ...]:
+        if name in path:
+            return path[path.index(name) :] + (name,)
+        if name in done:
+            return ()
+        for target in sorted(edges[name]):
+            found = cycle_from(target, path + (name,))
+            if found:
+                return found
+        done.add(name)
+        return ()
+
+    assert [c for c in (cycle_from(n, ()) for n in sorted(edges)) if c] == []
+
+
+def test_evaluate_measures_the_bundle_without_importing_the_export_stage():
+    assert into("training.export", imported(ROOT / "training" / "evaluate.py")) == set()
