@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bundle.format import BundleError
+from bundle.paths import configured_model_dir
 from bundle.rules import FeatureRule
 from bundle.store import LoadedBundle, load_bundle
 
@@ -211,12 +211,7 @@ def rejected_batch(
 
 
 def configured_bundle(model_dir: Path | None) -> LoadedBundle:
-    """The bundle at `model_dir`, else at MODEL_DIR (the service's settings), verified."""
+    """The bundle at `model_dir`, else at MODEL_DIR (as the server reads it), verified."""
     if model_dir is None:
-        from service.settings import ConfigError, Settings
-
-        try:
-            model_dir = Settings.from_env().model_path
-        except ConfigError as exc:
-            raise BundleError(str(exc)) from exc
+        model_dir = configured_model_dir()
     return load_bundle(model_dir)

@@ -32,10 +32,10 @@ import pyarrow as pa
 from batch.columnar import configured_bundle
 from batch.files import FORMATS, InputError, OutputError, format_of, same_file
 from bundle.format import BundleError
+from bundle.paths import ROOT
 from bundle.store import load_bundle
 
 PROGRAM = "batch spark"
-ROOT = Path(__file__).resolve().parent.parent
 CODE_PACKAGES = ("batch", "bundle")
 ID = "_score_id"  # Spark's monotonically increasing id: partition << 33 | index
 LOCAL_BITS = 33

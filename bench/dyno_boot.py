@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bundle.paths import ROOT
 from testkit.servers import free_port
 from testkit.slug import (
     boot,
@@ -29,8 +30,6 @@ from testkit.slug import (
     seconds_to_healthy,
     terminate,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def fresh_boot(slug: Path, venv: Path, remote: Path, smoke: bool) -> float:

@@ -19,15 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bundle.paths import ROOT, configured_model_dir
+
 TEST_CSV = ROOT / "data" / "processed" / "test.csv"
 IN_PROCESS_BATCH = 10_000
 
 
 def model_dir() -> Path:
-    from service.settings import Settings
-
-    return Settings.from_env().model_path
+    return configured_model_dir()
 
 
 class InProcess:

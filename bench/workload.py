@@ -6,14 +6,14 @@ import csv
 from pathlib import Path
 
 from bundle.store import LoadedBundle, load_bundle
-from service.settings import ROOT, Settings
+from bundle.paths import ROOT, configured_model_dir
 
 TEST_CSV = ROOT / "data" / "processed" / "test.csv"
 
 
 def model() -> LoadedBundle:
     """The bundle at MODEL_DIR (verified), as the service loads it."""
-    return load_bundle(Settings.from_env().model_path)
+    return load_bundle(configured_model_dir())
 
 
 def api_records(n: int, path: Path = TEST_CSV) -> list[dict]:

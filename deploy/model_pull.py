@@ -23,7 +23,8 @@ from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from bundle.format import BundleError
-from service.settings import ROOT, Settings
+from bundle.paths import ROOT
+from deploy.settings import ServerSettings
 
 # The export stage's output in dvc.yaml: the only thing a server needs (no raw data).
 PULL_TARGET = "model"
@@ -50,7 +51,7 @@ def read_dvc_config(root: Path) -> configparser.ConfigParser:
     return parser
 
 
-def configured_remote(root: Path, settings: Settings) -> Remote:
+def configured_remote(root: Path, settings: ServerSettings) -> Remote:
     """The remote to pull from: DVC_REMOTE_URL, else DVC_REMOTE or the default remote."""
     url = settings.dvc_remote_url.strip()
     if url:
@@ -114,7 +115,7 @@ def is_local(url: str) -> bool:
 
 
 def pull_model(
-    root: Path, settings: Settings, environ: Mapping[str, str] | None = None
+    root: Path, settings: ServerSettings, environ: Mapping[str, str] | None = None
 ) -> Remote:
     """`dvc pull model` from the configured remote, or raise ModelPullError naming it.
 
@@ -157,7 +158,7 @@ def pull_model(
     return remote
 
 
-def pull_if_configured(settings: Settings, root: Path = ROOT) -> str | None:
+def pull_if_configured(settings: ServerSettings, root: Path = ROOT) -> str | None:
     """On a platform that asks for it, pull the model once; a line saying what was done."""
     if not settings.should_pull:
         return None

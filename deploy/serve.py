@@ -2,7 +2,8 @@
 
 The start sequence, step by step, in the server's master process:
 
-1. read the settings (service/settings.py) - a bad one stops here;
+1. read the settings (the app's, service/settings.py; the server's,
+   deploy/settings.py) - a bad one stops here;
 2. prepare the folder where the workers share their metrics;
 3. pull the model from the DVC remote, on a platform that asks for it;
 4. load and verify the model bundle (hashes, self-check);
@@ -27,11 +28,13 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
+from bundle.errors import ConfigError
 from bundle.format import BundleError
 from bundle.store import LoadedBundle, load_bundle
 from deploy.model_pull import pull_if_configured
+from deploy.settings import ServerSettings
 from deploy.workers import Worker, exit_worker
-from service.settings import ConfigError, Settings
+from service.settings import Settings  # the app factory's input, with create_app
 
 PROGRAM = "model-service"
 REFUSED = 3
@@ -89,23 +92,23 @@ def freeze_before_fork(server: Any) -> None:
     gc.freeze()
 
 
-def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    """gunicorn's configuration, all of it from the settings."""
+def gunicorn_options(server: ServerSettings, settings: Settings) -> dict[str, Any]:
+    """gunicorn's configuration, all of it from the server's and the app's settings."""
     return {
-        "bind": settings.bind,
-        "workers": settings.web_concurrency,
+        "bind": server.bind,
+        "workers": server.web_concurrency,
         # gevent: a slow client waits in a greenlet, with deadlines (deploy/workers.py).
         "worker_class": Worker,
         # The app (and its verified model) is built once here, then the workers fork.
         "preload_app": True,
         # Below Heroku's 30 s router timeout: a stuck worker is replaced first.
-        "timeout": settings.gunicorn_timeout,
+        "timeout": server.gunicorn_timeout,
         # Inside the 30 s platforms give between SIGTERM and SIGKILL.
-        "graceful_timeout": settings.gunicorn_graceful_timeout,
+        "graceful_timeout": server.gunicorn_graceful_timeout,
         # Also the time a client has to send a request's headers.
-        "keepalive": settings.gunicorn_keepalive,
+        "keepalive": server.gunicorn_keepalive,
         # The app writes its own JSON access line; `-` adds gunicorn's.
-        "accesslog": settings.gunicorn_accesslog or None,
+        "accesslog": server.gunicorn_accesslog or None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": PROGRAM,
@@ -147,8 +150,10 @@ def start(
 ) -> int:
     """Run the start sequence, then serve until stopped; the exit code."""
     try:
-        settings = prepare_metrics_dir(Settings.from_env(environ))
-        pulled = pull_if_configured(settings)
+        settings = Settings.from_env(environ)
+        server = ServerSettings.from_env(environ)
+        settings = prepare_metrics_dir(settings)
+        pulled = pull_if_configured(server)
         if pulled:
             say(pulled)
         model = load_bundle(settings.model_path)
@@ -156,8 +161,8 @@ def start(
     except (ConfigError, BundleError) as exc:
         say(f"refusing to start: {exc}")
         return REFUSED
-    say(f"serving {model.version} on {settings.bind}")
-    Server(app, {**gunicorn_options(settings), **overrides}).run()
+    say(f"serving {model.version} on {server.bind}")
+    Server(app, {**gunicorn_options(server, settings), **overrides}).run()
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from bundle.files import write_text_atomic
+from bundle.paths import ROOT
 from monitoring import catalogue
 from monitoring.stability import (
     MIN_RECORDS,
@@ -31,7 +32,6 @@ from monitoring.stability import (
     SMOOTHING,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ERROR_RATE = 0.05  # share of requests answered 5xx
 P99_SECONDS = 0.5  # per prediction route
 PREDICT_ROUTES = '"/predict.*"'

@@ -29,6 +29,7 @@ import pandas as pd
 
 from bundle.files import write_text_atomic
 from bundle.format import BundleError
+from bundle.paths import ROOT
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
 from monitoring.counts import DriftCounter
@@ -36,7 +37,6 @@ from monitoring.profile import read_profile
 from monitoring.slices import add_bands, slice_metrics
 from monitoring.stability import PSI_SIGNIFICANT, mark_flagged
 
-ROOT = Path(__file__).resolve().parent.parent
 TOP_SLICES = 15
 
 

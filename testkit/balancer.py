@@ -61,7 +61,7 @@ backend {backend}
 
 def haproxy_or_none() -> str | None:
     """Path to haproxy, installing Debian's package when possible (root or sudo -n)."""
-    from deploy.container.local import EngineUnavailable, sh
+    from testkit.container import EngineUnavailable, sh
 
     found = shutil.which("haproxy")
     if found or not shutil.which("apt-get"):

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+from bundle.paths import ROOT
+
 SERVER = "deploy.serve"
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from bundle.errors import ConfigError
+from bundle.paths import ROOT
+
 PARAMS_FILE = ROOT / "params.yaml"
 
 
-class ConfigError(ValueError):
-    """A configuration (params.yaml) or a data set the pipeline cannot work with."""
+class DataIntegrityError(RuntimeError):
+    """Raw data whose checksum is not the one recorded in params.yaml."""
 
 
 @dataclass(frozen=True)

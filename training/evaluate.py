@@ -20,8 +20,7 @@ from bundle.store import LoadedBundle, load_bundle
 from training import bias, figures, slicing
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
-from training.export import frame_to_columns
-from training.features import read_processed, split_xy
+from training.features import frame_to_columns, read_processed, split_xy
 from training.metrics import classification_metrics, labels_from_proba
 from training.model_card import render_model_card
 from training.params import EvaluateParams, Params, load

@@ -121,3 +121,11 @@ def feature_rules(X: pd.DataFrame, spec: FeatureSpec) -> tuple[FeatureRule, ...]
             )
         )
     return tuple(rules)
+
+
+def frame_to_columns(X: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """Column arrays as the predictor takes them (None for a missing category)."""
+    cols = {c: X[c].to_numpy(dtype=np.float64) for c in spec.numeric}
+    for c in spec.categorical:
+        cols[c] = X[c].astype(object).where(X[c].notna(), None).to_numpy()
+    return cols

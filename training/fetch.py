@@ -24,16 +24,12 @@ from bundle.files import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from training.config import ConfigError, Paths
+from training.config import ConfigError, DataIntegrityError, Paths
 from training.datasets import BUILT_IN, dataset_for
 from training.params import Params, load
 from training.stage import run_stage
 
 LOADER_STAMP = "loader.sha256"
-
-
-class DataIntegrityError(RuntimeError):
-    """Raw data whose checksum is not the one recorded in params.yaml."""
 
 
 def verify(name: str, data: bytes, expected: str) -> bytes:

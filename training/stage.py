@@ -11,13 +11,11 @@ import sys
 from typing import Callable
 
 from bundle.format import BundleError
-from training.config import ConfigError
+from training.config import ConfigError, DataIntegrityError
 
 
 def run_stage(name: str, main: Callable[[], int]) -> int:
     """Run a stage's main; a refused configuration or data set is one line, exit 2."""
-    from training.fetch import DataIntegrityError
-
     try:
         return main()
     except (ConfigError, DataIntegrityError, BundleError) as exc:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-ROOT = Path(__file__).resolve().parents[2]
+from bundle.paths import ROOT
+
 CONTAINER = "web"
 CONTAINER_PORT = 8000
 HEALTH_PATH = "/health"

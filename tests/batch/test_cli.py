@@ -251,6 +251,18 @@ def test_a_missing_model_exits_3_saying_why(records_csv, tmp_path, capsys):
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_without_model_dir_the_job_reads_the_model_dir_variable_and_no_app_setting(
+    model_dir, loaded_model, records_csv, tmp_path, monkeypatch
+):
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "given.csv") == code
+    monkeypatch.setenv("MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("BATCH_LIMIT", "lots")  # the HTTP app's setting, not the job's
+    out = tmp_path / "from-env.csv"
+    assert main([str(records_csv), str(out), "--quiet"]) == code
+    assert table(out).to_pylist() == table(tmp_path / "given.csv").to_pylist()
+
+
 def test_an_output_folder_that_does_not_exist_is_named_in_one_line(
     model_dir, records_csv, tmp_path, capsys
 ):

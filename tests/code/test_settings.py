@@ -1,17 +1,16 @@
-"""One list of settings: the typed Settings object, .env.example and the docs agree."""
+"""One list of settings: the typed app and server settings, .env.example and the docs
+agree."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from service.settings import (
-    ROOT,
-    SETTINGS,
-    ConfigError,
-    Settings,
-    env_example,
-    markdown_table,
-)
+from bundle.errors import ConfigError
+from bundle.paths import ROOT
+from deploy.settings import SETTINGS, ServerSettings, env_example, markdown_table
+from service.settings import Settings
 
 
 def test_env_example_is_generated_from_the_settings():
@@ -30,10 +29,18 @@ def test_every_setting_has_a_distinct_variable_and_a_meaning():
 
 
 def test_defaults_need_no_environment_at_all():
-    settings = Settings.from_env({})
-    assert settings.bind == "127.0.0.1:8000"
-    assert settings.should_pull is False
-    assert settings.model_path == ROOT / "model"
+    server = ServerSettings.from_env({})
+    assert server.bind == "127.0.0.1:8000"
+    assert server.should_pull is False
+    assert Settings.from_env({}).model_path == ROOT / "model"
+
+
+def test_the_list_holds_every_app_setting_then_every_server_setting():
+    app = [env for env, _, _ in SETTINGS[: len(fields(Settings))]]
+    server = [env for env, _, _ in SETTINGS[len(fields(Settings)) :]]
+    assert app == [f.metadata["env"] for f in fields(Settings)]
+    assert server == [f.metadata["env"] for f in fields(ServerSettings)]
+    assert {"MODEL_DIR", "API_TOKEN"} <= set(app) and {"PORT", "DYNO"} <= set(server)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +53,7 @@ def test_defaults_need_no_environment_at_all():
     ],
 )
 def test_the_server_binds_every_interface_only_on_a_platform(environ, bind):
-    assert Settings.from_env(environ).bind == bind
+    assert ServerSettings.from_env(environ).bind == bind
 
 
 @pytest.mark.parametrize(
@@ -63,5 +70,6 @@ def test_the_server_binds_every_interface_only_on_a_platform(environ, bind):
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(environ, message):
+    settings = ServerSettings if environ.keys() & {"PORT", "PULL_MODEL"} else Settings
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-        Settings.from_env(environ)
+        settings.from_env(environ)

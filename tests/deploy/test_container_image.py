@@ -1,7 +1,7 @@
 """The image, built and run for real: the unchanged Dockerfile, buildah and podman.
 
 No Docker engine and no registry here: the base image is a STAND-IN (debootstrap'd Debian
-bookworm with Debian's Python 3.11, see deploy/container/local.py) substituted for the
+bookworm with Debian's Python 3.11, see testkit/container.py) substituted for the
 Dockerfile's `FROM python:3.11-slim`. The build context is what a push would carry (the
 checkout's files; `.dockerignore` filters it), with a dvc.lock naming the session's model,
 which is pushed to a temporary DVC remote the way `make push` would. The pull-at-boot
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from deploy.container import local
+from testkit import container as engine
 from testkit.servers import free_port
 from testkit.slug import ROOT, checkout_files, copy_files, push_model
 from testkit.tools import required
@@ -41,8 +41,8 @@ _names = itertools.count()
 def engine_or_skip() -> None:
     """Install the engine if needed; in CI a missing engine fails instead of skipping."""
     try:
-        local.ensure_engine()
-    except local.EngineUnavailable as exc:
+        engine.ensure_engine()
+    except engine.EngineUnavailable as exc:
         required("a container engine", None, str(exc))
 
 
@@ -58,20 +58,20 @@ def images(tmp_path_factory, trained):
     copy_files(trained.model_dir, [p.name for p in trained.model_dir.iterdir()],
                context / "model")  # fmt: skip
     started = time.monotonic()
-    base = local.standin_base()
+    base = engine.standin_base()
     base_seconds = time.monotonic() - started
     tag = f"localhost/census-test:{os.getpid()}"
     built = SimpleNamespace(base=base, remote=remote, pull=tag, baked=f"{tag}-baked")
     try:
-        built.pull_seconds = local.build(context, built.pull, base)
-        built.baked_seconds = local.build(context, built.baked, base, target="baked")
+        built.pull_seconds = engine.build(context, built.pull, base)
+        built.baked_seconds = engine.build(context, built.baked, base, target="baked")
         print(f"\nSTAND-IN base {base} (not python:3.11-slim), ready in "
               f"{base_seconds:.0f} s; build: pull-at-boot {built.pull_seconds:.0f} s, "
               f"baked {built.baked_seconds:.0f} s (buildah --layers: reused layers "
               "make a rebuild faster)")  # fmt: skip
         yield built
     finally:
-        local.sh("podman", "rmi", "--force", built.pull, built.baked)
+        engine.sh("podman", "rmi", "--force", built.pull, built.baked)
 
 
 class Container:
@@ -82,16 +82,16 @@ class Container:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {"WEB_CONCURRENCY": str(WORKERS), **env}
-        flags = local.run_flags(self.name, self.port, network, **env)
-        local.sh("podman", "run", "--detach", *flags, *extra, image)
+        flags = engine.run_flags(self.name, self.port, network, **env)
+        engine.sh("podman", "run", "--detach", *flags, *extra, image)
 
     def state(self) -> dict:
-        out = local.sh("podman", "inspect", "--format", "{{json .State}}", self.name)
+        out = engine.sh("podman", "inspect", "--format", "{{json .State}}", self.name)
         return json.loads(out.stdout)
 
     def logs(self) -> str:
         done = subprocess.run(
-            [*local.as_root(), "podman", "logs", self.name],
+            [*engine.as_root(), "podman", "logs", self.name],
             capture_output=True,
             text=True,
         )
@@ -112,11 +112,11 @@ class Container:
 
     def wait_exit(self, limit: float = 60) -> tuple[int, float]:
         started = time.monotonic()
-        out = local.sh("podman", "wait", self.name, timeout=limit).stdout
+        out = engine.sh("podman", "wait", self.name, timeout=limit).stdout
         return int(out.split()[-1]), time.monotonic() - started
 
     def remove(self) -> None:
-        local.remove(self.name)
+        engine.remove(self.name)
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def pulling(images, run) -> Container:
 def test_the_image_is_docker_v2_with_a_numeric_non_root_user_and_its_healthcheck(
     images,
 ):
-    image = local.inspect(images.pull)
+    image = engine.inspect(images.pull)
     user = image["Config"]["User"].split(":")
     assert all(part.isdigit() for part in user) and int(user[0]) != 0
     # Heroku's registry takes Docker v2 schema 2 only; the OCI format drops HEALTHCHECK.
@@ -150,24 +150,24 @@ def test_the_image_is_docker_v2_with_a_numeric_non_root_user_and_its_healthcheck
 
 
 def test_the_pull_image_adds_at_most_300_mb_to_its_base_with_the_s3_plugin(images):
-    report = local.breakdown(images.pull, images.base)
-    print(f"\n{report}\n{local.breakdown(images.baked, images.base, top=5)}")
-    sizes = local.package_sizes(images.pull)
+    report = engine.breakdown(images.pull, images.base)
+    print(f"\n{report}\n{engine.breakdown(images.baked, images.base, top=5)}")
+    sizes = engine.package_sizes(images.pull)
     assert "dvc-s3" in sizes and "dvc" in sizes
-    assert local.size(images.pull) - local.size(images.base) <= ABOVE_BASE_LIMIT
+    assert engine.size(images.pull) - engine.size(images.base) <= ABOVE_BASE_LIMIT
 
 
 def test_the_baked_image_has_its_model_and_no_dvc(images):
-    sizes = local.package_sizes(images.baked)
+    sizes = engine.package_sizes(images.baked)
     assert "dvc" not in sizes and "onnxruntime" in sizes
-    assert local.size(images.baked) < local.size(images.pull)
+    assert engine.size(images.baked) < engine.size(images.pull)
 
 
 def test_the_image_holds_the_server_s_code_and_no_model_tests_or_training_code(
     images,
 ):
-    listing = local.sh(
-        "podman", "run", "--rm", *local.RUN_FLAGS, "--network", "none",
+    listing = engine.sh(
+        "podman", "run", "--rm", *engine.RUN_FLAGS, "--network", "none",
         "--entrypoint", "find", images.pull, "/app", "-maxdepth", "2",
     ).stdout.split()  # fmt: skip
     app = {path.removeprefix("/app/") for path in listing}
@@ -187,14 +187,14 @@ def test_the_image_pulls_its_model_serves_it_and_passes_the_smoke_test(
         text=True,
         timeout=60,
     )
-    health = local.sh("podman", "healthcheck", "run", container.name)
+    health = engine.sh("podman", "healthcheck", "run", container.name)
     logs = container.logs()
     print(f"\npull-at-boot image: healthy {seconds:.1f} s after `podman run`")
     assert smoke.returncode == 0, smoke.stdout + logs
     assert loaded_model.version in smoke.stdout
     assert health.returncode == 0
     assert logs.count("pulled the model from DVC remote 'env' (/remote)") == 1, logs
-    uid = local.sh("podman", "exec", container.name, "id", "-u").stdout.strip()
+    uid = engine.sh("podman", "exec", container.name, "id", "-u").stdout.strip()
     assert uid == USER.split(":")[0]
 
 
@@ -225,8 +225,8 @@ def test_the_pull_image_boots_on_the_kubernetes_read_only_root_and_serves(
     assert health["model"]["version"] == loaded_model.version
     metrics = requests.get(f"{container.url}/metrics", timeout=5)
     assert metrics.status_code == 200 and "_http_requests_total" in metrics.text
-    probe = local.sh("podman", "exec", container.name, "sh", "-c",
-                     "touch /app/x 2>&1 || echo read-only")  # fmt: skip
+    probe = engine.sh("podman", "exec", container.name, "sh", "-c",
+                      "touch /app/x 2>&1 || echo read-only")  # fmt: skip
     assert "read-only" in probe.stdout.lower()
 
 
@@ -268,7 +268,7 @@ def test_sigterm_answers_in_flight_requests_then_exits_zero(
         thread.start()
     time.sleep(1.5)
     signalled = time.monotonic()
-    local.sh("podman", "kill", "--signal", "TERM", container.name)
+    engine.sh("podman", "kill", "--signal", "TERM", container.name)
     code, seconds = container.wait_exit()
     stop.set()
     for thread in threads:

@@ -60,10 +60,11 @@ def test_the_procfile_web_process_is_the_one_server_command():
 @pytest.mark.parametrize("platform", ["DYNO", "RENDER"])
 def test_server_settings_fit_the_platform_router_and_shutdown_limits(platform):
     from deploy.serve import gunicorn_options
+    from deploy.settings import ServerSettings
     from service.settings import Settings
 
     env = {platform: "web.1", "PORT": "5123", "WEB_CONCURRENCY": "3"}
-    conf = gunicorn_options(Settings.from_env(env))
+    conf = gunicorn_options(ServerSettings.from_env(env), Settings.from_env(env))
     assert conf["bind"] == "0.0.0.0:5123"
     assert conf["workers"] == 3 and conf["preload_app"] is True
     assert conf["timeout"] < 30 and conf["graceful_timeout"] < 30

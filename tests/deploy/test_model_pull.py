@@ -13,13 +13,14 @@ from deploy.model_pull import (
     pull_failure_reason,
     pull_if_configured,
 )
-from service.settings import ConfigError, Settings
+from bundle.errors import ConfigError
+from deploy.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings(**environ: str) -> Settings:
-    return Settings.from_env(environ)
+def settings(**environ: str) -> ServerSettings:
+    return ServerSettings.from_env(environ)
 
 
 @pytest.mark.parametrize(

@@ -21,15 +21,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bundle.paths import DEFAULT_MODEL_DIR
 from deploy.aws import spec
 from service import __version__
-from service.settings import Settings
+from deploy.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 HEALTH = "/health"
 PORT = 8000
-DEFAULTS = Settings()
+DEFAULTS = ServerSettings()
 AWS_ENV = {
     "AWS_REGION": "eu-west-1",
     "ECS_VPC_ID": "vpc-1",
@@ -246,9 +247,9 @@ def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
 
 def test_on_render_the_server_binds_all_interfaces_on_render_s_port():
     # Render sets RENDER=true and PORT (not DYNO); loopback would be unreachable there.
-    settings = Settings.from_env({"RENDER": "true", "PORT": "10000"})
+    settings = ServerSettings.from_env({"RENDER": "true", "PORT": "10000"})
     assert settings.bind == "0.0.0.0:10000"
-    assert Settings.from_env({"PORT": "10000"}).bind == "127.0.0.1:10000"
+    assert ServerSettings.from_env({"PORT": "10000"}).bind == "127.0.0.1:10000"
 
 
 def test_the_kubernetes_manifests_pass_strict_schema_validation_offline():
@@ -374,7 +375,7 @@ def test_the_kubernetes_pod_has_a_read_only_root_and_a_volume_wherever_it_writes
         "temporary files": "/tmp/",
         "HOME (caches)": env["HOME"] + "/",
         "metrics": env["PROMETHEUS_MULTIPROC_DIR"] + "/",
-        "the pulled model": f"{workdir}/{DEFAULTS.model_dir}/",
+        "the pulled model": f"{workdir}/{DEFAULT_MODEL_DIR}/",
         "DVC's cache": f"{workdir}/.dvc/cache/",
         "DVC's locks": f"{workdir}/.dvc/tmp/",
     }

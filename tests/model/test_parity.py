@@ -23,7 +23,7 @@ from bundle.format import BundleError, FITTED_PIPELINE
 from bundle.store import load_bundle
 from training import fitted
 from training.config import FeatureSpec, Paths
-from training.export import as_record, typed_record
+from training.examples import as_record, typed_record
 from training.features import read_processed, split_xy
 
 PATHS = Paths()
@@ -99,7 +99,7 @@ def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
 def test_encoder_builds_exactly_the_matrix_the_preprocessor_builds(
     trained, loaded_model, typed
 ):
-    from training.export import frame_to_columns
+    from training.features import frame_to_columns
 
     spec = typed.features
     X, _ = load_split(trained.test_csv, spec)

@@ -12,9 +12,10 @@ from bundle.files import sha256_file
 from bundle.format import ROLES, read_metadata
 from bundle.store import load_bundle
 from training import fitted, publish
-from training.export import ParityError, check_parity, export
+from training.export import export
 from training.features import read_processed, split_xy
 from training.fit import fit, select
+from training.onnx_export import ParityError, check_parity
 
 
 def test_select_takes_the_best_mean_and_the_lowest_brier():
@@ -178,7 +179,7 @@ EXPORT_SCRIPT = """
 import hashlib, sys
 from training.features import read_processed, split_xy
 from training.fit import build_pipeline
-from training.export import to_onnx_bytes
+from training.onnx_export import to_onnx_bytes
 from training import fitted
 from training.params import load
 spec = load(sys.argv[2] if len(sys.argv) > 2 else None).features
