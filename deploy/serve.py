@@ -34,7 +34,7 @@ from bundle.store import LoadedBundle, load_bundle
 from deploy.model_pull import pull_if_configured
 from deploy.settings import ServerSettings
 from deploy.workers import Worker, exit_worker
-from service.settings import Settings  # the app factory's input, with create_app
+from service import Settings  # the app factory's input, with create_app
 
 PROGRAM = "model-service"
 REFUSED = 3

@@ -14,7 +14,7 @@ from typing import Any
 
 from bundle.paths import ROOT
 from bundle.settings import EnvSettings, documented, positive, setting, tristate
-from service.settings import Settings
+from service import Settings  # the app's settings: one list and table with the server's
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+# The app factory's interface, all the start sequence (deploy/) may import: the factory
+# and the typed settings it takes.
+from service.settings import Settings
+
 __version__ = "2.0.0"
+__all__ = ["Settings", "create_app"]
 
 
 def create_app(
@@ -27,7 +32,6 @@ def create_app(
     from service.drift import register_monitoring
     from service.observability import register_observability
     from service.security import register_security
-    from service.settings import Settings
 
     app = Flask(__name__)
     app.config.update((settings or Settings.from_env()).flask_config())

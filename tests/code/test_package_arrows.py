@@ -11,7 +11,7 @@ from bundle.paths import ROOT
 
 # deploy builds the app: the factory and the settings it takes (which the one generated
 # list of settings, deploy/settings.py, also documents).
-APP_FACTORY = {"service.create_app", "service.settings.Settings"}
+APP_FACTORY = {"service.create_app", "service.Settings"}
 PACKAGES = ("bundle", "training", "service", "deploy", "batch", "monitoring")
 PACKAGES += ("testkit", "bench")  # the helpers and benchmarks use the same root
 
