@@ -103,9 +103,12 @@ def measure(variant: str, seconds: int, connections: int, batch_conns: int) -> d
     """
     one, batch = bodies()
     runs: dict = {}
-    with server(variant) as (model_url, model_proc), server(variant, True) as (
-        base_url,
-        base_proc,
+    with (
+        server(variant) as (model_url, model_proc),
+        server(variant, True) as (
+            base_url,
+            base_proc,
+        ),
     ):
         servers = {
             "model": (model_url, worker_pids(model_proc.pid)),
@@ -152,9 +155,12 @@ def measure_sequential(rounds: int = 3, requests: int = 600) -> dict:
     one, _ = bodies()
     env = {"WEB_CONCURRENCY": "1"}
     best: dict[str, float] = {}
-    with server(**env) as (model_url, model_proc), server(baseline=True, **env) as (
-        base_url,
-        base_proc,
+    with (
+        server(**env) as (model_url, model_proc),
+        server(baseline=True, **env) as (
+            base_url,
+            base_proc,
+        ),
     ):
         servers = {"model": (model_url, model_proc), "baseline": (base_url, base_proc)}
         for _ in range(rounds):

@@ -26,9 +26,10 @@ def measure(seconds: int = 12, connections: int = 16, batch_conns: int = 4) -> d
     one, batch = http.bodies()
     runs: dict = {}
     per_round = max(seconds // ROUNDS, 1)
-    with http.server(MONITORING_ENABLED="true") as (on_url, on_proc), http.server(
-        MONITORING_ENABLED="false"
-    ) as (off_url, off_proc):
+    with (
+        http.server(MONITORING_ENABLED="true") as (on_url, on_proc),
+        http.server(MONITORING_ENABLED="false") as (off_url, off_proc),
+    ):
         servers = [
             ("on", on_url, worker_pids(on_proc.pid)),
             ("off", off_url, worker_pids(off_proc.pid)),

@@ -37,9 +37,10 @@ def measure_throughput(seconds: int, connections: int) -> dict:
     one, _ = http.bodies()
     runs: dict = {}
     per_round = max(seconds // ROUNDS, 1)
-    with http.server(VARIANT["gevent"]) as (gevent_url, gevent_proc), http.server(
-        VARIANT["sync"]
-    ) as (sync_url, sync_proc):
+    with (
+        http.server(VARIANT["gevent"]) as (gevent_url, gevent_proc),
+        http.server(VARIANT["sync"]) as (sync_url, sync_proc),
+    ):
         servers = [
             ("gevent", gevent_url, worker_pids(gevent_proc.pid)),
             ("sync", sync_url, worker_pids(sync_proc.pid)),

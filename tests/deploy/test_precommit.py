@@ -62,3 +62,17 @@ def test_a_staged_private_key_is_blocked(repo):
     finally:
         git(repo, "rm", "-q", "--cached", "deploy_key")
         key.unlink()
+
+
+def test_an_import_against_the_layering_is_blocked(repo):
+    """The import contract: monitoring is below the service, so it may not import it."""
+    module = repo / "monitoring" / "uses_the_app.py"
+    module.write_text("from service import create_app  # noqa: F401\n")
+    git(repo, "add", "monitoring/uses_the_app.py")
+    try:
+        done = pre_commit(repo, "import-contract")
+        assert done.returncode == 1
+        assert "monitoring.uses_the_app -> service" in done.stdout
+    finally:
+        git(repo, "rm", "-q", "--cached", "monitoring/uses_the_app.py")
+        module.unlink()
