@@ -1,6 +1,6 @@
-"""The packages' arrows (docs/architecture.md): `service/` is the HTTP app only, so
-`deploy/` reaches into it for the app factory alone and `batch/` and `training/` never
-do; the project root and the configuration error are defined once, in `bundle/`."""
+"""What the import contract (tests/code/test_import_contract.py) cannot see: the project
+root and the configuration error are defined once, in `bundle/`; the training modules
+import each other without a cycle."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pathlib import Path
 
 from bundle.paths import ROOT
 
-# deploy builds the app: the factory and the settings it takes (which the one generated
-# list of settings, deploy/settings.py, also documents).
-APP_FACTORY = {"service.create_app", "service.Settings"}
 PACKAGES = ("bundle", "training", "service", "deploy", "batch", "monitoring")
 PACKAGES += ("testkit", "bench")  # the helpers and benchmarks use the same root
 
@@ -30,24 +27,6 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names |= {f"{node.module}.{alias.name}" for alias in node.names}
     return names
-
-
-def into(package: str, names: set[str]) -> set[str]:
-    return {n for n in names if n == package or n.startswith(package + ".")}
-
-
-def test_batch_and_training_never_import_the_http_app():
-    found = {
-        str(path.relative_to(ROOT)): into("service", imported(path))
-        for package in ("batch", "training")
-        for path in modules(package)
-    }
-    assert {path: names for path, names in found.items() if names} == {}
-
-
-def test_deploy_imports_from_the_http_app_only_its_factory_in_the_start_sequence():
-    found = set().union(*(into("service", imported(p)) for p in modules("deploy")))
-    assert found == APP_FACTORY
 
 
 def test_the_project_root_and_the_configuration_error_are_defined_once():
@@ -92,7 +71,3 @@ def test_the_training_modules_import_each_other_without_a_cycle():
         return ()
 
     assert [c for c in (cycle_from(n, ()) for n in sorted(edges)) if c] == []
-
-
-def test_evaluate_measures_the_bundle_without_importing_the_export_stage():
-    assert into("training.export", imported(ROOT / "training" / "evaluate.py")) == set()
