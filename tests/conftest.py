@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.markers import NEEDS_MODEL, needs_model
+from testkit.markers import pytest_runtest_makereport  # noqa: F401 (CI: no silent skip)
 from testkit.sample import sample_project, tiny_params, train_project
 from training.config import Paths, load_params
 from training.params import Params, load
@@ -20,19 +22,6 @@ from training.params import Params, load
 
 def configured_params(config) -> dict:
     return load_params(config.getoption("--params"))
-
-
-# Fixtures that fetch the configured data set or train on it: their tests are left out of
-# `make test-fast`, which must run with no data download and no model.
-NEEDS_MODEL = {
-    "sampled",
-    "trained",
-    "model_dir",
-    "loaded_model",
-    "example_record",
-    "own_project",  # tests/model/test_own_data.py trains a model of its own
-    "published",  # tests/model/test_production_model.py reads model/ (make model)
-}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -72,6 +61,7 @@ def typed(params) -> Params:
 
 
 @pytest.fixture(scope="session")
+@needs_model
 def sampled(tmp_path_factory, params) -> Paths:
     """A project tree whose processed data is a sample of the configured data set."""
     return sample_project(tmp_path_factory.mktemp("project"), params)

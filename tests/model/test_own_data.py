@@ -19,6 +19,7 @@ from training.clean import clean_splits, to_csv_text
 from training.config import Paths
 from training.fetch import fetch
 from training.params import Params
+from testkit.markers import needs_model
 
 
 def unseen_csv(rows: int = 600) -> str:
@@ -71,6 +72,7 @@ PARAMS = {
 
 
 @pytest.fixture(scope="module")
+@needs_model
 def own_project(tmp_path_factory, params):
     """The unseen CSV fetched, cleaned, fitted and exported by the pipeline's stages."""
     root = tmp_path_factory.mktemp("own")

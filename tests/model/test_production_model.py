@@ -18,6 +18,7 @@ import yaml
 
 from training.config import ROOT, Paths
 from training.params import Params
+from testkit.markers import needs_model, not_for_this_data
 
 PATHS = Paths()
 
@@ -28,6 +29,7 @@ def configured(full_params) -> Params:
 
 
 @pytest.fixture(scope="module")
+@needs_model
 def published(configured) -> dict:
     meta = PATHS.model_dir / "metadata.json"
     if not meta.exists() or not PATHS.metrics.exists():
@@ -37,7 +39,7 @@ def published(configured) -> dict:
     published = json.loads(meta.read_text())
     name = configured.features.name
     if published["project"]["name"] != name:
-        pytest.skip(f"model/ holds {published['project']['name']}, not {name}")
+        not_for_this_data(f"model/ holds {published['project']['name']}, not {name}")
     return published
 
 
