@@ -1,4 +1,5 @@
-# Every entry point of the template. `make` alone lists the targets.
+# Every entry point of the template. `make` alone lists the targets, by the `##@` sections
+# below (deploy/targets.mk's targets join the same sections).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,7 +10,11 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 URL ?= http://$(HOST):$(PORT)
-STAMP := $(VENV)/.installed
+# Two install sets, each a hashed lock (make lock): the run set (serving, DVC, training:
+# what make run needs) and the dev set (every extra: tests, lint, benchmarks, batch, Spark,
+# deploy tools). dev is a superset with the same pins, so installing it over run only adds.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 # pip-audit: where vulnerability data comes from (pypi = PyPI's JSON API; osv also works),
 # and the file listing accepted exceptions, one "ID  reason" per line.
 AUDIT_SERVICE ?= pypi
@@ -20,26 +25,49 @@ DVC := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
 HEROKU_REMOTE ?= heroku
 APP_URL ?=
 
-.PHONY: help install data train serve run lint format test test-fast test-example \
-	clean model push pull deploy lock smoke precommit hooks bench-dyno audit \
+.PHONY: help install data train serve run lint format test test-fast test-example ci init \
+	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
 	bench-observability score score-spark bench monitor alerts bench-monitoring
 MODEL_DIR ?= model
 
-help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
+##@ Setup
 
-# The venv installs the hashed lock of every extra but the DVC plugins (make lock writes it).
-$(STAMP): requirements/dev.txt
+# Sections (`##@ Name`) in the order they first appear, each target under the last one above
+# it in its file (one above every section is listed first, under none); the name column as
+# wide as the longest target name.
+help: ## List the targets, by section
+	@awk 'BEGIN { order[++sections] = ""; count[""] = 0 } FNR == 1 { section = "" } \
+	  /^##@ / { section = substr($$0, 5); next } \
+	  /^[a-zA-Z0-9_-]+:.*## / { \
+	    name = $$0; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
+	    if (!(section in count)) order[++sections] = section; \
+	    n = ++count[section]; names[section, n] = name; texts[section, n] = text; \
+	    if (length(name) > width) width = length(name) } \
+	  END { for (i = 1; i <= sections; i++) { s = order[i]; \
+	    if (s != "") printf "%s%s\n", (gap ? "\n" : ""), s; \
+	    for (j = 1; j <= count[s]; j++) \
+	      printf "  make %-" width "s  %s\n", names[s, j], texts[s, j]; \
+	    gap = gap || count[s] } }' $(MAKEFILE_LIST)
+
+# $(call venv,LOCK): create the venv if missing and install LOCK's hashed pins into it.
+define venv
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r requirements/dev.txt
-	touch $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r $(1)
+endef
 
-install: $(STAMP) ## Create .venv and install the hashed lock (requirements/dev.txt)
+$(RUN_STAMP): requirements/run.txt
+	$(call venv,requirements/run.txt)
+	touch $(RUN_STAMP)
+
+$(STAMP): requirements/dev.txt
+	$(call venv,requirements/dev.txt)
+	touch $(STAMP) $(RUN_STAMP)
+
+install: $(STAMP) ## Create .venv with every tool (requirements/dev.txt); make run needs less
 
 # The hashed locks `make lock` writes from pyproject.toml (docs/security.md#dependencies):
 # the Heroku slug's at the root, the others in requirements/.
-LOCKS := requirements/dev.txt requirements.txt requirements/serve.txt \
+LOCKS := requirements/dev.txt requirements.txt requirements/serve.txt requirements/run.txt \
 	requirements/pull-none.txt requirements/pull-gs.txt requirements/pull-azure.txt \
 	requirements/pull-s3.txt
 UV ?= $(BIN)/uv
@@ -69,89 +97,55 @@ lock: $(STAMP) ## Re-resolve and hash every lock from pyproject.toml (UPGRADE=1:
 	@mkdir -p requirements
 	$(call lock,requirements/dev.txt,--extra pull --extra train --extra batch --extra spark --extra deploy --extra dev)
 	$(call lock,requirements/serve.txt,-c requirements/dev.txt)
+	$(call lock,requirements/run.txt,--extra pull --extra train -c requirements/dev.txt)
 	$(call lock,requirements/pull-none.txt,--extra pull -c requirements/dev.txt)
 	$(call lock,requirements/pull-gs.txt,--extra pull --extra gs -c requirements/dev.txt)
 	$(call lock,requirements/pull-azure.txt,--extra pull --extra azure -c requirements/dev.txt)
 	$(call lock,requirements/pull-s3.txt,--extra pull --extra s3 -c requirements/pull-none.txt)
 	$(call lock,requirements.txt,--extra pull $(if $(filter-out none,$(HEROKU_DVC_REMOTE)),--extra $(HEROKU_DVC_REMOTE)) -c requirements/pull-$(HEROKU_DVC_REMOTE).txt)
 
+hooks: $(STAMP) ## Install the git pre-commit hook
+	$(BIN)/pre-commit install
+
+clean: ## Remove caches (keeps data/, model/ and .venv)
+	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
+
+##@ Train
+
 # Bring your own data: params.yaml written from the CSV itself (training/init.py).
-.PHONY: init
-init: $(STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]
+init: $(RUN_STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]
 	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]"; exit 2; }
 	$(PY) -m training.init "$(DATA)" "$(TARGET)" $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(FORCE),--force)
 
-data: $(STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
+data: $(RUN_STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch
 	$(PY) -m training.clean
 
-train: $(STAMP) ## Reproduce the DVC pipeline fetch -> clean -> fit -> export -> evaluate (dvc repro)
+train: $(RUN_STAMP) ## Reproduce the DVC pipeline fetch -> clean -> fit -> export -> evaluate (dvc repro)
 	$(DVC) repro
 
-push: $(STAMP) ## Upload data and model to the DVC remote (dvc push)
+push: $(RUN_STAMP) ## Upload data and model to the DVC remote (dvc push)
 	$(DVC) push
 
-pull: $(STAMP) ## Download data and model from the DVC remote (dvc pull)
+pull: $(RUN_STAMP) ## Download data and model from the DVC remote (dvc pull)
 	$(DVC) pull
 
-model: $(STAMP) ## Pull the model dvc.lock names; if the remote lacks it, train and push it
+model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, train and push it
 	@$(DVC) pull export || { \
 	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
 	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
 
-serve: $(STAMP) ## Serve model/ on $(HOST):$(PORT) (python -m deploy.serve, as every platform runs it)
+##@ Serve and score
+
+serve: $(RUN_STAMP) ## Serve model/ on $(HOST):$(PORT) (python -m deploy.serve, as every platform runs it)
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m deploy.serve
 
-run: $(STAMP) ## The main job: get the model (pull, else train + push), then serve
+run: $(RUN_STAMP) ## The main job: get the model (pull, else train + push), then serve
 	@if [ ! -f model/metadata.json ]; then $(MAKE) --no-print-directory model; fi
 	$(MAKE) --no-print-directory serve
 
-lint: $(STAMP) ## black --check and flake8
-	$(BIN)/black --check .
-	$(BIN)/flake8
-
-format: $(STAMP) ## Reformat the code with black
-	$(BIN)/black .
-
-precommit: $(STAMP) ## Every pre-commit hook on all files (CI's lint step)
-	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-
-hooks: $(STAMP) ## Install the git pre-commit hook
-	$(BIN)/pre-commit install
-
-test: data model ## Run the whole test suite (what CI runs); gets the model first
-	$(BIN)/pytest
-
-test-fast: $(STAMP) ## The unit tests that need no data download and no trained model (< 1 min)
-	$(BIN)/pytest -q -m "not needs_model and not needs_data and not slow"
-
-EXAMPLE ?= german_credit
-test-example: $(STAMP) ## The suite on another data set (the deploy targets are proven once, by make test)
-	$(BIN)/pytest --params examples/$(EXAMPLE)/params.yaml -m "not platform"
-
-smoke: $(STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com
+smoke: $(RUN_STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com
 	$(PY) smoke_test.py $(URL)
-
-deploy: $(STAMP) ## Lint + tests, push the model (DVC) and the code (git) to Heroku, smoke-test APP_URL
-	@test -n "$(APP_URL)" || { echo "set APP_URL=https://<app>.herokuapp.com"; exit 2; }
-	$(MAKE) --no-print-directory lint test
-	$(DVC) push export
-	git push $(HEROKU_REMOTE) main
-	$(PY) smoke_test.py $(APP_URL)
-
-bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
-	$(PY) -m bench.dyno_boot
-
-audit: $(STAMP) ## pip-audit every hashed lock (serving, images, venv); fails on any known vulnerability
-	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
-	  $$(sed -n 's/^\([A-Za-z][A-Za-z0-9-]*\).*/--ignore-vuln \1/p' $(AUDIT_IGNORE)) \
-	  --disable-pip $(addprefix -r ,$(LOCKS))
-
-bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cost per request
-	$(PY) -m bench.observability_overhead
-
-clean: ## Remove caches (keeps data/, model/ and .venv)
-	find . -name __pycache__ -prune -exec rm -rf {} + ; rm -rf .pytest_cache
 
 score: $(STAMP) ## Score a file: make score IN=records.csv[.gz]|.parquet OUT=predictions.csv|.parquet [ERRORS=errors.csv]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv]"; exit 2; }
@@ -161,19 +155,84 @@ score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make sc
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score-spark IN=input.csv|.parquet|folder OUT=folder [ERRORS=folder] [MASTER=local[*]]"; exit 2; }
 	$(PY) -m batch.spark_job "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(MASTER),--master "$(MASTER)")
 
-monitor: $(STAMP) ## Drift report from captured records: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv]
-	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
-	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
+##@ Test and lint
 
-alerts: $(STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring
-	$(PY) -m monitoring.alerts --model $(MODEL_DIR)
+# The worked data sets under examples/: every folder with a params.yaml.
+EXAMPLES := $(patsubst examples/%/params.yaml,%,$(wildcard examples/*/params.yaml))
+# The dependency audit needs its vulnerability service (AUDIT_SERVICE): make ci runs it where
+# that answers and says why not elsewhere; AUDIT=required (the GitHub workflow) fails instead.
+AUDIT ?= if-reachable
+# Exits 0 if the service answers for a locked package, else prints why not (one line).
+AUDIT_PROBE ?= $(PY) .ci/vulndata.py $(AUDIT_SERVICE) requirements/serve.txt
+ci: $(STAMP) ## What CI runs (.ci/run, GitHub): precommit, test, test-example per example, audit
+	$(MAKE) --no-print-directory precommit
+	$(MAKE) --no-print-directory test
+	$(foreach example,$(EXAMPLES),$(MAKE) --no-print-directory test-example EXAMPLE=$(example) &&) :
+	@if why=$$($(AUDIT_PROBE)); then \
+	  $(MAKE) --no-print-directory audit; \
+	elif [ "$(AUDIT)" = required ]; then echo "make ci: AUDIT=required, but $$why" >&2; exit 1; \
+	else echo "make ci: dependency audit not run: $$why (AUDIT=required makes this fail)"; fi
+
+lint: $(STAMP) ## black --check, flake8 and the import contract (lint-imports)
+	$(BIN)/black --check .
+	$(BIN)/flake8
+	$(BIN)/lint-imports --no-cache
+
+format: $(STAMP) ## Reformat the code with black
+	$(BIN)/black .
+
+precommit: $(STAMP) ## Every pre-commit hook on all files (CI's lint step)
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+test: $(STAMP) data model ## Run the whole test suite (make ci runs it, then each example); gets the model first
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## The unit tests that need no data download and no trained model (< 1 min)
+	$(BIN)/pytest -q -m "not needs_model and not needs_data and not slow"
+
+EXAMPLE ?= german_credit
+test-example: $(STAMP) ## The suite on another data set (the deploy targets are proven once, by make test)
+	$(BIN)/pytest --params examples/$(EXAMPLE)/params.yaml -m "not platform"
+
+audit: $(STAMP) ## pip-audit every hashed lock (serving, images, venv); fails on any known vulnerability
+	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+	  $$(sed -n 's/^\([A-Za-z][A-Za-z0-9-]*\).*/--ignore-vuln \1/p' $(AUDIT_IGNORE)) \
+	  --disable-pip $(addprefix -r ,$(LOCKS))
+
+##@ Benchmarks
+
+bench: $(STAMP) data ## Measure latency, throughput, memory, cold start, batch scoring and Spark (~4 min)
+	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
+
+bench-dyno: $(STAMP) ## Time a simulated Heroku dyno's boot (model pulled) and size the slug
+	$(PY) -m bench.dyno_boot
+
+bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cost per request
+	$(PY) -m bench.observability_overhead
 
 bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs off (goal >= 95%)
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.monitoring
 
-bench: data ## Measure latency, throughput, memory, cold start, batch scoring and Spark (~4 min)
-	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
-	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
+##@ Deploy
+
+deploy-heroku: $(STAMP) ## Heroku (Git): lint + tests, push the model (DVC) and the code (git), smoke-test APP_URL
+	@test -n "$(APP_URL)" || { echo "set APP_URL=https://<app>.herokuapp.com"; exit 2; }
+	$(MAKE) --no-print-directory lint test
+	$(DVC) push export
+	git push $(HEROKU_REMOTE) main
+	$(PY) smoke_test.py $(APP_URL)
+
+deploy: deploy-heroku ## Heroku's deploy (make deploy-heroku), by its older name
+
+##@ Monitoring
+
+monitor: $(RUN_STAMP) ## Drift report from captured records: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv]
+	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
+	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
+
+alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring
+	$(PY) -m monitoring.alerts --model $(MODEL_DIR)
 
 # Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
 include deploy/targets.mk

@@ -10,7 +10,8 @@ PYTHON_DEPLOY ?= $(PY)
 
 .PHONY: image image-baked bench-image lint-deploy heroku-container deploy-aws bench-rolling
 
-lint: lint-deploy
+# Each target joins its section of the Makefile's `make help`.
+##@ Deploy
 
 image: ## Build the pull-at-boot image with docker (DVC_REMOTE_KIND=s3|gs|azure|none)
 	docker build --build-arg DVC_REMOTE_KIND=$(DVC_REMOTE_KIND) -t $(IMAGE):$(IMAGE_TAG) .
@@ -18,14 +19,6 @@ image: ## Build the pull-at-boot image with docker (DVC_REMOTE_KIND=s3|gs|azure|
 image-baked: ## Build the image with model/ baked in (no DVC, no credentials at run time)
 	@test -f model/metadata.json || $(MAKE) --no-print-directory model
 	docker build --target baked -t $(IMAGE):$(IMAGE_TAG)-baked .
-
-bench-image: $(STAMP) ## Build + boot the image with buildah/podman on a stand-in base (root): times, sizes
-	$(BIN)/pytest tests/deploy/test_container_image.py -s -p no:cacheprovider
-
-lint-deploy: $(STAMP) ## hadolint the Dockerfile; validate the Kubernetes manifests and workflows
-	$(BIN)/hadolint Dockerfile
-	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
-	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 heroku-container: $(STAMP) ## Heroku's registry route: push the model, build + push + release the image, smoke-test
 	@test -n "$(HEROKU_APP)" -a -n "$(APP_URL)" || { echo "set HEROKU_APP=<app> APP_URL=https://<app>.herokuapp.com"; exit 2; }
@@ -41,6 +34,20 @@ deploy-aws: ## Push the model, build + push the image to ECR, deploy it on ECS F
 	docker build --build-arg DVC_REMOTE_KIND=$(DVC_REMOTE_KIND) -t $$uri:$(IMAGE_TAG) . && \
 	docker push $$uri:$(IMAGE_TAG) && \
 	$(PYTHON_DEPLOY) -m deploy.aws.ecs --image $$uri:$(IMAGE_TAG) --wait
+
+##@ Test and lint
+
+lint: lint-deploy
+
+lint-deploy: $(STAMP) ## hadolint the Dockerfile; validate the Kubernetes manifests and workflows
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+##@ Benchmarks
+
+bench-image: $(STAMP) ## Build + boot the image with buildah/podman on a stand-in base (root): times, sizes
+	$(BIN)/pytest tests/deploy/test_container_image.py -s -p no:cacheprovider
 
 bench-rolling: $(STAMP) ## 3 replicas behind HAProxy under load: rolling replacement and kill -9, in rounds
 	$(PY) -m bench.rolling --model-dir $(MODEL_DIR) --rounds 3

@@ -90,6 +90,7 @@ def test_every_install_set_has_one_committed_lock_and_no_lock_is_orphaned():
     }
     assert set(SETS) == committed
     assert {"requirements/dev.txt", "requirements/serve.txt"} <= committed
+    assert "requirements/run.txt" in committed
     for kind in ("s3", "gs", "azure", "none"):
         assert f"requirements/pull-{kind}.txt" in committed
 
@@ -153,3 +154,24 @@ def test_heroku_s_requirements_txt_is_the_pull_lock_of_one_remote_kind():
     kind = next(iter(extras - {"pull"}), "none")
     same = parse_lock(lock_text(f"requirements/pull-{kind}.txt"))
     assert parse_lock(lock_text("requirements.txt")) == same
+
+
+def test_the_run_lock_is_serving_dvc_and_training_without_any_other_extra_s_tools():
+    assert SETS["requirements/run.txt"] == {"pull", "train"}
+    run = parse_lock(lock_text("requirements/run.txt"))
+    assert {"flask", "dvc", "scikit-learn"} <= set(run)
+    # requests, the smoke test's (dev), comes with dvc: make smoke needs only the run set.
+    shared = {"requests"}
+    for extra in ("batch", "spark", "deploy", "dev"):
+        pins = PROJECT["optional-dependencies"][extra]
+        extra_only = {normalize(s.split("==")[0]) for s in pins} & set(run) - shared
+        assert not extra_only, f"make run would install {extra}'s {extra_only}"
+    # Nor anything they bring in (moto's and boto3's botocore, Spark's py4j).
+    assert not {"botocore", "py4j", "pyarrow"} & set(run)
+
+
+def test_installing_the_dev_lock_over_the_run_lock_only_adds_packages():
+    run = parse_lock(lock_text("requirements/run.txt"))
+    dev = parse_lock(lock_text("requirements/dev.txt"))
+    assert set(run) < set(dev)
+    assert {name: run[name][0] for name in run} == {name: dev[name][0] for name in run}
