@@ -231,7 +231,16 @@ def test_the_stages_train_on_what_init_wrote(tmp_path):
     assert paths.pipeline.is_file() and paths.cv_results.is_file()
 
 
-PROJECT_FILES = ("training", "bundle", "examples", "dvc.yaml")
+def project_files() -> list[str]:
+    """dvc.yaml and the top-level folders its stages name as code deps (what a stage runs)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    tops = {
+        str(dep).split("/")[0]
+        for stage in stages.values()
+        for dep in stage.get("deps", [])
+        if isinstance(dep, str)
+    }
+    return ["dvc.yaml", *sorted(t for t in tops if (ROOT / t / "__init__.py").exists())]
 
 
 def dvc(root, *args) -> str:
@@ -254,7 +263,7 @@ def dvc(root, *args) -> str:
 
 @pytest.mark.slow
 def test_an_edited_csv_reruns_fetch_and_clean_under_dvc(tmp_path):
-    for name in PROJECT_FILES:
+    for name in project_files():
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, tmp_path / name)
     params, _ = initialised(tmp_path)
