@@ -45,6 +45,7 @@ from bundle.format import (
 from bundle.rules import FeatureRule, record_errors
 from bundle.store import file_entries
 from training import fitted, publish
+from training.clean import missing_markers
 from training.config import FeatureSpec, Paths
 from training.features import feature_rules, read_processed, split_xy, target_of
 from training.metrics import classification_metrics, labels_from_proba
@@ -321,6 +322,7 @@ def export(paths: Paths, params: Params) -> Metadata:
         metrics=classification_metrics(y_test, proba, threshold),
         parity=parity,
         provenance=provenance(paths, len(X_train), len(X_test)),
+        missing=missing_markers(params.data.options),
     )
     publish.publish_bundle(paths.model_dir, meta, blobs)
     return meta

@@ -2,14 +2,15 @@
 
 `data.source` is its path (relative to the project root); `data.test_size` and `data.seed`
 make a stratified split (their defaults: training/params.py); `data.missing` lists the
-cell texts that mean "missing" (default: an empty cell and "?").
+cell texts that mean "missing" (default: an empty cell and "?"). The bundle records them,
+so the API's batch reader and Spark read the same cells as missing.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from training.clean import MISSING_MARKERS, drop_overlap, finish, split, strip_cells
+from training.clean import drop_overlap, finish, missing_markers, split, strip_cells
 from training.config import ConfigError, Paths
 from training.fetch import copy_source
 
@@ -38,7 +39,6 @@ def fetch(paths: Paths, data: dict):
 def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
     data, target = params["data"], params["features"]["target"]
     raw = pd.read_csv(paths.raw / RAW_NAME, dtype=str, keep_default_na=False)
-    markers = tuple(data.get("missing", MISSING_MARKERS))
-    df = finish(strip_cells(raw, markers), target)
+    df = finish(strip_cells(raw, missing_markers(data)), target)
     train, test = split(df, target, data["test_size"], data["seed"])
     return {"train": drop_overlap(train, test, target), "test": test}
