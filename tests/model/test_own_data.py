@@ -3,12 +3,16 @@ serves and passes smoke_test.py.
 
 The README's steps: put a CSV (header row, an integer 0/1 target) in the repo, point
 `data.source` at it, describe the columns under `features:` (and say what is predicted
-under `project:`). Nothing else changes.
+under `project:`). Nothing else changes. The CSV is real data as it comes: `NA` for
+missing (listed in `data.missing`), whole numbers written `12.0` in an integer column, a
+category of numeric codes.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -27,15 +31,20 @@ def unseen_csv(rows: int = 600) -> str:
     tenure = rng.integers(0, 40, rows)
     load = rng.normal(50.0, 15.0, rows).round(2)
     plan = rng.choice(["basic", "plus", "pro", "max"], rows)
-    region = rng.choice(["north", "south", "east", ""], rows)
+    region = rng.choice(["north", "south", "east", "", "NA"], rows)
+    zone = rng.choice([0, 1, 2], rows)
     score = 0.08 * tenure - 0.05 * (load - 50) + (plan == "pro") * 1.5 - 1.0
     churned = (score + rng.normal(0, 1, rows) < 0).astype(int)
     df = pd.DataFrame(
         {
-            "tenure_months": tenure,
+            # Every third whole number written as an export tool does: 12.0.
+            "tenure_months": [
+                f"{t}.0" if i % 3 else str(t) for i, t in enumerate(tenure)
+            ],
             "weekly_load": load,
             "plan": plan,
             "region": region,
+            "zone": zone,
             "churned": churned,
         }
     )
@@ -44,7 +53,12 @@ def unseen_csv(rows: int = 600) -> str:
 
 PARAMS = {
     "project": {"name": "churn-demo", "description": "whether a subscriber churns"},
-    "data": {"source": "mine/subscribers.csv", "test_size": 0.3, "seed": 1},
+    "data": {
+        "source": "mine/subscribers.csv",
+        "test_size": 0.3,
+        "seed": 1,
+        "missing": ["", "NA"],
+    },
     "features": {
         "target": "churned",
         "positive_label": 1,
@@ -52,7 +66,7 @@ PARAMS = {
             "tenure_months": {"type": "integer", "min": 0, "max": 600},
             "weekly_load": {"type": "number", "min": -100, "max": 200},
         },
-        "categorical": ["plan", "region"],
+        "categorical": ["plan", "region", "zone"],
     },
 }
 
@@ -96,14 +110,75 @@ def test_the_model_speaks_the_new_data_sets_words(own_project):
     assert welcome.startswith("churn-demo: predicts whether a subscriber churns")
     spec = client.get("/openapi.json").get_json()
     fields = spec["components"]["schemas"]["Record"]["properties"]
-    assert set(fields) == {"tenure_months", "weekly_load", "plan", "region"}
+    assert set(fields) == {"tenure_months", "weekly_load", "plan", "region", "zone"}
     assert fields["weekly_load"]["type"] == "number"
+    # Codes that look like numbers: the doc says a string or a number is taken.
+    assert fields["zone"]["anyOf"] == [{"type": "string"}, {"type": "number"}]
+    assert {"0", "1", "2", 0, 1, 2} <= set(fields["zone"]["enum"])
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "churn_demo_http_requests_total" in metrics
     r = client.post(
         "/predict", json={**model.metadata.examples.positive.record, "plan": "gold"}
     )
     assert r.status_code == 422 and "plan" in r.get_json()["errors"]["json"]
+
+
+def test_the_bundle_records_the_training_sets_missing_markers(own_project):
+    from bundle.store import load_bundle
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    assert model.metadata.missing == ("", "NA")
+    region = next(r for r in model.features if r.name == "region")
+    assert "NA" not in region.categories and region.nullable
+    assert region.from_text("NA") is None
+
+
+@pytest.mark.parametrize("split", ["source", "train"])
+def test_the_training_data_itself_batch_scores_with_no_rejected_row(
+    own_project, tmp_path, split
+):
+    from batch.score import main
+
+    paths, _ = own_project
+    source = paths.raw / "data.csv" if split == "source" else paths.split("train")
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    args = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main(args + ["--errors", str(errors)]) == 0
+    assert errors.read_text().strip().count("\n") == 0  # the header line only
+    scored = pd.read_csv(out)
+    assert (
+        len(scored) == len(pd.read_csv(source)) and scored["prediction"].notna().all()
+    )
+
+
+def test_a_row_of_the_source_csv_posted_as_json_is_scored(own_project):
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    client = create_app(
+        {"TESTING": True}, model=model, settings=Settings()
+    ).test_client()
+    with open(paths.raw / "data.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # The CSV's own row as a client would write it: numbers as JSON numbers (12.0 for
+    # an integer, 1 for a zone code), a missing cell as null.
+    row = next(r for r in rows if r["tenure_months"].endswith(".0") and r["region"])
+    names = set(model.metadata.feature_names)
+    record = {
+        k: None if v in ("", "NA") else json.loads(v) if v[0].isdigit() else v
+        for k, v in row.items()
+        if k in names
+    }
+    assert type(record["zone"]) is int and type(record["tenure_months"]) is float
+    r = client.post("/predict", json=record)
+    assert r.status_code == 200, r.get_json()
+    # Where the CSV says NA, the JSON says null.
+    r = client.post("/predict", json={**record, "region": None})
+    assert r.status_code == 200, r.get_json()
 
 
 @pytest.mark.slow
