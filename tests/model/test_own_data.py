@@ -181,6 +181,36 @@ def test_a_row_of_the_source_csv_posted_as_json_is_scored(own_project):
     assert r.status_code == 200, r.get_json()
 
 
+def test_an_integer_target_is_labelled_alike_by_the_api_and_the_batch_files(
+    own_project, tmp_path
+):
+    import pyarrow.parquet as pq
+
+    from batch.score import main
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    record = model.metadata.examples.positive.record
+    client = create_app(
+        {"TESTING": True}, model=model, settings=Settings()
+    ).test_client()
+    answer = client.post("/predict", json=record).get_json()["prediction"]
+    assert answer == "1"  # the target's value as text, as the CSV has it
+    source = tmp_path / "one.csv"
+    pd.DataFrame([record]).to_csv(source, index=False)
+    args = [str(source), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main([args[0], str(tmp_path / "out.csv"), *args[1:]]) == 0
+    assert main([args[0], str(tmp_path / "out.parquet"), *args[1:]]) == 0
+    line = (tmp_path / "out.csv").read_text().splitlines()[1]
+    assert line.split(",")[:2] == ["1", answer]  # 1, not "1"
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert str(table.schema.field("prediction").type) == "string"
+    assert table.column("prediction").to_pylist() == [answer]
+
+
 @pytest.mark.slow
 def test_the_unseen_data_sets_model_passes_the_smoke_test_behind_the_real_server(
     own_project, tmp_path
