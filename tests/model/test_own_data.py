@@ -134,6 +134,28 @@ def test_the_bundle_records_the_training_sets_missing_markers(own_project):
     assert region.from_text("NA") is None
 
 
+def test_a_bundle_from_before_the_markers_loads_reading_only_an_empty_cell_as_missing(
+    own_project, tmp_path
+):
+    import shutil
+
+    from bundle.format import METADATA_FILE, BundleError
+    from bundle.store import load_bundle
+
+    paths, _ = own_project
+    old = shutil.copytree(paths.model_dir, tmp_path / "old")
+    meta = json.loads((old / METADATA_FILE).read_text())
+    del meta["missing"]
+    (old / METADATA_FILE).write_text(json.dumps(meta))
+    model = load_bundle(old)
+    assert model.metadata.missing == ("",)
+    region = next(r for r in model.features if r.name == "region")
+    assert (region.from_text(""), region.from_text("NA")) == (None, "NA")
+    (old / METADATA_FILE).write_text(json.dumps({**meta, "missing": "NA"}))
+    with pytest.raises(BundleError, match="missing must be a list of texts"):
+        load_bundle(old)
+
+
 @pytest.mark.parametrize("split", ["source", "train"])
 def test_the_training_data_itself_batch_scores_with_no_rejected_row(
     own_project, tmp_path, split
