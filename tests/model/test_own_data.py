@@ -134,6 +134,29 @@ def test_the_bundle_records_the_training_sets_missing_markers(own_project):
     assert region.from_text("NA") is None
 
 
+def test_training_reads_a_processed_cell_as_the_batch_reader_does(own_project):
+    import io
+
+    from bundle.rules import FeatureRule
+    from training.features import read_processed
+
+    _, own = own_project
+    spec = Params.from_dict(own).features
+    text = (
+        "tenure_months,weekly_load,plan,region,zone,churned\n"
+        "181.0,50,NA,null,1,0\n"
+        "7,1e1,basic,,2,1\n"
+    )
+    df = read_processed(io.StringIO(text), spec)
+    # Only an empty cell is missing here: "NA" and "null" are text, as for the reader.
+    assert df["plan"].tolist() == ["NA", "basic"]
+    assert df["region"].iloc[0] == "null" and pd.isna(df["region"].iloc[1])
+    assert df["tenure_months"].tolist() == [181.0, 7.0]
+    assert df["weekly_load"].tolist() == [50.0, 10.0]
+    reader = FeatureRule("plan", "category", categories=("NA",), missing=("",))
+    assert (reader.from_text("NA"), reader.from_text("")) == ("NA", None)
+
+
 def test_a_bundle_from_before_the_markers_loads_reading_only_an_empty_cell_as_missing(
     own_project, tmp_path
 ):
