@@ -6,9 +6,10 @@ rows that check leaves in doubt are looked at one by one, by the API's own `rule
 so a rejected row gets exactly the message `POST /predict` would give. Valid rows are
 encoded and scored per batch by the bundle's engine, as `POST /predict/batch` does.
 
-A text column (what a CSV reader gives) is read cell by cell as the API reads a CSV cell
-(`FeatureRule.from_text`: empty is null, a number in a numeric column is a number); a typed
-column (Parquet) holds the values as they are (an integer, a float, a string, a null).
+A text column (what a CSV reader gives) is read as training read its CSV
+(`FeatureRule.from_text`: blanks stripped, the bundle's missing markers null, a number in a
+numeric column a number, `181.0` an integer); a typed column (Parquet) holds the values as
+they are (an integer, a float, a string, a null), read by the API's rule for JSON values.
 """
 
 from __future__ import annotations
@@ -38,15 +39,9 @@ REJECTED = pa.schema(
     [("row", pa.int64()), ("field", pa.string()), ("message", pa.string())]
 )
 # CSV numbers the vectorised parse takes (ASCII, at most 15 digits before the point, so
-# exact in float64); any other cell (blank, spaced, "1_000", "nan"...) is read by
-# FeatureRule.from_text, one at a time.
-INTEGER_TEXT = r"^[+-]?[0-9]{1,15}$"
+# exact in float64); any other cell (spaced, "1_000", "nan"...) is read by
+# FeatureRule.from_text, one at a time. An integer column takes them too: `181.0` is 181.
 NUMBER_TEXT = r"^[+-]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
-
-
-@functools.cache
-def empty_text() -> pa.Scalar:
-    return pa.scalar("", pa.string())
 
 
 def is_text(array: pa.Array) -> bool:
@@ -67,27 +62,29 @@ def mask(array: pa.Array, null: bool) -> np.ndarray:
     return array.to_numpy(zero_copy_only=False)
 
 
+@functools.lru_cache(maxsize=64)
+def marker_set(missing: tuple[str, ...], kind: pa.DataType) -> pa.Array:
+    return pa.array(sorted(set(missing) | {""}), kind)
+
+
 def text_as_values(rule: FeatureRule, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """CSV cells as the typed values a client would send, and the cells left to
-    `from_text`: an empty category is a null; a number the parse below does not take
-    (blank, spaced, "1_000", "nan"...) is left to `from_text`."""
+    `from_text`: a missing marker in a category is a null; a cell with blanks around it,
+    a marker in a number column, or a number the parse below does not take ("1_000",
+    "nan"...) is left to `from_text`."""
+    marked = mask(pc.is_in(text, value_set=marker_set(rule.missing, text.type)), False)
+    unsure = mask(pc.not_equal(text, pc.utf8_trim_whitespace(text)), False)
     if not rule.numeric:
-        empty = pc.equal(text, empty_text())
-        if empty.true_count:
-            text = pc.if_else(empty, pa.scalar(None, text.type), text)
-        return text, np.zeros(len(text), bool)
-    pattern = INTEGER_TEXT if rule.kind == "integer" else NUMBER_TEXT
-    parsed = pc.match_substring_regex(text, pattern)
-    numbers = mask(parsed, False)
-    unsure = ~numbers
+        if marked.any():
+            text = pc.if_else(pa.array(marked), pa.scalar(None, text.type), text)
+        return text, unsure
+    parsed = mask(pc.match_substring_regex(text, NUMBER_TEXT), False) & ~marked
+    unsure |= ~parsed
     if text.null_count:  # a null cell: the vectorised check knows what to do with it
         unsure &= text.is_valid().to_numpy(zero_copy_only=False)
-    if not numbers.all():
-        text = pc.if_else(parsed, text, None)
-    values = pc.cast(text, pa.float64())
-    if rule.kind == "integer":
-        values = pc.cast(values, pa.int64())
-    return values, unsure
+    if not parsed.all():
+        text = pc.if_else(pa.array(parsed), text, pa.scalar(None, text.type))
+    return pc.cast(text, pa.float64()), unsure
 
 
 def model_column(rule: FeatureRule, values: pa.Array) -> np.ndarray:

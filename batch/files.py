@@ -179,9 +179,13 @@ class AtomicWriter:
     """Arrow batches to a temporary file beside `path`, renamed into place on commit.
 
     The temporary file is `.<name>.<pid>.<random>` (bundle/files.py): those of a run that
-    was killed are removed by the next run writing the same output."""
+    was killed are removed by the next run writing the same output. `unquoted`: the
+    caller knows no text needs CSV quotes, so none are written (a label `1`, not `"1"`).
+    """
 
-    def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, path: Path, fmt: str, schema: pa.Schema, unquoted: bool = False
+    ) -> None:
         self.path = Path(path)
         check_writable(self.path)
         remove_stale_temps(self.path)
@@ -197,7 +201,9 @@ class AtomicWriter:
             if fmt == "parquet":
                 self.writer = pq.ParquetWriter(self.tmp, schema)
             else:
-                self.writer = pcsv.CSVWriter(self.tmp, schema)
+                quoting = "none" if unquoted else "needed"
+                options = pcsv.WriteOptions(quoting_style=quoting)
+                self.writer = pcsv.CSVWriter(self.tmp, schema, write_options=options)
         except BaseException:
             Path(self.tmp).unlink(missing_ok=True)
             raise

@@ -56,13 +56,25 @@ PROGRAM = "batch score"
 SCORE_ROWS = 4096  # rows scored at once, at least: fewer Arrow calls per row
 
 
+def plain_csv(texts: Iterable[str]) -> bool:
+    """Whether these texts go into a CSV as they are: not empty (a null is), no comma,
+    quote or line break."""
+    return all(t and not set(t) & set(',"\r\n') for t in texts)
+
+
 class Outputs:
     """The predictions file and the optional errors file, committed together."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, texts: Iterable[str] = ()) -> None:
         self.err = None
+        # The predictions' only texts are the two labels and the version: when none needs
+        # quotes, none gets them, so a label reads as the API's answer and the training
+        # CSV's target do (1, not "1").
         self.out = AtomicWriter(
-            args.output, format_of(args.output, args.output_format), PREDICTIONS
+            args.output,
+            format_of(args.output, args.output_format),
+            PREDICTIONS,
+            unquoted=plain_csv(texts),
         )
         try:
             if args.errors:
@@ -116,7 +128,10 @@ def score_file(
         unit_scale=True,
         disable=args.quiet or None,
     )
-    outputs = Outputs(args)
+    predictor = model.predictor
+    outputs = Outputs(
+        args, (predictor.positive_label, predictor.negative_label, model.version)
+    )
     try:
         with bar:
             batches = regroup(read(source, fmt), SCORE_ROWS)

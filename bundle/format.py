@@ -7,13 +7,14 @@ it (`bundle/store.py`); both go through the types here, so a key is spelled in o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-from bundle.rules import FeatureRule
+from bundle.rules import DEFAULT_MISSING, FeatureRule
 
 FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
@@ -130,6 +131,17 @@ class Metadata:
     parity: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
+    # The cell texts the training set read as missing; scoring reads CSV cells with them.
+    missing: tuple[str, ...] = DEFAULT_MISSING
+
+    def __post_init__(self) -> None:
+        markers = tuple(self.missing)
+        object.__setattr__(self, "missing", markers)
+        object.__setattr__(
+            self,
+            "features",
+            tuple(dataclasses.replace(f, missing=markers) for f in self.features),
+        )
 
     @property
     def feature_names(self) -> list[str]:
@@ -165,6 +177,7 @@ class Metadata:
             "metrics": self.metrics,
             "parity": self.parity,
             "provenance": self.provenance,
+            "missing": list(self.missing),
         }
 
     @classmethod
@@ -196,7 +209,17 @@ class Metadata:
             parity=data.get("parity", {}),
             provenance=data.get("provenance", {}),
             format=data["format"],
+            missing=missing_texts(data.get("missing", DEFAULT_MISSING)),
         )
+
+
+def missing_texts(value: Any) -> tuple[str, ...]:
+    """The stored missing markers, checked: a list of texts."""
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(m, str) for m in value
+    ):
+        raise ValueError(f"missing must be a list of texts, not {value!r}")
+    return tuple(value)
 
 
 def model_version(candidate: str, files: Mapping[str, FileEntry]) -> str:

@@ -4,6 +4,11 @@ A `FeatureRule` says what one input field accepts (its kind, bounds, known categ
 whether it may be null) and with which message it refuses a value. Every reader of records
 derives its checks from it: the API's marshmallow schema, the API's quick path, and the
 batch CSV reader. So the three cannot drift apart, and every message is written here once.
+
+How a cell's text becomes a value is defined here once too (`cell_text`, `number_value`,
+`FeatureRule.from_text`), for training's cleaning, the batch reader and Spark alike: blanks
+around a cell are stripped, the training set's missing markers are null, a number column's
+text is a number (`181.0` is the integer 181), and a category's text is itself.
 """
 
 from __future__ import annotations
@@ -22,6 +27,50 @@ MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
 _EXACT_FLOAT = 2.0**53  # every integer up to this magnitude is exact in float64
+# The cell texts that mean "missing" when a bundle does not record its own (older bundles).
+DEFAULT_MISSING = ("",)
+
+
+def cell_text(
+    text: str | None, missing: tuple[str, ...] = DEFAULT_MISSING
+) -> str | None:
+    """A cell's text stripped of blanks, or None when it is a missing marker."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    return None if stripped in missing or stripped == "" else stripped
+
+
+def number_value(text: str) -> int | float | None:
+    """Number text as a value (`181` an int, `181.0` or `1e3` a float), else None."""
+    if _INTEGER_TEXT.fullmatch(text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def code_text(value: Any) -> str | None:
+    """A JSON number as the text a CSV writes for it (1 -> "1", 2.5 -> "2.5", 1.0 ->
+    "1.0"), to match a category; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
+    try:
+        return str(value)
+    except ValueError:  # beyond Python's digit limit: no category is that long
+        return None
+
+
+def whole(value: Any) -> bool:
+    """Whether a JSON value is an integer: an int, or a float with a zero fraction."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (
+        isinstance(value, float) and math.isfinite(value) and value.is_integer()
+    )
 
 
 def number_text(value: float) -> str:
@@ -39,6 +88,8 @@ class FeatureRule:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    # The cell texts meaning "missing" (the bundle's, set by Metadata; not stored here).
+    missing: tuple[str, ...] = field(default=DEFAULT_MISSING, compare=False)
     _choices: frozenset = field(init=False, repr=False, compare=False)
     _accept: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
@@ -56,6 +107,7 @@ class FeatureRule:
         if not self.numeric and not self.categories:
             raise ValueError(f"feature {self.name!r}: a category needs its categories")
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "missing", tuple(self.missing))
         object.__setattr__(self, "_choices", frozenset(self.categories))
         object.__setattr__(self, "_accept", self._acceptor())
 
@@ -73,6 +125,17 @@ class FeatureRule:
         )
 
     @property
+    def number_codes(self) -> tuple[int | float, ...]:
+        """The categories a client may also send as a JSON number: those whose text is
+        the number's own (`1`, `2.5`; not `01` or `1e3`)."""
+        out = []
+        for text in self.categories:
+            value = number_value(text) if not self.numeric else None
+            if value is not None and code_text(value) == text:
+                out.append(value)
+        return tuple(out)
+
+    @property
     def choices_message(self) -> str:
         return f"Must be one of: {', '.join(self.categories)}."
 
@@ -81,7 +144,7 @@ class FeatureRule:
         if value is None:
             return None if self.nullable else NOT_NULL
         if self.kind == "integer":
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not whole(value):  # 181.0 is the integer 181, as in the training CSV
                 return "Not a valid integer."
         elif self.kind == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -92,14 +155,20 @@ class FeatureRule:
             except OverflowError:  # an integer beyond any float
                 return "Number too large."
         else:
-            if not isinstance(value, str):
+            code = value if isinstance(value, str) else code_text(value)
+            if code is None:
                 return "Not a valid string."
-            return None if value in self._choices else self.choices_message
+            return None if code in self._choices else self.choices_message
         return None if self.minimum <= value <= self.maximum else self.range_message
 
     def load(self, value: Any) -> Any:
-        """An accepted value as the model takes it (a number as float)."""
-        return float(value) if self.kind == "number" and value is not None else value
+        """An accepted value as the model takes it: a number as float, an integer as int,
+        a category as its text (a code sent as a number too)."""
+        if value is None or type(value) is str:
+            return value
+        if self.kind == "number":
+            return float(value)
+        return int(value) if self.kind == "integer" else code_text(value)
 
     # -- the same rule, fast: only says "accepted" for what `error` accepts ------------
 
@@ -118,7 +187,10 @@ class FeatureRule:
         return lambda v: (type(v) is str and v in choices) or (v is None and nullable)
 
     def accepts(self, value: Any) -> bool:
-        """Whether `error(value)` is None, without building a message."""
+        """Whether `error(value)` is None, without building a message, for a value the
+        model takes as it is; a value `load` changes (181.0 for an integer, a code sent
+        as a number) is left to `error`, so the quick path never loads it differently.
+        """
         return self._accept(value)
 
     # -- the same rule on a whole column (Arrow): only says "accepted" where `error` does
@@ -137,17 +209,16 @@ class FeatureRule:
         if self.kind == "category" and _is_text(pa, kind):
             choices = _value_set(self.categories, kind)
             ok = pc.is_in(column, value_set=choices).to_numpy(zero_copy_only=False)
-        elif self.numeric and (
-            pa.types.is_integer(kind)
-            or (self.kind == "number" and pa.types.is_floating(kind))
-        ):
+        elif self.numeric and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
             # As float64 (null as NaN), exact up to 2**53; beyond, NaN and infinities
-            # are left to `error`.
+            # are left to `error`. An integer feature takes whole floats (181.0).
             x = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
             with np.errstate(invalid="ignore"):
                 ok = (x >= self.minimum) & (x <= self.maximum)
                 ok &= np.abs(x) <= _EXACT_FLOAT
-        else:  # booleans, strings for numbers, dates...: every value to `error`
+                if self.kind == "integer":
+                    ok &= x == np.floor(x)
+        else:  # booleans, strings for numbers, codes as numbers...: each to `error`
             ok = np.zeros(len(column), dtype=bool)
         if column.null_count:
             nulls = column.is_null().to_numpy(zero_copy_only=False)
@@ -157,18 +228,13 @@ class FeatureRule:
     # -- text cells (CSV) -------------------------------------------------------------
 
     def from_text(self, text: str | None) -> Any:
-        """A CSV cell as the JSON value a client would send: null, a number or a string."""
-        if text is None or text == "":
-            return None
-        if self.numeric:
-            stripped = text.strip()
-            if _INTEGER_TEXT.fullmatch(stripped):
-                return int(stripped)
-            try:
-                return float(stripped)
-            except ValueError:
-                pass
-        return text
+        """A CSV cell as the JSON value a client would send: null (blank or a missing
+        marker), a number in a numeric column, else the stripped text."""
+        stripped = cell_text(text, self.missing)
+        if stripped is None or not self.numeric:
+            return stripped
+        value = number_value(stripped)
+        return stripped if value is None else value
 
     # -- stored form ------------------------------------------------------------------
 

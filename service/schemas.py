@@ -28,7 +28,11 @@ def feature_field(rule: FeatureRule, example: Any = None) -> fields.Field:
     if rule.numeric:
         doc.update(minimum=rule.minimum, maximum=rule.maximum)
     else:
-        doc["enum"] = list(rule.categories) + ([None] if rule.nullable else [])
+        codes = list(rule.number_codes)
+        doc["enum"] = list(rule.categories) + codes + ([None] if rule.nullable else [])
+        if codes:  # codes that look like numbers: "1" or 1 (the CSV's own row as JSON)
+            base = fields.Raw
+            doc["anyOf"] = [{"type": "string"}, {"type": "number"}]
 
     def deserialize(self, value, attr, data, **kwargs):
         message = rule.error(value)

@@ -20,6 +20,7 @@ import yaml
 
 from bundle.files import write_text_atomic
 from bundle.profile import BAND_SUFFIX
+from bundle.rules import cell_text
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import read_processed, target_values
@@ -29,10 +30,15 @@ from training.stage import run_stage
 MISSING_MARKERS = ("?", "")
 
 
+def missing_markers(data: dict) -> tuple[str, ...]:
+    """The cell texts that mean missing: `data.missing`, else an empty cell and "?"."""
+    return tuple(data.get("missing", MISSING_MARKERS))
+
+
 def strip_cells(raw: pd.DataFrame, markers=MISSING_MARKERS) -> pd.DataFrame:
-    """Text cells stripped of blanks, the missing markers as missing, empty rows gone."""
-    df = raw.apply(lambda col: col.astype(str).str.strip())
-    df = df.replace({m: pd.NA for m in markers})
+    """Cells read as scoring reads them (stripped, a missing marker as missing, by
+    bundle.rules.cell_text, which the bundle's readers share), empty rows gone."""
+    df = raw.apply(lambda col: col.astype(str).map(lambda t: cell_text(t, markers)))
     return df.dropna(how="all")
 
 

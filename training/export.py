@@ -34,6 +34,7 @@ from bundle.format import (
 )
 from bundle.store import file_entries
 from training import fitted, publish
+from training.clean import missing_markers
 from training.config import Paths
 from training.examples import pick_examples
 from training.features import (
@@ -139,6 +140,7 @@ def export(paths: Paths, params: Params) -> Metadata:
         metrics=classification_metrics(y_test, proba, threshold),
         parity=parity,
         provenance=provenance(paths, len(X_train), len(X_test)),
+        missing=missing_markers(params.data.options),
     )
     publish.publish_bundle(paths.model_dir, meta, blobs)
     return meta

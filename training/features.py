@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bundle.format import Target
-from bundle.rules import FeatureRule
+from bundle.rules import FeatureRule, number_value
 from training.config import ConfigError, FeatureSpec
 
 # What the categorical imputer writes for a missing value; a category of its own.
@@ -27,11 +27,14 @@ def read_processed(source: Any, spec: FeatureSpec, name: str = "") -> pd.DataFra
     """A processed CSV: categoricals as strings, numerics as float64, target as parsed.
 
     The target keeps pandas' own parse of the column (integers, booleans or text), which
-    is what `features.positive_label` is compared with.
+    is what `features.positive_label` is compared with. Only an empty cell is missing
+    (not pandas' "NA", "null"...), and a number is read by `number_value`, as scoring does.
     """
-    df = pd.read_csv(source, dtype={c: "string" for c in spec.categorical})
+    text = {c: "string" for c in [*spec.categorical, *spec.numeric]}
+    df = pd.read_csv(source, dtype=text, keep_default_na=False, na_values=[""])
     for col in spec.numeric:
-        parsed = pd.to_numeric(df[col], errors="coerce")
+        numbers = df[col].astype(object).map(number_value, na_action="ignore")
+        parsed = pd.to_numeric(numbers, errors="coerce").astype("float64")
         bad = df[col].notna() & parsed.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])

@@ -85,6 +85,34 @@ def test_every_row_gets_the_prediction_and_probability_post_predict_batch_gives(
     assert {g["model_version"] for g in got} == {loaded_model.version}
 
 
+def test_the_csv_output_writes_each_label_as_the_api_answers_it_without_quotes(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    out = tmp_path / "out.csv"
+    score(model_dir, records_csv, out)
+    lines = out.read_text().splitlines()
+    target = loaded_model.metadata.target
+    labels = {line.split(",")[1] for line in lines[1:]}  # pyarrow quotes the header
+    assert labels <= {target.positive_name, target.negative_name, ""}
+    assert len(labels - {""}) == 2 and '"' not in "".join(lines[1:])
+
+
+def test_a_label_that_needs_quotes_gets_them_so_the_csv_reads_back(tmp_path):
+    import argparse
+
+    args = argparse.Namespace(
+        output=tmp_path / "out.csv", output_format=None, errors=None
+    )
+    outputs = score_module.Outputs(args, ("yes, churned", "no", "v1"))
+    row = {"row": [1], "prediction": ["yes, churned"], "probability": [0.9]}
+    batch = pa.record_batch({**row, "model_version": ["v1"]})
+    outputs.out.write(batch.cast(score_module.PREDICTIONS))
+    outputs.commit()
+    assert table(args.output).column("prediction").to_pylist() == ["yes, churned"]
+    assert score_module.plain_csv(["1", "0", "v1"])
+    assert not score_module.plain_csv(["1", ""])
+
+
 def test_parquet_in_and_out_give_the_same_predictions_as_csv(
     model_dir, loaded_model, records_csv, tmp_path
 ):

@@ -14,6 +14,7 @@ TEXT_CELLS = [
     "", " ", "0", "-0", "+3", " 42 ", "\t7", "007", "4.0", "4.", ".5", "1e1", "1E-2",
     "12.5", "1_0", "0x10", "nan", "NaN", "inf", "-Infinity", "1e400", "forty", "٤٢",
     "9" * 15, "9" * 16, "9" * 19, "9" * 25, "-" + "9" * 20, "Private", "none", "null",
+    "NA", " NA ", "?", "-1", "181.0", "7.000", "7.5e0", "1e3", "2.5", " 1 ",
 ]  # fmt: skip
 # Typed values (Parquet): each Arrow type the core may meet.
 TYPED = [
@@ -121,16 +122,51 @@ def test_column_problems_clears_ordinary_valid_values_without_the_slow_path(
         ("forty", True, "forty"),
         ("42", False, "42"),
         ("Private", False, "Private"),
+        (" Private ", False, "Private"),
+        ("181.0", True, 181.0),
+        ("NA", True, None),
+        (" NA ", False, None),
+        ("?", False, "?"),
     ],
 )
 def test_cells_become_the_json_values_a_client_would_send(text, numeric, value):
     rule = (
-        FeatureRule("n", "integer", minimum=0, maximum=1)
+        FeatureRule("n", "integer", minimum=0, maximum=1, missing=("", "NA"))
         if numeric
-        else FeatureRule("c", "category", categories=("a",))
+        else FeatureRule("c", "category", categories=("a",), missing=("", "NA"))
     )
     got = rule.from_text(text)
     assert got == value and type(got) is type(value)
+
+
+def test_an_integer_feature_takes_a_whole_number_written_with_a_zero_fraction():
+    rule = FeatureRule("n", "integer", minimum=0, maximum=200)
+    assert rule.error(rule.from_text("181.0")) is None
+    assert rule.load(rule.from_text("181.0")) == 181
+    assert type(rule.load(181.0)) is int
+    assert rule.error(181.5) == "Not a valid integer."
+    column = pa.array([181.0, 181.5, 250.0, None])
+    assert rule.column_problems(column).tolist() == [False, True, True, True]
+
+
+def test_a_category_of_codes_takes_the_number_whose_text_is_a_code():
+    rule = FeatureRule("k", "category", categories=("0", "1", "2.5", "01", "1.0"))
+    assert [rule.load(v) for v in (0, 1, 2.5, 1.0)] == ["0", "1", "2.5", "1.0"]
+    assert all(rule.error(v) is None for v in (0, 1, 2.5, 1.0))
+    assert rule.error(3) == rule.choices_message
+    assert rule.error(True) == "Not a valid string."
+    assert rule.number_codes == (0, 1, 2.5, 1.0)  # "01" is text only
+    assert not rule.accepts(1)  # the quick path leaves the conversion to `load`
+
+
+def test_a_parquet_column_of_codes_is_scored_as_the_api_takes_them(loaded_model):
+    rule = FeatureRule("k", "category", categories=("0", "1"), nullable=True)
+    scorer = ColumnarScorer(loaded_model)
+    scorer.rules = (rule,)
+    column = pa.array([0, 1, 2, None], pa.int64())
+    columns, problems = scorer.check(pa.record_batch([column], ["k"]))
+    assert problems == [(2, "k", rule.choices_message)]
+    assert list(columns["k"][[0, 1, 3]]) == ["0", "1", None]
 
 
 SYNTHETIC = (
@@ -146,6 +182,17 @@ SYNTHETIC = (
         FeatureRule("c", "category", categories=("a", "B c"), nullable=nullable)
         for nullable in (False, True)
     ]
+    # The training set's own missing markers, a number among them.
+    + [
+        FeatureRule("m", "integer", minimum=-5, maximum=10, missing=("", "NA", "-1")),
+        FeatureRule(
+            "k",
+            "category",
+            categories=("0", "1", "2.5", "?"),
+            nullable=True,
+            missing=("", "NA"),
+        ),
+    ]
 )
 
 
@@ -153,7 +200,7 @@ SYNTHETIC = (
 def test_every_kind_of_rule_nullable_or_not_refuses_what_the_api_refuses(
     loaded_model, rule
 ):
-    cells = TEXT_CELLS + ["a", "B c", "b c", "10", "11", "-5", "0.5", "1e6"]
+    cells = TEXT_CELLS + ["a", "B c", "b c", "10", "11", "-5", "0.5", "1e6", " a"]
     scorer = ColumnarScorer(loaded_model)
     scorer.rules = (rule,)
     for column in (pa.array(cells), pa.array(cells + [None])):

@@ -101,9 +101,9 @@ class FullDisk:
     target: Path
     real = pcsv.CSVWriter
 
-    def __init__(self, sink, schema) -> None:
+    def __init__(self, sink, schema, **options) -> None:
         self.full = Path(sink).name.startswith(f".{self.target.name}.")
-        self.writer = self.real(sink, schema)
+        self.writer = self.real(sink, schema, **options)
 
     def write_batch(self, batch) -> None:
         if self.full:

@@ -3,12 +3,16 @@ serves and passes smoke_test.py.
 
 The README's steps: put a CSV (header row, an integer 0/1 target) in the repo, point
 `data.source` at it, describe the columns under `features:` (and say what is predicted
-under `project:`). Nothing else changes.
+under `project:`). Nothing else changes. The CSV is real data as it comes: `NA` for
+missing (listed in `data.missing`), whole numbers written `12.0` in an integer column, a
+category of numeric codes.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -28,15 +32,20 @@ def unseen_csv(rows: int = 600) -> str:
     tenure = rng.integers(0, 40, rows)
     load = rng.normal(50.0, 15.0, rows).round(2)
     plan = rng.choice(["basic", "plus", "pro", "max"], rows)
-    region = rng.choice(["north", "south", "east", ""], rows)
+    region = rng.choice(["north", "south", "east", "", "NA"], rows)
+    zone = rng.choice([0, 1, 2], rows)
     score = 0.08 * tenure - 0.05 * (load - 50) + (plan == "pro") * 1.5 - 1.0
     churned = (score + rng.normal(0, 1, rows) < 0).astype(int)
     df = pd.DataFrame(
         {
-            "tenure_months": tenure,
+            # Every third whole number written as an export tool does: 12.0.
+            "tenure_months": [
+                f"{t}.0" if i % 3 else str(t) for i, t in enumerate(tenure)
+            ],
             "weekly_load": load,
             "plan": plan,
             "region": region,
+            "zone": zone,
             "churned": churned,
         }
     )
@@ -45,7 +54,12 @@ def unseen_csv(rows: int = 600) -> str:
 
 PARAMS = {
     "project": {"name": "churn-demo", "description": "whether a subscriber churns"},
-    "data": {"source": "mine/subscribers.csv", "test_size": 0.3, "seed": 1},
+    "data": {
+        "source": "mine/subscribers.csv",
+        "test_size": 0.3,
+        "seed": 1,
+        "missing": ["", "NA"],
+    },
     "features": {
         "target": "churned",
         "positive_label": 1,
@@ -53,7 +67,7 @@ PARAMS = {
             "tenure_months": {"type": "integer", "min": 0, "max": 600},
             "weekly_load": {"type": "number", "min": -100, "max": 200},
         },
-        "categorical": ["plan", "region"],
+        "categorical": ["plan", "region", "zone"],
     },
     # Slices and the audit name this data's columns (clean refuses any it lacks).
     "evaluate": {
@@ -110,14 +124,150 @@ def test_the_model_speaks_the_new_data_sets_words(own_project):
     assert welcome.startswith("churn-demo: predicts whether a subscriber churns")
     spec = client.get("/openapi.json").get_json()
     fields = spec["components"]["schemas"]["Record"]["properties"]
-    assert set(fields) == {"tenure_months", "weekly_load", "plan", "region"}
+    assert set(fields) == {"tenure_months", "weekly_load", "plan", "region", "zone"}
     assert fields["weekly_load"]["type"] == "number"
+    # Codes that look like numbers: the doc says a string or a number is taken.
+    assert fields["zone"]["anyOf"] == [{"type": "string"}, {"type": "number"}]
+    assert {"0", "1", "2", 0, 1, 2} <= set(fields["zone"]["enum"])
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "churn_demo_http_requests_total" in metrics
     r = client.post(
         "/predict", json={**model.metadata.examples.positive.record, "plan": "gold"}
     )
     assert r.status_code == 422 and "plan" in r.get_json()["errors"]["json"]
+
+
+def test_the_bundle_records_the_training_sets_missing_markers(own_project):
+    from bundle.store import load_bundle
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    assert model.metadata.missing == ("", "NA")
+    region = next(r for r in model.features if r.name == "region")
+    assert "NA" not in region.categories and region.nullable
+    assert region.from_text("NA") is None
+
+
+def test_training_reads_a_processed_cell_as_the_batch_reader_does(own_project):
+    import io
+
+    from bundle.rules import FeatureRule
+    from training.features import read_processed
+
+    _, own = own_project
+    spec = Params.from_dict(own).features
+    text = (
+        "tenure_months,weekly_load,plan,region,zone,churned\n"
+        "181.0,50,NA,null,1,0\n"
+        "7,1e1,basic,,2,1\n"
+    )
+    df = read_processed(io.StringIO(text), spec)
+    # Only an empty cell is missing here: "NA" and "null" are text, as for the reader.
+    assert df["plan"].tolist() == ["NA", "basic"]
+    assert df["region"].iloc[0] == "null" and pd.isna(df["region"].iloc[1])
+    assert df["tenure_months"].tolist() == [181.0, 7.0]
+    assert df["weekly_load"].tolist() == [50.0, 10.0]
+    reader = FeatureRule("plan", "category", categories=("NA",), missing=("",))
+    assert (reader.from_text("NA"), reader.from_text("")) == ("NA", None)
+
+
+def test_a_bundle_from_before_the_markers_loads_reading_only_an_empty_cell_as_missing(
+    own_project, tmp_path
+):
+    import shutil
+
+    from bundle.format import METADATA_FILE, BundleError
+    from bundle.store import load_bundle
+
+    paths, _ = own_project
+    old = shutil.copytree(paths.model_dir, tmp_path / "old")
+    meta = json.loads((old / METADATA_FILE).read_text())
+    del meta["missing"]
+    (old / METADATA_FILE).write_text(json.dumps(meta))
+    model = load_bundle(old)
+    assert model.metadata.missing == ("",)
+    region = next(r for r in model.features if r.name == "region")
+    assert (region.from_text(""), region.from_text("NA")) == (None, "NA")
+    (old / METADATA_FILE).write_text(json.dumps({**meta, "missing": "NA"}))
+    with pytest.raises(BundleError, match="missing must be a list of texts"):
+        load_bundle(old)
+
+
+@pytest.mark.parametrize("split", ["source", "train"])
+def test_the_training_data_itself_batch_scores_with_no_rejected_row(
+    own_project, tmp_path, split
+):
+    from batch.score import main
+
+    paths, _ = own_project
+    source = paths.raw / "data.csv" if split == "source" else paths.split("train")
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    args = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main(args + ["--errors", str(errors)]) == 0
+    assert errors.read_text().strip().count("\n") == 0  # the header line only
+    scored = pd.read_csv(out)
+    assert (
+        len(scored) == len(pd.read_csv(source)) and scored["prediction"].notna().all()
+    )
+
+
+def test_a_row_of_the_source_csv_posted_as_json_is_scored(own_project):
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    client = create_app(
+        {"TESTING": True}, model=model, settings=Settings()
+    ).test_client()
+    with open(paths.raw / "data.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # The CSV's own row as a client would write it: numbers as JSON numbers (12.0 for
+    # an integer, 1 for a zone code), a missing cell as null.
+    row = next(r for r in rows if r["tenure_months"].endswith(".0") and r["region"])
+    names = set(model.metadata.feature_names)
+    record = {
+        k: None if v in ("", "NA") else json.loads(v) if v[0].isdigit() else v
+        for k, v in row.items()
+        if k in names
+    }
+    assert type(record["zone"]) is int and type(record["tenure_months"]) is float
+    r = client.post("/predict", json=record)
+    assert r.status_code == 200, r.get_json()
+    # Where the CSV says NA, the JSON says null.
+    r = client.post("/predict", json={**record, "region": None})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_an_integer_target_is_labelled_alike_by_the_api_and_the_batch_files(
+    own_project, tmp_path
+):
+    import pyarrow.parquet as pq
+
+    from batch.score import main
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    paths, _ = own_project
+    model = load_bundle(paths.model_dir)
+    record = model.metadata.examples.positive.record
+    client = create_app(
+        {"TESTING": True}, model=model, settings=Settings()
+    ).test_client()
+    answer = client.post("/predict", json=record).get_json()["prediction"]
+    assert answer == "1"  # the target's value as text, as the CSV has it
+    source = tmp_path / "one.csv"
+    pd.DataFrame([record]).to_csv(source, index=False)
+    args = [str(source), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main([args[0], str(tmp_path / "out.csv"), *args[1:]]) == 0
+    assert main([args[0], str(tmp_path / "out.parquet"), *args[1:]]) == 0
+    line = (tmp_path / "out.csv").read_text().splitlines()[1]
+    assert line.split(",")[:2] == ["1", answer]  # 1, not "1"
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert str(table.schema.field("prediction").type) == "string"
+    assert table.column("prediction").to_pylist() == [answer]
 
 
 @pytest.mark.slow

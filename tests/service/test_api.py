@@ -186,10 +186,14 @@ def wrong_values(roles: Roles) -> list[tuple[str, object, str]]:
             (name, False, "Not a valid number."),
         ]
     if roles.category:
+        name, rule = roles.category.name, roles.category
         cases += [
-            (roles.category.name, None, "Field may not be null."),
-            (roles.category.name, 1, "Not a valid string."),
+            (name, None, "Field may not be null."),
+            (name, True, "Not a valid string."),
+            (name, [rule.categories[0]], "Not a valid string."),
         ]
+        if "-1" not in rule.categories:  # a number is a code, but not one of these
+            cases += [(name, -1, rule.choices_message)]
     return cases
 
 
@@ -200,6 +204,20 @@ def test_wrong_values_are_422_with_the_field_message(client, example_record, rol
         r = client.post("/predict", json={**example_record, field: value})
         assert r.status_code == 422, (field, value)
         assert errors_of(r) == {field: [message]}, (field, value)
+
+
+def test_a_whole_number_written_with_a_zero_fraction_is_taken_as_the_integer(
+    client, example_record, roles
+):
+    if roles.integer is None:
+        pytest.skip("the model has no integer feature")
+    name = roles.integer.name
+    whole = client.post("/predict", json=example_record).get_json()
+    r = client.post(
+        "/predict", json={**example_record, name: example_record[name] * 1.0}
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == whole
 
 
 def test_malformed_json_is_400(client):

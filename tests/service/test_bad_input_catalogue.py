@@ -142,7 +142,12 @@ CATALOGUE = [
     Case("float for an integer", 422, INVALID_FIELDS,
          record_with(integer=lambda r: r.minimum + 0.5),
          errors=field_errors({"integer": const(["Not a valid integer."])})),
-    Case("number for a category", 422, INVALID_FIELDS, record_with(category=const(1)),
+    # A number may be a code ("1"), so one that is none of the codes gets the choices.
+    Case("number for a category", 422, INVALID_FIELDS,
+         record_with(category=const(-1.5)),
+         errors=field_errors({"category": lambda rule: [rule.choices_message]})),
+    Case("boolean for a category", 422, INVALID_FIELDS,
+         record_with(category=const(True)),
          errors=field_errors({"category": const(["Not a valid string."])})),
     Case("boolean for a number", 422, INVALID_FIELDS, record_with(numeric=const(True)),
          errors=lambda e, ctx: list(e["json"]) == [ctx.field("numeric").name]),

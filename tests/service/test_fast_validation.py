@@ -26,17 +26,19 @@ LIMIT = 3
 RATIO = FeatureRule("ratio", "number", minimum=0, maximum=1.5)
 # And a nullable category, so that path is covered whatever the data set.
 SHADE = FeatureRule("shade", "category", categories=("dark", "light"), nullable=True)
+# And codes that look like numbers, which a client may send as JSON numbers.
+CODE = FeatureRule("code", "category", categories=("0", "1", "2.5", "01"))
 
 
 @pytest.fixture(scope="module")
 def features(loaded_model) -> list[FeatureRule]:
-    return list(loaded_model.features) + [RATIO, SHADE]
+    return list(loaded_model.features) + [RATIO, SHADE, CODE]
 
 
 @pytest.fixture(scope="module")
 def valid_record(loaded_model) -> dict:
     record = loaded_model.metadata.examples.positive.record
-    return {**record, "ratio": 0.5, "shade": "dark"}
+    return {**record, "ratio": 0.5, "shade": "dark", "code": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +82,26 @@ def test_quick_check_loads_a_whole_number_ratio_as_a_float_like_the_schema(
     assert_same(schemas[0], schemas[1], record)
 
 
+def test_a_code_sent_as_a_number_loads_as_its_text_on_both_paths(valid_record, schemas):
+    for value, text in ((1, "1"), (2.5, "2.5"), ("01", "01")):
+        record = {**valid_record, "code": value}
+        assert outcome(schemas[0], record)[1]["code"] == text
+        assert_same(schemas[0], schemas[1], record)
+    assert outcome(schemas[0], {**valid_record, "code": 3})[0] == "error"
+
+
+def test_a_whole_float_for_an_integer_loads_as_an_int_on_both_paths(
+    features, valid_record, schemas
+):
+    integer = Roles.of(features).integer
+    if integer is None:
+        pytest.skip("the model has no integer feature")
+    record = {**valid_record, integer.name: float(integer.minimum)}
+    loaded = outcome(schemas[0], record)[1][integer.name]
+    assert loaded == integer.minimum and type(loaded) is int
+    assert_same(schemas[0], schemas[1], record)
+
+
 def edits(features: list[FeatureRule]) -> list[tuple[str, object]]:
     """(field, value) edge cases for each kind of rule the features have."""
     roles = Roles.of(features)
@@ -96,6 +118,14 @@ def edits(features: list[FeatureRule]) -> list[tuple[str, object]]:
         ("shade", None),
         ("shade", "Dark"),
         ("shade", b"dark"),
+        ("code", 1),
+        ("code", 0),
+        ("code", 1.0),
+        ("code", 2.5),
+        ("code", 3),
+        ("code", True),
+        ("code", math.nan),
+        ("code", 10**5000),
     ]
     if roles.integer:
         name, low, high = (
@@ -106,6 +136,7 @@ def edits(features: list[FeatureRule]) -> list[tuple[str, object]]:
         found += [(name, low), (name, high), (name, low - 1), (name, high + 1)]
         found += [(name, True), (name, str(low)), (name, float(low))]
         found += [(name, low + 0.5), (name, None), (name, 10**400)]
+        found += [(name, float(high)), (name, high + 1.0), (name, math.inf)]
     if roles.category:
         name, first = roles.category.name, roles.category.categories[0]
         found += [(name, None), (name, "Nope"), (name, ""), (name, 3), (name, [first])]
@@ -171,12 +202,13 @@ def valid_values(rule: FeatureRule):
     """Values the schema accepts for one feature."""
     if rule.numeric:
         low, high = rule.minimum, rule.maximum
-        if rule.kind == "integer":
-            return st.integers(int(low), int(high))
+        if rule.kind == "integer":  # 181 or 181.0
+            whole = st.integers(int(low), int(high))
+            return st.one_of(whole, whole.map(float))
         whole = st.integers(math.ceil(low), math.floor(high))
         return st.one_of(whole, st.floats(low, high))
-    allowed = list(rule.categories) + ([None] if rule.nullable else [])
-    return st.sampled_from(allowed)
+    allowed = list(rule.categories) + list(rule.number_codes)
+    return st.sampled_from(allowed + ([None] if rule.nullable else []))
 
 
 JUNK = st.one_of(

@@ -20,11 +20,12 @@ SETTINGS = settings(
 
 def valid_value(rule) -> st.SearchStrategy:
     """Any value the contract accepts for one feature."""
-    if rule.kind == "integer":
-        return st.integers(int(rule.minimum), int(rule.maximum))
+    if rule.kind == "integer":  # 181, or 181.0 as a CSV export writes it
+        whole = st.integers(int(rule.minimum), int(rule.maximum))
+        return st.one_of(whole, whole.map(float))
     if rule.kind == "number":
         return st.floats(rule.minimum, rule.maximum, allow_nan=False)
-    values = st.sampled_from(rule.categories)
+    values = st.sampled_from(rule.categories + rule.number_codes)
     return st.one_of(values, st.none()) if rule.nullable else values
 
 
@@ -40,10 +41,14 @@ def invalid_value(rule) -> st.SearchStrategy:
             st.integers(max_value=int(rule.minimum) - 1),
             st.integers(min_value=int(rule.maximum) + 1),
         )
-        as_text = st.integers(int(rule.minimum), int(rule.maximum)).map(str)
+        inside = st.integers(int(rule.minimum), int(rule.maximum))
+        as_text = inside.map(str)
+        if rule.kind == "integer":  # a fraction: 181.5 is no integer
+            as_text = st.one_of(as_text, inside.map(lambda n: n + 0.5))
         return st.one_of(wrong_type, out_of_range, as_text, st.none())
     unknown = st.text(max_size=30).filter(lambda s: s not in rule.categories)
-    bad = st.one_of(wrong_type, unknown, st.integers())
+    not_a_code = st.integers().filter(lambda n: str(n) not in rule.categories)
+    bad = st.one_of(wrong_type, unknown, not_a_code)
     return bad if rule.nullable else st.one_of(bad, st.none())
 
 

@@ -2,8 +2,10 @@
 
 `data.source` is its path (relative to the project root); `data.test_size` and `data.seed`
 make a stratified split (their defaults: training/params.py); `data.missing` lists the
-cell texts that mean "missing" (default: an empty cell and "?"); `data.delimiter` is the
-character between fields ("," by default, ";" for a semicolon CSV, "auto" to detect it).
+cell texts that mean "missing" (default: an empty cell and "?"; the bundle records
+them, so the API's batch reader and Spark read the same cells as missing);
+`data.delimiter` is the character between fields ("," by default, ";" for a
+semicolon CSV, "auto" to detect it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import csv
 
 import pandas as pd
 
-from training.clean import MISSING_MARKERS, drop_overlap, finish, split, strip_cells
+from training.clean import drop_overlap, finish, missing_markers, split, strip_cells
 from training.config import ConfigError, Paths
 from training.fetch import copy_source
 from training.params import AUTO_DELIMITER, DATA_DEFAULTS
@@ -85,7 +87,6 @@ def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
     delimiter = data.get("delimiter", DATA_DEFAULTS["delimiter"])
     check_delimiter(paths.raw / RAW_NAME, delimiter)
     raw = read(paths.raw / RAW_NAME, delimiter)
-    markers = tuple(data.get("missing", MISSING_MARKERS))
-    df = finish(strip_cells(raw, markers), target)
+    df = finish(strip_cells(raw, missing_markers(data)), target)
     train, test = split(df, target, data["test_size"], data["seed"])
     return {"train": drop_overlap(train, test, target), "test": test}
