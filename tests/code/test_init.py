@@ -286,7 +286,7 @@ def make_init(*args) -> subprocess.CompletedProcess:
 
     make = required("make", shutil.which("make"))
     return subprocess.run(
-        [make, "-s", "-C", str(ROOT), "STAMP=", "init", *args],
+        [make, "-s", "-C", str(ROOT), "STAMP=", "RUN_STAMP=", "init", *args],
         capture_output=True,
         text=True,
         timeout=120,
