@@ -231,7 +231,17 @@ def test_the_stages_train_on_what_init_wrote(tmp_path):
     assert paths.pipeline.is_file() and paths.cv_results.is_file()
 
 
-PROJECT_FILES = ("training", "bundle", "examples", "dvc.yaml")
+def project_files() -> list[str]:
+    """dvc.yaml and the top folders of the code its stages depend on (deps, not outs)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()
+    outs = {
+        out if isinstance(out, str) else next(iter(out))
+        for stage in stages
+        for key in ("outs", "metrics", "plots")
+        for out in stage.get(key, [])
+    }
+    deps = {dep for stage in stages for dep in stage["deps"] if dep not in outs}
+    return sorted({dep.split("/")[0] for dep in deps}) + ["dvc.yaml"]
 
 
 def dvc(root, *args) -> str:
@@ -254,7 +264,7 @@ def dvc(root, *args) -> str:
 
 @pytest.mark.slow
 def test_an_edited_csv_reruns_fetch_and_clean_under_dvc(tmp_path):
-    for name in PROJECT_FILES:
+    for name in project_files():
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, tmp_path / name)
     params, _ = initialised(tmp_path)
