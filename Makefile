@@ -89,7 +89,7 @@ endef
 
 # The venv's lock first, then the others constrained by it, so a package shared by two
 # locks has one version. Except with dvc-s3: its aiobotocore pins a botocore older than
-# boto3's (deploy tools), so pull-s3 follows pull-none (tests/code/test_locks.py).
+# boto3's (deploy tools), so pull-s3 follows pull-none (tests/project/test_locks.py).
 # HEROKU_DVC_REMOTE: the DVC plugin a dyno pulls with (s3 | gs | azure | none); set it on
 # this line, then make lock, so requirements.txt is requirements/pull-<kind>.txt again.
 HEROKU_DVC_REMOTE ?= none

@@ -4,7 +4,7 @@ the platform (DYNO, RENDER) and the model pull at boot (deploy/model_pull.py).
 Built by the same machinery as the app's `Settings` (bundle/settings.py). `SETTINGS` is
 the one list of every setting, the app's then the server's: `.env.example` and
 docs/configuration.md's table are generated from it (`python -m deploy.settings`) and
-checked against it by tests/code/test_settings.py.
+checked against it by tests/deploy/test_settings.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 monitoring and capture); the server's own settings (gunicorn, platform, model pull) are
 `ServerSettings` in deploy/settings.py, built by the same machinery (bundle/settings.py).
 `python -m deploy.settings` writes `.env.example` and prints docs/configuration.md's table
-from both; tests/code/test_settings.py checks them. Nothing here runs at import time;
+from both; tests/deploy/test_settings.py checks them. Nothing here runs at import time;
 `Settings.from_env()` is called by the start sequence (deploy/serve.py) or the app
 factory.
 """

@@ -24,6 +24,12 @@ def configured_params(config) -> dict:
     return load_params(config.getoption("--params"))
 
 
+def proves_a_deploy_target(item) -> bool:
+    """A test of tests/deploy/ proves a target, unless its module says it tests plain code."""
+    module = getattr(item, "module", None)
+    return "tests/deploy/" in item.nodeid and getattr(module, "PLATFORM", True)
+
+
 def pytest_collection_modifyitems(config, items):
     name = load(config.getoption("--params")).features.name
     for item in items:
@@ -31,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.needs_model)
         if "tests/data/" in item.nodeid:
             item.add_marker(pytest.mark.needs_data)
-        if "tests/deploy/" in item.nodeid:
+        if proves_a_deploy_target(item):
             item.add_marker(pytest.mark.platform)
         for mark in item.iter_markers("dataset"):
             if name not in mark.args:

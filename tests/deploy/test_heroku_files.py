@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,8 +51,19 @@ def test_every_file_naming_the_python_version_names_the_same_one():
     assert re.fullmatch(r"3\.\d+", versions[".python-version"])
 
 
-def test_the_procfile_web_process_is_the_one_server_command():
-    assert procfile_web() == ["python", "-m", "deploy.serve"]
+def test_the_procfile_web_process_runs_the_server_start_sequence_on_the_dyno_port():
+    # The dyno's python is the slug's, first on PATH; a PORT it cannot bind is refused
+    # by the start sequence's first step, in one line, before anything listens.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "DYNO": "web.1", "PORT": "http"}
+    done = subprocess.run(
+        procfile_web(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines() == [
+        "model-service: refusing to start: PORT='http' is not valid: "
+        "invalid literal for int() with base 10: 'http'"
+    ]
 
 
 # The Dockerfile's command, user, health check and build context: tests/deploy/

@@ -96,14 +96,30 @@ def k8s_container() -> dict:
     return container
 
 
+def served_paths() -> set[str]:
+    """The routes of the app the server builds (no model needed to list them)."""
+    from service import create_app
+    from service.settings import Settings
+
+    return {
+        r.rule for r in create_app(settings=Settings.from_env({})).url_map.iter_rules()
+    }
+
+
 def task_container() -> dict:
     settings = spec.DeploySettings.from_env(AWS_ENV)
     (container,) = spec.task_definition(settings, "image:tag")["containerDefinitions"]
     return container
 
 
-def test_the_procfile_runs_the_one_server_command():
-    assert procfile_web() == ["python", "-m", "deploy.serve"]
+def test_make_serve_runs_the_procfile_s_command_with_the_project_s_python():
+    out = subprocess.run(
+        ["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    # The recipe's last line: HOST=... PORT=... <venv>/bin/python -m deploy.serve
+    command = [w for w in shlex.split(out.splitlines()[-1]) if "=" not in w]
+    assert (ROOT / command[0]).parent == BIN
+    assert [Path(command[0]).name, *command[1:]] == procfile_web()
 
 
 def test_every_target_runs_the_procfile_s_command():
@@ -147,6 +163,7 @@ def test_every_target_checks_the_same_health_path():
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         paths[f"k8s {probe}"] = container[probe]["httpGet"]["path"]
     assert set(paths.values()) == {HEALTH}, paths
+    assert HEALTH in served_paths(), f"{HEALTH} is no route of the app"
     assert HEALTH in task_container()["healthCheck"]["command"][-1]
     for stage, instructions in final_stages().items():
         (check,) = [a for w, a in instructions if w == "HEALTHCHECK"]
@@ -235,14 +252,12 @@ def test_render_keeps_credentials_out_of_the_blueprint_and_pulls_the_model():
     for secret in ("DVC_REMOTE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert env[secret] == {"key": secret, "sync": False}
     assert env["PULL_MODEL"]["value"] == "1"
+    # The build installs one hashed lock holding the server and the pull from S3.
     build = shlex.split(render_service()["buildCommand"])
-    assert build == [
-        "pip",
-        "install",
-        "--require-hashes",
-        "-r",
-        "requirements/pull-s3.txt",
-    ]
+    assert build[:2] == ["pip", "install"] and "--require-hashes" in build
+    lock = (ROOT / build[build.index("-r") + 1]).read_text()
+    pinned = set(re.findall(r"^([A-Za-z0-9_.-]+)==", lock, re.M))
+    assert {"gunicorn", "dvc-s3"} <= pinned, pinned
 
 
 def test_on_render_the_server_binds_all_interfaces_on_render_s_port():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -53,7 +54,12 @@ def test_ci_runs_on_push_and_pull_request(ci):
 def test_ci_runs_make_ci_the_same_entry_as_the_ci_script_with_the_audit_required(ci):
     job = ci["jobs"]["test"]
     step = next(s for s in job["steps"] if "make ci" in s.get("run", ""))
-    assert step["env"] == {"CI": "true", "AUDIT": "required"}
+    # With the step's environment, an audit that cannot run fails CI, and so does a skip
+    # (testkit/markers.py, testkit/tools.py read CI).
+    env = {**os.environ, **{k: str(v) for k, v in step["env"].items()}}
+    out = make_ci(ROOT, "AUDIT_PROBE=echo no route to host; false", env=env)
+    assert out.returncode != 0 and "AUDIT=required" in out.stderr, out.stderr
+    assert step["env"].get("CI"), "the step must set CI itself"
     assert "make install" in runs(job)
     commands = {line.strip() for line in runs(job).splitlines()} - {"make install", ""}
     assert commands == {"make ci"}
@@ -63,11 +69,12 @@ def test_ci_runs_make_ci_the_same_entry_as_the_ci_script_with_the_audit_required
     assert setup["with"]["cache"] == "pip"
 
 
-def make_ci(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def make_ci(cwd: Path, *args: str, env=None) -> subprocess.CompletedProcess:
     """`make -n ci`: recipes printed, not run, except the lines that call make or decide."""
     return subprocess.run(
         ["make", "--no-print-directory", "-n", "ci", *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

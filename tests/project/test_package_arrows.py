@@ -1,4 +1,4 @@
-"""What the import contract (tests/code/test_import_contract.py) cannot see: the project
+"""What the import contract (tests/project/test_import_contract.py) cannot see: the project
 root and the configuration error are defined once, in `bundle/`; the training modules
 import each other without a cycle."""
 
