@@ -56,6 +56,9 @@ def test_hist_gradient_boosting_is_a_candidate_params_can_choose(sampled, typed)
     assert pipeline[-1].n_iter_ == 30
     best = max(rows, key=lambda r: r["roc_auc_mean"])["candidate"]
     assert best == "hist"
+    # the fitted file (skops, allow-listed types only) holds it
+    again = fitted.loads(fitted.dumps(pipeline), "the hist pipeline")
+    assert np.array_equal(again.predict_proba(X), pipeline.predict_proba(X))
 
 
 def test_fit_prints_a_progress_line_per_candidate_fold_and_the_refit(
