@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from training.config import ROOT, load_params
 
 STAGES = ("fetch", "clean", "fit", "export")
 NUMERIC, CATEGORICAL = 12, 7
+ERROR_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
 
 
 def synthetic_frame(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -133,7 +135,8 @@ def measured(stage: str, root: Path) -> dict:
         err_lines.append(line.rstrip())
     proc.wait()
     watcher.join()
-    last = next((x for x in reversed(err_lines) if x.strip()), "exit status")
+    errors = [x.strip() for x in err_lines if ERROR_LINE.match(x.strip())]
+    last = (errors or [f"exit status {proc.returncode}"])[-1]
     return {
         "seconds": time.perf_counter() - start,
         "peak_mb": peak[0] / 1024,
