@@ -15,8 +15,13 @@ import zipfile
 from typing import Any
 
 # Types skops does not trust by default that our fitted Pipelines legitimately hold (the
-# tree ensembles' Tree and numpy dtypes). Anything else in a file is refused.
-TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree")
+# tree ensembles' Tree, HistGradientBoosting's TreePredictor: arrays of nodes, and numpy
+# dtypes). Anything else in a file is refused.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
 SCHEMA = "schema.json"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 _ID_FILE = re.compile(r"^(\d+)(\.\w+)$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -14,8 +15,9 @@ from bundle.store import load_bundle
 from training import fitted, publish
 from training.export import export
 from training.features import read_processed, split_xy
-from training.fit import fit, select
+from training.fit import cross_validate_candidates, fit, select, select_and_fit
 from training.onnx_export import ParityError, check_parity
+from training.params import Candidate
 
 
 def test_select_takes_the_best_mean_and_the_lowest_brier():
@@ -39,6 +41,63 @@ def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained):
             assert row[f"{metric}_std"] >= 0.0
     best = max(cv["rows"], key=lambda r: r["roc_auc_mean"])["candidate"]
     assert cv["selected"] == best
+
+
+def test_hist_gradient_boosting_is_a_candidate_params_can_choose(sampled, typed):
+    spec = typed.features
+    X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
+    candidates = {
+        "tiny_logistic": Candidate("logistic_regression", {"max_iter": 1}),
+        "hist": Candidate("hist_gradient_boosting", {"max_iter": 30}),
+    }
+    tp = dataclasses.replace(typed.train, candidates=candidates, cv_folds=2)
+    chosen, pipeline, rows = select_and_fit(spec, tp, X, y)
+    assert chosen == "hist"
+    assert type(pipeline[-1]).__name__ == "HistGradientBoostingClassifier"
+    assert pipeline[-1].n_iter_ == 30
+    best = max(rows, key=lambda r: r["roc_auc_mean"])["candidate"]
+    assert best == "hist"
+    # the fitted file (skops, allow-listed types only) holds it
+    again = fitted.loads(fitted.dumps(pipeline), "the hist pipeline")
+    assert np.array_equal(again.predict_proba(X), pipeline.predict_proba(X))
+
+
+def test_fit_prints_a_progress_line_per_candidate_fold_and_the_refit(
+    sampled, typed, capsys
+):
+    spec = typed.features
+    X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
+    candidates = {"lr": Candidate("logistic_regression", {"max_iter": 200})}
+    tp = dataclasses.replace(typed.train, candidates=candidates, cv_folds=3)
+    select_and_fit(spec, tp, X, y)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("fit: ")]
+    metric = tp.selection_metric
+    assert [line.split(f" {metric}=")[0] for line in lines[:3]] == [
+        f"fit: lr fold {k}/3" for k in (1, 2, 3)
+    ]
+    assert all(line.endswith(" s)") for line in lines)
+    assert lines[3].startswith(f"fit: refit lr on {len(y)} rows (")
+    assert len(lines) == 4
+
+
+def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
+    """The progress loop changes nothing: same folds, same scorers, same numbers."""
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    from training.fit import CV_SCORING, build_pipeline
+
+    spec = typed.features
+    X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
+    cand = Candidate("hist_gradient_boosting", {"max_iter": 20})
+    (row,) = cross_validate_candidates({"h": cand}, spec, X, y, 3, 7)
+    pipe = build_pipeline(spec, cand.estimator, cand.params, 7)
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=7)
+    ref = cross_validate(pipe, X, y, cv=cv, scoring=CV_SCORING)
+    for metric in CV_SCORING:
+        values = ref[f"test_{metric}"] * (-1 if metric == "brier" else 1)
+        assert row[f"{metric}_mean"] == pytest.approx(np.mean(values), abs=1e-12)
+        assert row[f"{metric}_std"] == pytest.approx(np.std(values), abs=1e-12)
 
 
 def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, typed):
@@ -216,3 +275,26 @@ def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestco
         )
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_the_fit_stage_lets_idle_openmp_threads_sleep_unless_told_otherwise():
+    """Spinning OpenMP threads made HistGradientBoosting 10x slower on a busy machine."""
+    import os
+    import subprocess
+    import sys
+
+    from training.config import ROOT
+
+    script = "import os, training.fit; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for given, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if given is None else {**env, "OMP_WAIT_POLICY": given}
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == expected
