@@ -31,9 +31,9 @@ def tiny_params(params: dict) -> dict:
             "estimator": "logistic_regression",
             "params": {"C": 1.0, "max_iter": 500},
         },
-        "gradient_boosting": {
-            "estimator": "gradient_boosting",
-            "params": {"n_estimators": 30, "max_depth": 3},
+        "hist_gradient_boosting": {
+            "estimator": "hist_gradient_boosting",
+            "params": {"max_iter": 30, "max_leaf_nodes": 8, "early_stopping": False},
         },
     }
     source = params["data"].get("source")

@@ -36,9 +36,35 @@ def canonical_bytes(onx) -> bytes:
     return onx.SerializeToString()
 
 
+def mend_hist_gradient_boosting_converter() -> None:
+    """skl2onnx 1.20 writes Python booleans into a HistGradientBoosting tree's
+    `nodes_missing_value_tracks_true`, an ints attribute that onnx 1.23 refuses ("Expected
+    an int, got a boolean"): wrap its attribute builder so they are written as 0 and 1.
+    Called before each conversion; idempotent; nothing to do where the builder is gone.
+    """
+    import skl2onnx.operator_converters.random_forest as converters
+
+    build = getattr(
+        converters, "add_tree_to_attribute_pairs_hist_gradient_boosting", None
+    )
+    if build is None or getattr(build, "mended", False):
+        return
+
+    def as_ints(attr_pairs, *args, **kwargs):
+        build(attr_pairs, *args, **kwargs)
+        key = "nodes_missing_value_tracks_true"
+        if key in attr_pairs:
+            attr_pairs[key] = [int(v) for v in attr_pairs[key]]
+
+    as_ints.mended = True
+    converters.add_tree_to_attribute_pairs_hist_gradient_boosting = as_ints
+
+
 def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     """Convert the whole Pipeline (preprocessing + classifier) to ONNX bytes."""
     from skl2onnx import to_onnx
+
+    mend_hist_gradient_boosting_converter()
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     exported = copy.deepcopy(pipeline)
@@ -99,6 +125,8 @@ def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
 def to_dense_onnx_bytes(pipeline: Pipeline, width: int) -> bytes:
     """The fitted classifier alone, over the [N, width] float matrix, as ONNX bytes."""
     from skl2onnx import to_onnx
+
+    mend_hist_gradient_boosting_converter()
     from skl2onnx.common.data_types import FloatTensorType
 
     classifier = pipeline.steps[-1][1]
