@@ -148,17 +148,28 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_distinct(paths: dict[str, Path | None]) -> None:
-    """OutputError if any two of the named paths (input, output, errors) are one file:
-    writing one would destroy the other."""
+def clashing_pair(paths: dict, clash) -> tuple | None:
+    """The first (name, path, other, other_path) of the named paths, in order, for which
+    `clash(path, other_path)` holds; None when no two clash. Unset (None) paths are left
+    out."""
     given = [(name, path) for name, path in paths.items() if path is not None]
     for i, (name, path) in enumerate(given):
         for other, other_path in given[i + 1 :]:
-            if same_file(path, other_path):
-                raise OutputError(
-                    f"the {name} {path} and the {other} {other_path} are the same file: "
-                    f"give the {other} another name"
-                )
+            if clash(path, other_path):
+                return name, path, other, other_path
+    return None
+
+
+def check_distinct(paths: dict[str, Path | None]) -> None:
+    """OutputError if any two of the named paths (input, output, errors) are one file:
+    writing one would destroy the other."""
+    pair = clashing_pair(paths, same_file)
+    if pair:
+        name, path, other, other_path = pair
+        raise OutputError(
+            f"the {name} {path} and the {other} {other_path} are the same file: "
+            f"give the {other} another name"
+        )
 
 
 def check_writable(path: Path) -> None:

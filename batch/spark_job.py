@@ -30,7 +30,14 @@ from typing import Iterator
 import pyarrow as pa
 
 from batch.columnar import configured_bundle
-from batch.files import FORMATS, InputError, OutputError, format_of, same_file
+from batch.files import (
+    FORMATS,
+    InputError,
+    OutputError,
+    clashing_pair,
+    format_of,
+    same_file,
+)
 from bundle.format import BundleError
 from bundle.paths import ROOT
 from bundle.store import load_bundle
@@ -274,14 +281,13 @@ def overlap(a: str, b: str) -> bool:
 def check_apart(paths: dict[str, str]) -> None:
     """OutputError, before Spark starts, if an output is the input, the other output, or
     inside or around one of them: Spark's overwrite deletes the folder it writes."""
-    given = list(paths.items())
-    for i, (name, path) in enumerate(given):
-        for other, other_path in given[i + 1 :]:
-            if overlap(path, other_path):
-                raise OutputError(
-                    f"the {name} {path} and the {other} {other_path} are one place or "
-                    f"one holds the other: writing the {other} would delete the {name}"
-                )
+    pair = clashing_pair(paths, overlap)
+    if pair:
+        name, path, other, other_path = pair
+        raise OutputError(
+            f"the {name} {path} and the {other} {other_path} are one place or "
+            f"one holds the other: writing the {other} would delete the {name}"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
