@@ -13,14 +13,19 @@ from testkit.slowclients import SlowClients
 pytestmark = pytest.mark.slow
 
 
+def terminate(proc) -> tuple[int, float]:
+    """SIGTERM the server; its exit code and the seconds it took to exit."""
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    return code, time.monotonic() - started
+
+
 def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(model_dir):
     proc, url = start_server(model_dir)
     try:
         wait_healthy(url, proc)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-        seconds = time.monotonic() - started
+        code, seconds = terminate(proc)
     finally:
         stop(proc)
     assert code == 0
@@ -37,10 +42,7 @@ def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
     try:
         workers = wait_workers(proc, 2, timeout=60)
         assert len(workers) == 2
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-        seconds = time.monotonic() - started
+        code, seconds = terminate(proc)
     finally:
         stop(proc)
     print(f"SIGTERM while the workers boot: exit {code} in {seconds:.2f} s")
@@ -57,10 +59,7 @@ def test_a_client_still_sending_its_body_holds_a_stop_no_longer_than_the_grace(
         wait_healthy(url, proc)
         with SlowClients(url, count=2, interval=0.5):
             time.sleep(1.0)  # both connected, one inside its body
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=30)
-            seconds = time.monotonic() - started
+            code, seconds = terminate(proc)
     finally:
         stop(proc)
     print(f"SIGTERM with a slow body in progress: exit {code} in {seconds:.2f} s")
