@@ -62,7 +62,9 @@ def compression(path: Path) -> str | None:
     return None
 
 
-def csv_reader(path: Path, columns: Sequence[str]) -> pcsv.CSVStreamingReader:
+def csv_reader(
+    path: Path, columns: Sequence[str], delimiter: str = ","
+) -> pcsv.CSVStreamingReader:
     """A streaming CSV reader; the given columns only, read as text."""
     stream = pa.input_stream(str(path), compression=compression(path))
     convert = pcsv.ConvertOptions(
@@ -72,27 +74,27 @@ def csv_reader(path: Path, columns: Sequence[str]) -> pcsv.CSVStreamingReader:
     )
     options = pcsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK)
     # A quoted cell may hold a line break (a comment column, say), as csv readers allow.
-    parse = pcsv.ParseOptions(newlines_in_values=True)
+    parse = pcsv.ParseOptions(newlines_in_values=True, delimiter=delimiter)
     return pcsv.open_csv(
         stream, read_options=options, parse_options=parse, convert_options=convert
     )
 
 
-def csv_header(path: Path) -> list[str]:
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The CSV's column names, from its first line (decompressed if need be)."""
     with pa.input_stream(str(path), compression=compression(path)) as stream:
         head = stream.read(HEADER_BYTES)
     if not head.strip():
         raise InputError("the file is empty (no header row)")
     text = head.decode("utf-8-sig", errors="replace")
-    return next(csv.reader(io.StringIO(text)))
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
 
 
-def open_csv(path: Path, features: Sequence[str]) -> Source:
-    names = csv_header(path)
+def open_csv(path: Path, features: Sequence[str], delimiter: str = ",") -> Source:
+    names = csv_header(path, delimiter)
     if not set(features) <= set(names):
         return Source(names, None, iter(()))
-    reader = csv_reader(path, features)
+    reader = csv_reader(path, features, delimiter)
     return Source(names, None, iter(reader))
 
 
@@ -107,14 +109,19 @@ def open_parquet(path: Path, features: Sequence[str]) -> Source:
     return Source(names, pf.metadata.num_rows, batches)
 
 
-def open_source(path: Path, fmt: str, features: Sequence[str]) -> Source:
-    """Open `path` for its feature columns (InputError if it is unusable)."""
+def open_source(
+    path: Path, fmt: str, features: Sequence[str], delimiter: str = ","
+) -> Source:
+    """Open `path` for its feature columns (InputError if it is unusable); `delimiter`
+    separates a CSV's fields."""
     if not Path(path).exists():
         raise InputError("no such file")
     if not Path(path).is_file():
         raise InputError("not a file")
     try:
-        return (open_parquet if fmt == "parquet" else open_csv)(Path(path), features)
+        if fmt == "parquet":
+            return open_parquet(Path(path), features)
+        return open_csv(Path(path), features, delimiter)
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise InputError(reason(exc, fmt)) from exc
 

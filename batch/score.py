@@ -116,7 +116,7 @@ def score_file(
 
     scorer = ColumnarScorer(model)
     fmt = format_of(args.input, args.input_format)
-    source = open_source(args.input, fmt, scorer.feature_names)
+    source = open_source(args.input, fmt, scorer.feature_names, args.delimiter)
     lacking = scorer.missing(source.names)
     if lacking:
         raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
@@ -225,8 +225,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.cpu_count() or 1,
         help="batches scored at once (default: one per core)",
     )
+    parser.add_argument(
+        "--delimiter",
+        type=delimiter,
+        default=",",
+        help="between a CSV input's fields: one character, \\t for a tab (default: ,)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
+
+
+def delimiter(text: str) -> str:
+    """One character; `\\t` (as a shell passes it) is a tab."""
+    value = "\t" if text == "\\t" else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one character other than a quote or a line break"
+        )
+    return value
 
 
 class Terminated(Exception):

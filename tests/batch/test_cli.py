@@ -139,6 +139,39 @@ def test_a_gzipped_csv_scores_like_the_plain_file(
     ).read_bytes()
 
 
+@pytest.mark.parametrize("delimiter, flag", [("\t", "\\t"), (";", ";")])
+def test_a_csv_with_another_delimiter_scores_like_the_comma_file(
+    model_dir, loaded_model, records_csv, tmp_path, delimiter, flag
+):
+    rows = pcsv.read_csv(
+        records_csv,
+        convert_options=pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in csv_names(records_csv)}
+        ),
+    )
+    other = tmp_path / "in.txt"
+    pcsv.write_csv(rows, other, pcsv.WriteOptions(delimiter=delimiter))
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "comma.csv") == code
+    assert score(model_dir, other, tmp_path / "other.csv", "--delimiter", flag) == code
+    assert (tmp_path / "other.csv").read_bytes() == (
+        tmp_path / "comma.csv"
+    ).read_bytes()
+
+
+def test_a_delimiter_that_is_not_one_character_is_refused(
+    model_dir, records_csv, tmp_path, capsys
+):
+    with pytest.raises(SystemExit) as stop:
+        main([str(records_csv), str(tmp_path / "o.csv"), "--delimiter", ";;"])
+    assert stop.value.code == 2
+    assert "';;' is not one character" in capsys.readouterr().err
+
+
+def csv_names(path: Path) -> list[str]:
+    return files.csv_header(path)
+
+
 def test_output_does_not_depend_on_batch_size_or_threads(
     model_dir, loaded_model, broken_csv, tmp_path, monkeypatch
 ):
