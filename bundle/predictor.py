@@ -1,4 +1,9 @@
-"""The prediction core: validated records in, labelled probabilities out. No HTTP here."""
+"""The prediction core: validated records in, labelled probabilities out. No HTTP here.
+
+A category the model was not fitted on as itself (a rare one, grouped; an unseen one a
+feature lets through) is given its model value here (`FeatureRule.model_value`), so every
+engine, and every caller (the API, batch scoring, evaluation), scores it the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 
 from bundle.engines import Engine
 from bundle.format import Target
+from bundle.rules import FeatureRule
 
 
 class Prediction(NamedTuple):
@@ -20,8 +26,12 @@ class Prediction(NamedTuple):
 class Predictor:
     """Scores records with the bundle's engine and names the class for display."""
 
-    def __init__(self, engine: Engine, target: Target) -> None:
+    def __init__(
+        self, engine: Engine, target: Target, features: Sequence[FeatureRule] = ()
+    ) -> None:
         self.engine = engine
+        # Only the features that change some value: none costs nothing.
+        self._remapped = [(r.name, r) for r in features if r.remaps]
         self.target = target
         self.threshold = float(target.threshold)
         self.positive_label = target.positive_name
@@ -43,23 +53,45 @@ class Predictor:
         names = np.array([self.negative_label, self.positive_label], dtype=object)
         return names[(np.asarray(proba) >= self.threshold).astype(np.int8)]
 
+    def model_record(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A record with each category as the model takes it."""
+        if not self._remapped:
+            return record
+        out = dict(record)
+        for name, rule in self._remapped:
+            out[name] = rule.model_value(out[name])
+        return out
+
+    def model_columns(
+        self, columns: Mapping[str, Sequence[Any]]
+    ) -> Mapping[str, Sequence[Any]]:
+        """Column arrays with each category as the model takes it."""
+        if not self._remapped:
+            return columns
+        out = dict(columns)
+        for name, rule in self._remapped:
+            out[name] = rule.model_values(out[name])
+        return out
+
     def proba_one(self, record: Mapping[str, Any]) -> float:
-        return self.engine.proba_one(record)
+        return self.engine.proba_one(self.model_record(record))
 
     def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self._remapped:
+            records = [self.model_record(r) for r in records]
         return self.engine.proba_records(records)
 
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        return self.engine.proba_columns(columns)
+        return self.engine.proba_columns(self.model_columns(columns))
 
     def predict_one(self, record: Mapping[str, Any]) -> Prediction:
         """Score one validated record."""
-        p = self.engine.proba_one(record)
+        p = self.proba_one(record)
         return Prediction(self.label(p), p)
 
     def predict_many(self, records: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Score validated records in order."""
-        return self.predictions(self.engine.proba_records(records))
+        return self.predictions(self.proba_records(records))
 
     def predictions(self, proba: Iterable[float]) -> list[Prediction]:
         """Wrap probabilities as labelled predictions."""

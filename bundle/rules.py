@@ -29,6 +29,18 @@ _INTEGER_TEXT = re.compile(r"[+-]?\d+")
 _EXACT_FLOAT = 2.0**53  # every integer up to this magnitude is exact in float64
 # The cell texts that mean "missing" when a bundle does not record its own (older bundles).
 DEFAULT_MISSING = ("",)
+# The one value training fits in place of a category seen too rarely to learn from (and
+# that an unseen one gets under `unseen: group`); training refuses data holding it.
+OTHER = "(other)"
+# What a category unseen in training gets: a 422 (refuse), the rare ones' OTHER (group),
+# or the missing value's treatment (missing).
+REFUSE, GROUP, AS_MISSING = "refuse", "group", "missing"
+UNSEEN_POLICIES = (REFUSE, GROUP, AS_MISSING)
+# A refusal lists every known value of a short list; of a longer one, it names a few
+# (each cut to SHOWN_LENGTH characters) and their count.
+LISTED_CHOICES = 10
+SHOWN_CHOICES = 3
+SHOWN_LENGTH = 30
 
 
 def cell_text(
@@ -78,6 +90,24 @@ def number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def shown(text: str) -> str:
+    """A category as a message quotes it: cut to SHOWN_LENGTH characters."""
+    if len(text) <= SHOWN_LENGTH:
+        return repr(text)
+    return repr(text[: SHOWN_LENGTH - 3] + "...")
+
+
+def choices_text(categories: tuple[str, ...]) -> str:
+    """The known values as a refusal names them: all of a few, else a count and some."""
+    if len(categories) <= LISTED_CHOICES:
+        return f"Must be one of: {', '.join(categories)}."
+    some = ", ".join(shown(c) for c in categories[:SHOWN_CHOICES])
+    return (
+        f"Must be one of {len(categories)} known values, e.g. {some} "
+        "(all in /docs and the model's metadata.json)."
+    )
+
+
 @dataclass(frozen=True)
 class FeatureRule:
     """One input field: its kind, bounds or categories, and whether null is allowed."""
@@ -88,9 +118,14 @@ class FeatureRule:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    # The categories seen too rarely in training: accepted, and scored as OTHER.
+    grouped: tuple[str, ...] = ()
+    # What a category unseen in training gets (UNSEEN_POLICIES).
+    unseen: str = REFUSE
     # The cell texts meaning "missing" (the bundle's, set by Metadata; not stored here).
     missing: tuple[str, ...] = field(default=DEFAULT_MISSING, compare=False)
     _choices: frozenset = field(init=False, repr=False, compare=False)
+    _grouped: frozenset = field(init=False, repr=False, compare=False)
     _accept: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -106,9 +141,17 @@ class FeatureRule:
             raise ValueError(f"feature {self.name!r}: minimum is above maximum")
         if not self.numeric and not self.categories:
             raise ValueError(f"feature {self.name!r}: a category needs its categories")
+        if self.unseen not in UNSEEN_POLICIES:
+            raise ValueError(
+                f"feature {self.name!r}: unseen {self.unseen!r} not in {UNSEEN_POLICIES}"
+            )
+        if not set(self.grouped) <= set(self.categories):
+            raise ValueError(f"feature {self.name!r}: grouped values not in categories")
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "grouped", tuple(self.grouped))
         object.__setattr__(self, "missing", tuple(self.missing))
         object.__setattr__(self, "_choices", frozenset(self.categories))
+        object.__setattr__(self, "_grouped", frozenset(self.grouped))
         object.__setattr__(self, "_accept", self._acceptor())
 
     @property
@@ -137,7 +180,34 @@ class FeatureRule:
 
     @property
     def choices_message(self) -> str:
-        return f"Must be one of: {', '.join(self.categories)}."
+        return choices_text(self.categories)
+
+    @property
+    def any_text(self) -> bool:
+        """Whether every text is accepted: an unseen category is scored, not refused."""
+        return not self.numeric and self.unseen != REFUSE
+
+    @property
+    def remaps(self) -> bool:
+        """Whether the model takes some accepted categories as another value."""
+        return bool(self.grouped) or self.any_text
+
+    def model_value(self, text: str | None) -> str | None:
+        """An accepted category as the model was fitted on it: a rare one as OTHER, an
+        unseen one as `unseen` says (kept as it is under refuse: none is scored)."""
+        if text is None or (text in self._choices and text not in self._grouped):
+            return text
+        if text in self._grouped or self.unseen == GROUP:
+            return OTHER
+        return None if self.unseen == AS_MISSING else text
+
+    def model_values(self, values: Any) -> Any:
+        """`model_value` of every value of a column (the column itself when no value
+        changes, so a rule without grouping costs nothing)."""
+        if not self.remaps:
+            return values
+        convert = self.model_value
+        return np.array([convert(v) for v in values], dtype=object)
 
     def error(self, value: Any) -> str | None:
         """Why `value` is refused (the API's message), or None when it is accepted."""
@@ -158,7 +228,9 @@ class FeatureRule:
             code = value if isinstance(value, str) else code_text(value)
             if code is None:
                 return "Not a valid string."
-            return None if code in self._choices else self.choices_message
+            if code in self._choices or self.any_text:
+                return None
+            return self.choices_message
         return None if self.minimum <= value <= self.maximum else self.range_message
 
     def load(self, value: Any) -> Any:
@@ -183,6 +255,8 @@ class FeatureRule:
             return lambda v: (
                 type(v) in (int, float) and low <= v <= high and math.isfinite(v)
             ) or (v is None and nullable)
+        if self.any_text:
+            return lambda v: type(v) is str or (v is None and nullable)
         choices = self._choices
         return lambda v: (type(v) is str and v in choices) or (v is None and nullable)
 
@@ -244,6 +318,7 @@ class FeatureRule:
             out.update(minimum=self.minimum, maximum=self.maximum)
         else:
             out["categories"] = list(self.categories)
+            out.update(grouped=list(self.grouped), unseen=self.unseen)
         out["nullable"] = self.nullable
         return out
 
@@ -256,6 +331,8 @@ class FeatureRule:
             maximum=data.get("maximum"),
             categories=tuple(data.get("categories", ())),
             nullable=bool(data.get("nullable", False)),
+            grouped=tuple(data.get("grouped", ())),
+            unseen=data.get("unseen", REFUSE),
         )
 
 

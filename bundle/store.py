@@ -125,7 +125,8 @@ def load_bundle(model_dir: Path) -> LoadedBundle:
     # Served under the version its verified files give, whatever metadata.json says.
     meta = dataclasses.replace(meta, version=model_version(meta.candidate, meta.files))
     try:
-        predictor = Predictor(build_engine(model_dir, meta, blobs), meta.target)
+        engine = build_engine(model_dir, meta, blobs)
+        predictor = Predictor(engine, meta.target, meta.features)
         self_check(predictor, meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(

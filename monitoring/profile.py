@@ -7,7 +7,8 @@ same with captured records. The bins are defined here once, so all three agree:
 - a numeric feature: right-closed bins (e[i-1], e[i]] between the training data's
   deciles (repeated deciles merged, so a spike such as many zeros is one bin);
 - a categorical feature: one bucket per category holding at least 1% of the training
-  rows, then `(other)` for the rarer known ones, `(unknown)` and `(missing)`;
+  rows and not grouped by training, then `(other)` for the rarer known ones (training's
+  own value for them), `(unknown)` and `(missing)`;
 - the predicted probability: deciles of the held-out predictions;
 - slices: the ones the evaluation reports (every value of a categorical feature, the
   numeric bands), each with its predicted-positive rate and metrics on held-out data.
@@ -29,8 +30,8 @@ import numpy as np
 
 from bundle.format import REFERENCE_PROFILE, BundleError
 from bundle.profile import MISSING
+from bundle.rules import OTHER  # the rare categories' bucket: training's grouped value
 
-OTHER = "(other)"
 UNKNOWN = "(unknown)"
 
 

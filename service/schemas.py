@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from bundle.rules import FeatureRule
+from bundle.rules import AS_MISSING, FeatureRule
 from service.fast_validation import batch_check, record_check
 
 FIELD_TYPES = {
@@ -27,6 +27,11 @@ def feature_field(rule: FeatureRule, example: Any = None) -> fields.Field:
     doc: dict[str, Any] = {"example": example} if example is not None else {}
     if rule.numeric:
         doc.update(minimum=rule.minimum, maximum=rule.maximum)
+    elif rule.any_text:  # an unseen category is scored: no enum to keep to
+        doc["description"] = (
+            f"Any text: {len(rule.categories)} values seen in training; another is "
+            f"scored as {'missing' if rule.unseen == AS_MISSING else 'a rare one'}."
+        )
     else:
         codes = list(rule.number_codes)
         doc["enum"] = list(rule.categories) + codes + ([None] if rule.nullable else [])
