@@ -8,7 +8,7 @@ the problem) when it cannot work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 
 from bundle.errors import ConfigError
 from bundle.paths import ROOT
+from bundle.rules import REFUSE, UNSEEN_POLICIES
 
 PARAMS_FILE = ROOT / "params.yaml"
 
@@ -120,6 +121,9 @@ def load_params(path: Path | None = None) -> dict[str, Any]:
 
 SCALARS = (str, int, float, bool)
 NUMERIC_TYPES = ("integer", "number")
+# A category seen fewer times than this in training is grouped with the other rare ones
+# (bundle/rules.py OTHER): too few rows to learn it from (features.rare_category).
+RARE_MIN_COUNT = 10
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ class FeatureSpec:
     name: str = "model"
     description: str = ""
     class_names: tuple[str | None, str | None] = (None, None)
+    rare_min_count: int = RARE_MIN_COUNT
+    # Categorical feature -> what an unseen category gets (bundle/rules.py); else refuse.
+    unseen: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, params: dict) -> "FeatureSpec":
@@ -155,6 +162,10 @@ class FeatureSpec:
                 project.get("description") or f"the value of {f['target']!r}"
             ),
             class_names=(names.get("negative"), names.get("positive")),
+            rare_min_count=(f.get("rare_category") or {}).get(
+                "min_count", RARE_MIN_COUNT
+            ),
+            unseen={str(c): p for c, p in (f.get("unseen") or {}).items()},
         )
         spec.check()
         return spec
@@ -177,6 +188,20 @@ class FeatureSpec:
             raise ConfigError(f"features: {twice[0]!r} is declared twice")
         for col, bounds in self.numeric.items():
             self._check_bounds(col, bounds)
+        for col, policy in self.unseen.items():
+            if col not in self.categorical:
+                raise ConfigError(
+                    f"features.unseen: {col!r} is not a categorical feature"
+                )
+            if policy not in UNSEEN_POLICIES:
+                raise ConfigError(
+                    f"features.unseen.{col}: {policy!r} is not one of "
+                    f"{', '.join(UNSEEN_POLICIES)}"
+                )
+
+    def unseen_policy(self, col: str) -> str:
+        """What a category of `col` unseen in training gets (refuse unless declared)."""
+        return self.unseen.get(col, REFUSE)
 
     @staticmethod
     def _check_bounds(col: str, bounds: Any) -> None:

@@ -40,6 +40,7 @@ from training.examples import pick_examples
 from training.features import (
     feature_rules,
     frame_to_columns,
+    model_frame,
     read_processed,
     split_xy,
     target_of,
@@ -107,11 +108,13 @@ def export(paths: Paths, params: Params) -> Metadata:
         make_session(classifier_bytes, "the exported classifier"), encoding
     )
     tolerance = tp.parity_tolerance
+    # Both graphs and the Pipeline take categories as the model was fitted on them.
+    X_model = model_frame(X_test, rules)
     parity = {
-        e.graph: check_parity(pipeline, e, X_test, spec, threshold, tolerance)
+        e.graph: check_parity(pipeline, e, X_model, spec, threshold, tolerance)
         for e in (whole, served)
     }
-    proba = served.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
+    proba = served.proba_columns(frame_to_columns(X_model, spec)).astype(np.float64)
     profile = reference_profile(
         X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
     )

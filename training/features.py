@@ -16,11 +16,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bundle.format import Target
-from bundle.rules import FeatureRule, number_value
+from bundle.rules import GROUP, OTHER, FeatureRule, number_value
 from training.config import ConfigError, FeatureSpec
 
 # What the categorical imputer writes for a missing value; a category of its own.
 MISSING_CATEGORY = "missing"
+# A column distinct in this share of its rows (or more) identifies rows: an ID; whole
+# numbers only when they also nearly fill their range (amounts such as incomes do not).
+ID_SHARE = 0.95
+ID_SPREAD = 1.1
 
 
 def read_processed(source: Any, spec: FeatureSpec, name: str = "") -> pd.DataFrame:
@@ -114,16 +118,74 @@ def feature_rules(X: pd.DataFrame, spec: FeatureSpec) -> tuple[FeatureRule, ...]
         for col, bounds in spec.numeric.items()
     ]
     for col in spec.categorical:
-        values = X[col].dropna().astype(str)
+        counts = X[col].dropna().astype(str).value_counts()
+        rare = counts[counts < spec.rare_min_count]
+        policy = spec.unseen_policy(col)
+        if OTHER in counts and (len(rare) or policy == GROUP):
+            raise ConfigError(
+                f"categorical feature {col!r} has a category {OTHER!r}, the value rare "
+                "and unseen categories are grouped as: rename it in the data"
+            )
         rules.append(
             FeatureRule(
                 name=col,
                 kind="category",
-                categories=tuple(sorted(values.unique().tolist())),
+                categories=tuple(sorted(counts.index.tolist())),
                 nullable=bool(X[col].isna().any()),
+                grouped=tuple(sorted(rare.index.tolist())),
+                unseen=policy,
             )
         )
     return tuple(rules)
+
+
+def model_frame(X: pd.DataFrame, rules: tuple[FeatureRule, ...]) -> pd.DataFrame:
+    """`X` as the Pipeline is fitted on and scores it: each category as its model value
+    (`FeatureRule.model_value`: rare ones grouped), the serving's own mapping."""
+    out = X.copy()
+    for rule in rules:
+        if rule.remaps:
+            values = out[rule.name].map(rule.model_value, na_action="ignore")
+            out[rule.name] = values.where(values.notna(), np.nan)
+    return out
+
+
+def distinct_per_row(distinct: int, rows: int) -> bool:
+    """Whether `distinct` values in `rows` rows are (nearly) one per row."""
+    return distinct >= ID_SHARE * rows
+
+
+def counts_rows(nums: pd.Series, distinct: int) -> bool:
+    """Whole numbers that nearly fill their range (1, 2, 3, ...): counters, not amounts."""
+    return float(nums.max() - nums.min()) < ID_SPREAD * distinct
+
+
+def id_reason(column: pd.Series, numeric: bool) -> str | None:
+    """Why a feature looks like a row identifier, else None: a different category in
+    (nearly) every row, or whole numbers counting the rows."""
+    values = column.dropna()
+    distinct, rows = values.nunique(), len(column)
+    if distinct < 2 or not distinct_per_row(distinct, rows):
+        return None
+    if not numeric:
+        return f"a different value in {distinct} of its {rows} rows"
+    if (values % 1 == 0).all() and counts_rows(values, distinct):
+        return f"whole numbers counting its {rows} rows"
+    return None
+
+
+def id_warnings(X: pd.DataFrame, spec: FeatureSpec) -> list[str]:
+    """One line per feature that looks like an ID, naming it and what to do."""
+    lines = []
+    for col in spec.columns:
+        why = id_reason(X[col], col in spec.numeric)
+        if why is not None:
+            lines.append(
+                f"warning: feature {col!r} looks like an ID ({why}): it cannot "
+                "generalise to new rows; remove it from params.yaml features "
+                "(make init leaves IDs out)"
+            )
+    return lines
 
 
 def frame_to_columns(X: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:

@@ -33,7 +33,14 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from bundle.files import write_bytes_atomic, write_json_atomic  # noqa: E402
 from training import fitted  # noqa: E402
 from training.config import ConfigError, FeatureSpec, Paths  # noqa: E402
-from training.features import build_preprocessor, read_processed, split_xy  # noqa: E402
+from training.features import (  # noqa: E402
+    build_preprocessor,
+    feature_rules,
+    id_warnings,
+    model_frame,
+    read_processed,
+    split_xy,
+)
 from training.params import Candidate, Params, TrainParams, load  # noqa: E402
 from training.stage import run_stage  # noqa: E402
 
@@ -167,6 +174,9 @@ def fit(paths: Paths, params: Params) -> dict[str, Any]:
     """CV selection and refit; writes the fitted Pipeline and the CV table."""
     spec, tp = params.features, params.train
     X, y = split_xy(read_processed(paths.train_csv, spec, "train"), spec)
+    for line in id_warnings(X, spec):
+        progress(line)
+    X = model_frame(X, feature_rules(X, spec))
     chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
     write_bytes_atomic(paths.pipeline, fitted.dumps(pipeline))
     cv = {

@@ -29,7 +29,7 @@ from bundle.files import write_text_atomic
 from training.clean import MISSING_MARKERS, strip_cells, to_csv_text
 from training.config import PARAMS_FILE, ROOT, ConfigError
 from training.datasets import csv as csv_loader
-from training.features import target_values
+from training.features import counts_rows, distinct_per_row, target_values
 from training.params import DATA_DEFAULTS, Params
 from training.stage import run_stage
 
@@ -37,10 +37,6 @@ from training.stage import run_stage
 CODE_MAX = 20
 # Text with more distinct values than this is free text or an identifier, not a category.
 CATEGORY_MAX = 100
-# A column distinct in this share of its rows (or more) identifies rows: an ID; whole
-# numbers only when they also nearly fill their range (amounts such as incomes do not).
-ID_SHARE = 0.95
-ID_SPREAD = 1.1
 # Bounds: the values seen, widened on each side by this share of their range.
 MARGIN = 0.10
 BANDED_MAX = 2
@@ -124,11 +120,6 @@ def bounds_of(nums: pd.Series, integer: bool) -> dict[str, Any]:
     }
 
 
-def dense(nums: pd.Series, distinct: int) -> bool:
-    """Whole numbers that nearly fill their range (1, 2, 3, ...): counters, not amounts."""
-    return float(nums.max() - nums.min()) < ID_SPREAD * distinct
-
-
 def classify(name: str, column: pd.Series) -> Column:
     """What a column is for the model, from its values alone."""
     values = column.dropna()
@@ -142,7 +133,7 @@ def classify(name: str, column: pd.Series) -> Column:
         codes = values.str.fullmatch(r"0\d+").any()
         if integer and (distinct <= CODE_MAX or codes):
             return Column(name, "categorical")
-        if integer and distinct >= ID_SHARE * rows and dense(nums, distinct):
+        if integer and distinct_per_row(distinct, rows) and counts_rows(nums, distinct):
             return Column(
                 name, "left out", "a different row number in every row: an ID"
             )
@@ -154,7 +145,7 @@ def classify(name: str, column: pd.Series) -> Column:
                 "takes none; fill them, then list it under numeric",
             )
         return Column(name, "numeric", bounds=bounds_of(nums, integer), values=nums)
-    if distinct >= ID_SHARE * len(values):
+    if distinct_per_row(distinct, len(values)):
         return Column(name, "left out", "a different text in every row: an identifier")
     if distinct > CATEGORY_MAX:
         return Column(

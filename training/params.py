@@ -19,7 +19,15 @@ from training.datasets import BUILT_IN
 SECTIONS = ("project", "data", "features", "train", "evaluate", "model_card")
 PROJECT_KEYS = ("name", "description", "class_names")
 CLASS_NAME_KEYS = ("positive", "negative")
-FEATURE_KEYS = ("target", "positive_label", "numeric", "categorical")
+FEATURE_KEYS = (
+    "target",
+    "positive_label",
+    "numeric",
+    "categorical",
+    "rare_category",
+    "unseen",
+)
+RARE_KEYS = ("min_count",)
 BOUND_KEYS = ("type", "min", "max")
 # The built-in loaders' keys; a loader module of your own reads keys of its own.
 DATA_KEYS = (
@@ -361,6 +369,12 @@ def read_features(r: Reader, raw: dict) -> FeatureSpec:
             if isinstance(bounds, dict):
                 r.section(f"features.numeric.{col}", bounds, BOUND_KEYS)
         r.texts("features.categorical", f.get("categorical") or [])
+        if "rare_category" in f:
+            rare = r.section("features.rare_category", f["rare_category"], RARE_KEYS)
+            if "min_count" in rare:
+                r.whole("features.rare_category.min_count", rare["min_count"], 1)
+        for col, policy in r.names("features.unseen", f.get("unseen") or {}).items():
+            r.text(f"features.unseen.{col}", policy)
     return FeatureSpec.from_params(raw)
 
 

@@ -55,7 +55,13 @@ def category_bins(rule: FeatureRule, column: pd.Series) -> CategoryBins:
     values = column.astype(object).where(column.notna(), None).tolist()
     n, counts = len(values), Counter(values)
     known = set(rule.categories)
-    frequent = [c for c in rule.categories if counts[c] / n >= MIN_CATEGORY_SHARE]
+    # A category training grouped is never a bin of its own: the model does not see it.
+    grouped = set(rule.grouped)
+    frequent = [
+        c
+        for c in rule.categories
+        if c not in grouped and counts[c] / n >= MIN_CATEGORY_SHARE
+    ]
     rare = [c for c in rule.categories if c not in frequent]
     unknown = sum(k for v, k in counts.items() if v is not None and v not in known)
     shares = [counts[c] / n for c in frequent]

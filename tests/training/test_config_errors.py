@@ -367,6 +367,23 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
             changed("features.categorical", "colour"),
             "params.yaml: features.categorical must be a list of texts, not 'colour'",
         ),
+        (
+            changed("features.unseen", {"colour": "guess"}),
+            "features.unseen.colour: 'guess' is not one of refuse, group, missing",
+        ),
+        (
+            changed("features.unseen", {"width": "group"}),
+            "features.unseen: 'width' is not a categorical feature",
+        ),
+        (
+            changed("features.rare_category", {"min_count": 0}),
+            "params.yaml: features.rare_category.min_count must be a whole number "
+            ">= 1, not 0",
+        ),
+        (
+            changed("features.rare_category", {"share": 0.01}),
+            "params.yaml: unknown key features.rare_category.share; known: min_count",
+        ),
     ],
     ids=[
         "required key missing",
@@ -383,6 +400,10 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         "unknown bound key",
         "unknown class name key",
         "one text for the categorical list",
+        "unknown unseen policy",
+        "unseen policy of a numeric feature",
+        "rare category count below 1",
+        "unknown rare category key",
     ],
 )
 def test_params_that_cannot_work_are_refused_as_they_are_read(params, message):

@@ -1,0 +1,193 @@
+"""High-cardinality categories and IDs: rare categories are grouped, an unseen category
+gets its feature's declared treatment, refusals stay short, and an ID-like feature warns.
+
+A CSV of its own (a 200-level `shop` column, most levels seen once; an `order_id` text
+distinct in every row; a 12-level `region`) is trained once by the real stages (fetch,
+clean, fit, export).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from batch.columnar import ColumnarScorer
+from bundle.rules import AS_MISSING, GROUP, OTHER, REFUSE, FeatureRule
+from bundle.store import load_bundle
+from testkit.sample import train_project
+from training import fitted
+from training.config import RARE_MIN_COUNT, Paths
+from training.params import Params
+
+FREQUENT = [f"shop-{i:03d}" for i in range(20)]  # 31 rows each
+RARE = [f"shop-{i:03d}" for i in range(20, 200)]  # one row each
+ROWS = 31 * len(FREQUENT) + len(RARE)
+
+
+def shops_csv() -> str:
+    rng = np.random.default_rng(0)
+    shop = np.array(FREQUENT * 31 + RARE)
+    rng.shuffle(shop)
+    width = rng.integers(1, 50, ROWS)
+    lean = np.isin(shop, FREQUENT[:10]).astype(int)
+    label = ((width > 25).astype(int) + lean + rng.integers(0, 2, ROWS)) >= 2
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"order-{i:05d}" for i in rng.permutation(ROWS)],
+            "width": width,
+            "shop": shop,
+            "region": rng.choice([f"region-{i}" for i in range(12)], ROWS),
+            "label": label.astype(int),
+        }
+    )
+    return frame.to_csv(index=False)
+
+
+def shops_params(source: str, unseen: dict) -> dict:
+    return {
+        "project": {"name": "shops", "description": "a toy label"},
+        "data": {"source": source, "test_size": 0.25, "seed": 0},
+        "features": {
+            "target": "label",
+            "positive_label": 1,
+            "numeric": {"width": {"type": "integer", "min": 0, "max": 100}},
+            "categorical": ["shop", "order_id", "region"],
+            "unseen": unseen,
+        },
+        "train": {
+            "seed": 0,
+            "cv_folds": 2,
+            "selection_metric": "roc_auc",
+            "candidates": {"lr": {"estimator": "logistic_regression"}},
+            "parity_tolerance": 1e-5,
+        },
+        "evaluate": {
+            "threshold": 0.5,
+            "slices": {"min_support": 5, "f1_margin": 0.1},
+            "bias": {"attributes": ["shop"], "fair_band": [0.8, 1.25]},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The shops data trained and published (shop and order_id: unseen grouped; region:
+    refused), and fit's stderr."""
+    from training.clean import clean_splits, to_csv_text
+    from training.fetch import fetch
+
+    root = tmp_path_factory.mktemp("shops")
+    (root / "shops.csv").write_text(shops_csv())
+    params = shops_params(str(root / "shops.csv"), {"shop": GROUP, "order_id": GROUP})
+    paths, typed = Paths(root=root), Params.from_dict(params)
+    fetch(paths, typed)
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    for name, frame in clean_splits(paths, typed).items():
+        paths.split(name).write_text(to_csv_text(frame))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        train_project(paths, params)
+    return paths, load_bundle(paths.model_dir), err.getvalue()
+
+
+def rules_of(model) -> dict[str, FeatureRule]:
+    return {r.name: r for r in model.features}
+
+
+def train_counts(paths: Paths) -> pd.Series:
+    return pd.read_csv(paths.train_csv, dtype=str)["shop"].value_counts()
+
+
+def test_a_200_level_column_trains_with_its_rare_categories_grouped(trained):
+    paths, model, _ = trained
+    shop = rules_of(model)["shop"]
+    counts = train_counts(paths)
+    assert len(shop.categories) == len(counts) > 150
+    assert set(shop.grouped) == set(counts[counts < RARE_MIN_COUNT].index)
+    assert set(FREQUENT) <= set(shop.categories) - set(shop.grouped)
+    pipeline = fitted.loads(paths.pipeline.read_bytes(), paths.pipeline)
+    encoder = pipeline.named_steps["preprocess"].named_transformers_["cat"]
+    fitted_shops = set(encoder.named_steps["onehot"].categories_[0])
+    assert OTHER in fitted_shops
+    assert not fitted_shops & set(shop.grouped)
+
+
+def record(model, **values) -> dict:
+    return {**model.metadata.examples.positive.record, **values}
+
+
+def test_rare_and_unseen_shops_score_as_the_group_they_were_declared(trained):
+    _, model, _ = trained
+    shop = rules_of(model)["shop"]
+    rare_a, rare_b = shop.grouped[:2]
+    scores = {
+        value: model.predictor.proba_one(record(model, shop=value))
+        for value in (rare_a, rare_b, "a shop opened after training")
+    }
+    assert len(set(scores.values())) == 1
+    frequent = model.predictor.proba_one(record(model, shop=FREQUENT[0]))
+    assert frequent != scores[rare_a]
+
+
+def test_an_id_like_feature_warns_at_fit_naming_it_and_what_to_do(trained):
+    _, _, stderr = trained
+    lines = [line for line in stderr.splitlines() if "looks like an ID" in line]
+    assert len(lines) == 1
+    assert "'order_id'" in lines[0] and "remove it from params.yaml" in lines[0]
+    assert "'shop'" not in stderr and "'width'" not in stderr
+
+
+def test_a_refused_unseen_category_is_one_short_line_in_batch_scoring(trained):
+    _, model, _ = trained
+    row = record(model, region="region-99")
+    batch = pa.RecordBatch.from_pylist(
+        [{k: str(v) for k, v in row.items()}],
+        schema=pa.schema([(k, pa.string()) for k in row]),
+    )
+    (_, field, message), *more = ColumnarScorer(model).check(batch)[1]
+    assert not more and field == "region"
+    assert message.startswith("Must be one of 12 known values, e.g. 'region-0', ")
+    assert len(message) < 250
+
+
+@pytest.mark.parametrize(
+    "unseen, want",
+    [(REFUSE, "a shop opened after training"), (GROUP, OTHER), (AS_MISSING, None)],
+)
+def test_an_unseen_category_gets_its_features_declared_model_value(unseen, want):
+    rule = FeatureRule("shop", "category", categories=("a", "b", "c"), unseen=unseen)
+    assert rule.model_value("a shop opened after training") == want
+    assert rule.model_value("a") == "a"
+    accepted = rule.error("a shop opened after training") is None
+    assert accepted == (unseen != REFUSE)
+
+
+def test_a_grouped_category_is_accepted_and_taken_as_the_group():
+    rule = FeatureRule("shop", "category", categories=("a", "b", "c"), grouped=("c",))
+    assert rule.error("c") is None and rule.model_value("c") == OTHER
+    assert rule.error("d") == rule.choices_message
+    assert FeatureRule.from_json(rule.to_json()) == rule
+
+
+def test_a_refusal_names_a_few_known_values_and_their_count_not_all():
+    categories = tuple(f"value-{i:03d}-" + "x" * 60 for i in range(200))
+    message = FeatureRule("id", "category", categories=categories).error("new")
+    assert message.startswith("Must be one of 200 known values, e.g. 'value-000-")
+    assert len(message) < 200
+    few = FeatureRule("size", "category", categories=("S", "M", "L")).error("XL")
+    assert few == "Must be one of: S, M, L."
+
+
+def test_a_data_category_spelled_as_the_group_value_is_refused_in_one_line():
+    from training.config import ConfigError, FeatureSpec
+    from training.features import feature_rules
+
+    spec = FeatureSpec("label", 1, {}, ["shop"])
+    X = pd.DataFrame({"shop": ["a"] * 20 + [OTHER] * 20 + ["rare"]})
+    with pytest.raises(ConfigError, match=r"has a category '\(other\)'.*rename it"):
+        feature_rules(X, spec)
