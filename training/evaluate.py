@@ -20,7 +20,12 @@ from bundle.store import LoadedBundle, load_bundle
 from training import bias, figures, slicing
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
-from training.features import frame_to_columns, read_processed, split_xy
+from training.features import (
+    frame_to_columns,
+    model_frame,
+    read_processed,
+    split_xy,
+)
 from training.metrics import classification_metrics, labels_from_proba
 from training.model_card import render_model_card
 from training.params import EvaluateParams, Params, load
@@ -42,12 +47,15 @@ def check_columns(frame: pd.DataFrame, ev: EvaluateParams) -> None:
         )
 
 
-def slice_report(X, y, y_pred, spec: FeatureSpec, ev: EvaluateParams) -> pd.DataFrame:
+def slice_report(
+    X, y, y_pred, spec: FeatureSpec, ev: EvaluateParams, rules=()
+) -> pd.DataFrame:
     """Slice metrics over every categorical feature and the numeric bands.
 
-    `X` is the whole test table: a column kept only for the audit can be sliced too."""
+    `X` is the whole test table: a column kept only for the audit can be sliced too. A
+    category is sliced as the model takes it (`rules`): the rare ones are one slice."""
     sp = ev.slices
-    banded = slicing.add_bands(X, sp.bands)
+    banded = slicing.add_bands(model_frame(X, tuple(rules)), sp.bands)
     return slicing.slice_metrics(
         banded,
         y,
@@ -95,7 +103,7 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     proba = score(model, X, spec)
     y_pred = labels_from_proba(proba, ev.threshold)
     metrics = classification_metrics(y, proba, ev.threshold)
-    table = slice_report(test, y, y_pred, spec, ev)
+    table = slice_report(test, y, y_pred, spec, ev, model.features)
     audit_result = audit(test, y, y_pred, ev)
     write_json_atomic(paths.metrics, metrics)
     write_text_atomic(paths.slices_text, slicing.format_slices(table, metrics))

@@ -56,12 +56,7 @@ def category_bins(rule: FeatureRule, column: pd.Series) -> CategoryBins:
     n, counts = len(values), Counter(values)
     known = set(rule.categories)
     # A category training grouped is never a bin of its own: the model does not see it.
-    grouped = set(rule.grouped)
-    frequent = [
-        c
-        for c in rule.categories
-        if c not in grouped and counts[c] / n >= MIN_CATEGORY_SHARE
-    ]
+    frequent = [c for c in kept(rule) if counts[c] / n >= MIN_CATEGORY_SHARE]
     rare = [c for c in rule.categories if c not in frequent]
     unknown = sum(k for v, k in counts.items() if v is not None and v not in known)
     shares = [counts[c] / n for c in frequent]
@@ -69,6 +64,12 @@ def category_bins(rule: FeatureRule, column: pd.Series) -> CategoryBins:
     return CategoryBins(
         rule.name, (*frequent, OTHER, UNKNOWN, MISSING), rounded(shares), tuple(rare)
     )
+
+
+def kept(rule: FeatureRule) -> list[str]:
+    """The categories the model was fitted on as themselves (not grouped)."""
+    grouped = set(rule.grouped)
+    return [c for c in rule.categories if c not in grouped]
 
 
 def slice_keys(column: pd.Series) -> pd.Series:
@@ -120,9 +121,8 @@ def slice_groups(
     bands = {c: e for c, e in sp.bands.items() if c in X.columns}
     banded = add_bands(X, bands)
     predicted = labels_from_proba(proba, threshold)
-    plan = [
-        (r.name, r.name, [*r.categories, MISSING], None) for r in rules if not r.numeric
-    ]
+    # A grouped category is no slice of its own: the model never sees it.
+    plan = [(r.name, r.name, [*kept(r), MISSING], None) for r in rules if not r.numeric]
     for col, edges in bands.items():
         labels = [str(c) for c in banded[band_column(col)].cat.categories]
         plan.append((band_column(col), col, labels, edges))

@@ -14,6 +14,9 @@ from monitoring.slices import add_bands, slice_metrics
 __all__ = ["add_bands", "slice_metrics", "format_slices", "weakest_slices"]
 
 TOO_SMALL = "too small to judge"
+# A feature with more slices below min_support than this has them counted, not listed:
+# an ID-like column would otherwise fill the report with hundreds of one-row slices.
+LISTED_SMALL = 20
 
 
 def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
@@ -39,8 +42,13 @@ def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
             rule += " are too small to judge"
         lines.append(rule + ".")
     for feature, block in table.groupby("feature", sort=False):
+        unlisted = 0
+        if min_support is not None:
+            below = block["support"] < int(min_support)
+            if below.sum() > LISTED_SMALL:
+                block, unlisted = block[~below], int(below.sum())
         values = [str(v) for v in block["value"]]
-        width = max(len("value"), *(len(v) for v in values))
+        width = max([len("value"), *(len(v) for v in values)])
         lines += [
             "",
             f"== {feature} ==",
@@ -58,6 +66,11 @@ def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
                 by = f"> {margin:.3f}" if margin is not None else "too much"
                 line += f"  FLAGGED: F1 {row.f1:.3f} below overall by {by}"
             lines.append(line)
+        if unlisted:
+            lines.append(
+                f"  ({unlisted} more slices with support < {int(min_support)} not "
+                "listed; slice_output.json has them)"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ from training.params import Params
 FREQUENT = [f"shop-{i:03d}" for i in range(20)]  # 31 rows each
 RARE = [f"shop-{i:03d}" for i in range(20, 200)]  # one row each
 ROWS = 31 * len(FREQUENT) + len(RARE)
+UNSEEN = {"shop": GROUP, "order_id": GROUP}  # region: refused, as by default
 
 
 def shops_csv() -> str:
@@ -83,7 +84,7 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("shops")
     (root / "shops.csv").write_text(shops_csv())
-    params = shops_params(str(root / "shops.csv"), {"shop": GROUP, "order_id": GROUP})
+    params = shops_params(str(root / "shops.csv"), UNSEEN)
     paths, typed = Paths(root=root), Params.from_dict(params)
     fetch(paths, typed)
     paths.processed.mkdir(parents=True, exist_ok=True)
@@ -93,6 +94,19 @@ def trained(tmp_path_factory):
     with contextlib.redirect_stderr(err):
         train_project(paths, params)
     return paths, load_bundle(paths.model_dir), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def slices(trained) -> list[dict]:
+    """The evaluate stage's slice table for the trained shops model."""
+    import json
+
+    from training.evaluate import evaluate
+
+    paths = trained[0]
+    params = shops_params(str(paths.root / "shops.csv"), UNSEEN)
+    evaluate(paths, Params.from_dict(params))
+    return json.loads(paths.slices_json.read_text())
 
 
 def rules_of(model) -> dict[str, FeatureRule]:
@@ -191,3 +205,57 @@ def test_a_data_category_spelled_as_the_group_value_is_refused_in_one_line():
     X = pd.DataFrame({"shop": ["a"] * 20 + [OTHER] * 20 + ["rare"]})
     with pytest.raises(ConfigError, match=r"has a category '\(other\)'.*rename it"):
         feature_rules(X, spec)
+
+
+def test_the_evaluation_slices_rare_and_unseen_categories_as_one_group(trained, slices):
+    _, model, _ = trained
+    shop = rules_of(model)["shop"]
+    values = {r["value"] for r in slices if r["feature"] == "shop"}
+    assert values == (set(shop.categories) - set(shop.grouped)) | {OTHER}
+    # Every test order_id is unseen, scored (and sliced) as the group: one slice.
+    assert [r["value"] for r in slices if r["feature"] == "order_id"] == [OTHER]
+
+
+def test_a_feature_with_many_tiny_slices_has_them_counted_not_listed():
+    from training.slicing import LISTED_SMALL, format_slices, slice_metrics
+
+    n = LISTED_SMALL + 5
+    frame = pd.DataFrame({"id": [f"id-{i}" for i in range(n)] + ["big"] * 40})
+    y = [i % 2 for i in range(n + 40)]
+    table = slice_metrics(frame, y, y, ["id"], min_support=30, f1_margin=0.1)
+    text = format_slices(table, {"precision": 1.0, "recall": 1.0, "f1": 1.0})
+    assert f"({n} more slices with support < 30 not listed;" in text
+    assert "id-0" not in text and "  big " in text
+
+
+@pytest.fixture(scope="module")
+def client(trained):
+    from service import create_app
+    from service.settings import Settings
+
+    app = create_app({"TESTING": True}, model=trained[1], settings=Settings())
+    return app.test_client()
+
+
+def test_the_api_scores_an_unseen_grouped_shop_and_refuses_a_new_region_briefly(
+    trained, client
+):
+    _, model, _ = trained
+    unseen = client.post("/predict", json=record(model, shop="shop-new"))
+    rare = client.post(
+        "/predict", json=record(model, shop=rules_of(model)["shop"].grouped[0])
+    )
+    assert unseen.status_code == rare.status_code == 200
+    assert unseen.get_json()["probability"] == rare.get_json()["probability"]
+    refused = client.post("/predict", json=record(model, region="region-99"))
+    assert refused.status_code == 422
+    [message] = refused.get_json()["errors"]["json"]["region"]
+    assert message.startswith("Must be one of 12 known values") and len(message) < 200
+
+
+def test_the_openapi_spec_gives_an_any_text_field_no_enum_and_says_so(client):
+    spec = client.get("/openapi.json").get_json()
+    fields = spec["components"]["schemas"]["Record"]["properties"]
+    assert "enum" not in fields["shop"]
+    assert fields["shop"]["description"].startswith("Any text: ")
+    assert len(fields["region"]["enum"]) == 12
