@@ -27,7 +27,8 @@ import yaml
 
 from bundle.files import write_text_atomic
 from training.clean import MISSING_MARKERS, strip_cells, to_csv_text
-from training.config import PARAMS_FILE, ROOT, ConfigError
+from bundle.rules import OTHER
+from training.config import PARAMS_FILE, RARE_MIN_COUNT, ROOT, ConfigError
 from training.datasets import csv as csv_loader
 from training.features import counts_rows, distinct_per_row, target_values
 from training.params import DATA_DEFAULTS, Params
@@ -247,6 +248,8 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             "positive_label": label,
             "numeric": {c.name: c.bounds for c in numeric},
             "categorical": [c.name for c in columns if c.role == "categorical"],
+            "rare_category": {"min_count": RARE_MIN_COUNT},
+            "unseen": {},
         },
         "train": {
             "seed": seed,
@@ -301,6 +304,14 @@ COMMENTS = {
     "features.categorical": (
         "Text columns, and whole numbers with few values (codes); allowed values are "
         "those seen in training."
+    ),
+    "features.rare_category": (
+        f"A category seen fewer than min_count times in training is grouped with the "
+        f"other rare ones as {OTHER}: too few rows to learn it from."
+    ),
+    "features.unseen": (
+        "What a category unseen in training gets, per column: refuse (a 422, the "
+        "default), group (scored as the rare ones) or missing (as a missing value)."
     ),
     "train.cv_folds": "5, or fewer when the minority class has under 25 training rows.",
     "evaluate.targets": (

@@ -76,6 +76,15 @@ def test_each_column_gets_its_role_from_the_values_in_the_file(tmp_path):
     assert "#   site: one value only ('only'): it cannot inform" in text
 
 
+def test_init_writes_the_rare_category_count_and_the_unseen_policies(tmp_path):
+    from training.config import RARE_MIN_COUNT
+
+    params, text = initialised(tmp_path)
+    assert params["features"]["rare_category"] == {"min_count": RARE_MIN_COUNT}
+    assert params["features"]["unseen"] == {}
+    assert "refuse (a 422, the default), group" in text
+
+
 def test_the_positive_label_is_the_minority_class_quoted_for_yaml(tmp_path):
     frame = mixed_frame()
     minority = frame["answer"].value_counts().idxmin()
