@@ -17,6 +17,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
@@ -125,7 +126,7 @@ class FeatureRule:
     # The cell texts meaning "missing" (the bundle's, set by Metadata; not stored here).
     missing: tuple[str, ...] = field(default=DEFAULT_MISSING, compare=False)
     _choices: frozenset = field(init=False, repr=False, compare=False)
-    _grouped: frozenset = field(init=False, repr=False, compare=False)
+    _model_table: dict = field(init=False, repr=False, compare=False)
     _accept: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -151,7 +152,7 @@ class FeatureRule:
         object.__setattr__(self, "grouped", tuple(self.grouped))
         object.__setattr__(self, "missing", tuple(self.missing))
         object.__setattr__(self, "_choices", frozenset(self.categories))
-        object.__setattr__(self, "_grouped", frozenset(self.grouped))
+        object.__setattr__(self, "_model_table", self._model_values_table())
         object.__setattr__(self, "_accept", self._acceptor())
 
     @property
@@ -188,6 +189,11 @@ class FeatureRule:
         return not self.numeric and self.unseen != REFUSE
 
     @property
+    def _unseen_value(self) -> str | None:
+        """The model value of an unseen category under group or missing."""
+        return OTHER if self.unseen == GROUP else None
+
+    @property
     def remaps(self) -> bool:
         """Whether the model takes some accepted categories as another value."""
         return bool(self.grouped) or self.any_text
@@ -195,19 +201,26 @@ class FeatureRule:
     def model_value(self, text: str | None) -> str | None:
         """An accepted category as the model was fitted on it: a rare one as OTHER, an
         unseen one as `unseen` says (kept as it is under refuse: none is scored)."""
-        if text is None or (text in self._choices and text not in self._grouped):
-            return text
-        if text in self._grouped or self.unseen == GROUP:
-            return OTHER
-        return None if self.unseen == AS_MISSING else text
+        unseen = text if self.unseen == REFUSE else self._unseen_value
+        return self._model_table.get(text, unseen)
 
     def model_values(self, values: Any) -> Any:
         """`model_value` of every value of a column (the column itself when no value
-        changes, so a rule without grouping costs nothing)."""
+        changes, so a rule without grouping costs nothing); one dict lookup a value."""
         if not self.remaps:
             return values
-        convert = self.model_value
-        return np.array([convert(v) for v in values], dtype=object)
+        n = len(values)
+        unseen = values if self.unseen == REFUSE else repeat(self._unseen_value, n)
+        return np.fromiter(map(self._model_table.get, values, unseen), object, n)
+
+    def _model_values_table(self) -> dict[Any, Any]:
+        """What `model_value` looks up: every value it changes, and under a policy other
+        than refuse every value it keeps (the rest are unseen)."""
+        table: dict[Any, Any] = {g: OTHER for g in self.grouped}
+        if self.unseen != REFUSE:
+            table.update((c, c) for c in self.categories if c not in table)
+            table[None] = None
+        return table
 
     def error(self, value: Any) -> str | None:
         """Why `value` is refused (the API's message), or None when it is accepted."""
