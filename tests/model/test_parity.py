@@ -24,7 +24,7 @@ from bundle.store import load_bundle
 from training import fitted
 from training.config import FeatureSpec, Paths
 from training.examples import as_record, typed_record
-from training.features import read_processed, split_xy
+from training.features import model_frame, read_processed, split_xy
 from testkit.markers import not_for_this_data
 
 PATHS = Paths()
@@ -47,12 +47,15 @@ def api_records(X: pd.DataFrame, rules) -> list[dict]:
 
 
 def assert_parity(model, pipeline, X: pd.DataFrame) -> None:
-    """Single-record and batch paths match the Pipeline on every row of X."""
+    """Single-record and batch paths match the Pipeline on every row of X: the records
+    as a client sends them, the Pipeline on what it was fitted on (rare categories
+    grouped by training's mapping, which the predictor must repeat)."""
     predictor = model.predictor
-    expected = pipeline.predict_proba(X)[:, 1]
+    fitted_on = model_frame(X, model.features)
+    expected = pipeline.predict_proba(fitted_on)[:, 1]
     positive = list(pipeline.classes_).index(1)
     expected_labels = np.where(
-        pipeline.predict(X) == pipeline.classes_[positive],
+        pipeline.predict(fitted_on) == pipeline.classes_[positive],
         predictor.positive_label,
         predictor.negative_label,
     )

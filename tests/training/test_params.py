@@ -179,7 +179,7 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         (
             "features.numerc",
             "unknown key features.numerc; known: target, positive_label, numeric, "
-            "categorical",
+            "categorical, rare_category, unseen",
         ),
         (
             "model_card.caveat",
