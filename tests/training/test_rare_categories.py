@@ -259,3 +259,26 @@ def test_the_openapi_spec_gives_an_any_text_field_no_enum_and_says_so(client):
     assert "enum" not in fields["shop"]
     assert fields["shop"]["description"].startswith("Any text: ")
     assert len(fields["region"]["enum"]) == 12
+
+
+def test_the_batch_cli_scores_an_unseen_shop_and_rejects_a_new_region_in_one_line(
+    trained, tmp_path, capsys
+):
+    from batch.score import main
+
+    paths, model, _ = trained
+    rows = [
+        record(model, shop="shop-new"),
+        record(model, region="region-99"),
+        record(model),
+    ]
+    source, out, errors = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "e.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    argv = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main([*argv, "--errors", str(errors)]) == 1
+    scored = pd.read_csv(out)
+    assert scored["prediction"].notna().tolist() == [True, False, True]
+    [(row, field, message)] = pd.read_csv(errors).itertuples(index=False)
+    assert (row, field) == (2, "region") and len(message) < 200
+    assert message.startswith("Must be one of 12 known values")
+    assert f"row 2: region: {message}" in capsys.readouterr().err
