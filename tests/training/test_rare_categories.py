@@ -282,3 +282,27 @@ def test_the_batch_cli_scores_an_unseen_shop_and_rejects_a_new_region_in_one_lin
     assert (row, field) == (2, "region") and len(message) < 200
     assert message.startswith("Must be one of 12 known values")
     assert f"row 2: region: {message}" in capsys.readouterr().err
+
+
+def test_a_row_counter_warns_as_an_id_and_an_amount_or_a_code_does_not():
+    from training.config import FeatureSpec
+    from training.features import id_warnings
+
+    spec = FeatureSpec(
+        "label",
+        1,
+        {c: {"min": 0, "max": 10**6} for c in ("row", "amount")},
+        ["code"],
+    )
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "row": np.arange(1, 201, dtype=float),
+            "amount": rng.choice(np.arange(0, 10**6, 7), 200, replace=False) * 1.0,
+            "code": rng.choice(["a", "b", "c"], 200),
+        }
+    )
+    [line] = id_warnings(X, spec)
+    assert line.startswith(
+        "warning: feature 'row' looks like an ID (whole numbers counting its 200 rows)"
+    )
