@@ -88,6 +88,8 @@ class FeatureRule:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    # For people (/docs, the model card): what the model makes of a null number.
+    imputed: str = ""
     # The cell texts meaning "missing" (the bundle's, set by Metadata; not stored here).
     missing: tuple[str, ...] = field(default=DEFAULT_MISSING, compare=False)
     _choices: frozenset = field(init=False, repr=False, compare=False)
@@ -245,6 +247,8 @@ class FeatureRule:
         else:
             out["categories"] = list(self.categories)
         out["nullable"] = self.nullable
+        if self.imputed:
+            out["imputed"] = self.imputed
         return out
 
     @classmethod
@@ -256,6 +260,7 @@ class FeatureRule:
             maximum=data.get("maximum"),
             categories=tuple(data.get("categories", ())),
             nullable=bool(data.get("nullable", False)),
+            imputed=str(data.get("imputed", "")),
         )
 
 

@@ -20,7 +20,7 @@ SECTIONS = ("project", "data", "features", "train", "evaluate", "model_card")
 PROJECT_KEYS = ("name", "description", "class_names")
 CLASS_NAME_KEYS = ("positive", "negative")
 FEATURE_KEYS = ("target", "positive_label", "numeric", "categorical")
-BOUND_KEYS = ("type", "min", "max")
+BOUND_KEYS = ("type", "min", "max", "missing", "fill", "indicator")
 # The built-in loaders' keys; a loader module of your own reads keys of its own.
 DATA_KEYS = (
     "loader",
