@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle.format import CLASSIFIER_GRAPH as CLASSIFIER
 from testkit.sample import train_project
 from training.clean import clean_splits, to_csv_text
 from training.config import ConfigError, Paths
 from training.fetch import fetch
 from training.params import Params
 
+CANDIDATE = "logistic_regression"
 CANDIDATES = {
     "logistic_regression": {"estimator": "logistic_regression"},
     "hist_gradient_boosting": {
@@ -234,4 +236,93 @@ def test_a_number_missing_only_in_the_test_split_stops_clean_saying_what_to_decl
         "numeric feature 'width' has 1 missing value(s) in the test data but none "
         "in the training data; declare features.numeric.width.missing: median "
         "(or fill them)"
+    )
+
+
+def one_kind_csv(kind: str, rows: int = 300) -> str:
+    """Made-up data whose features are all categorical or all numeric (categories
+    enough that few rows repeat: cleaning drops repeated rows)."""
+    rng = np.random.default_rng(5)
+    colour = rng.choice(["red", "blue", "green", "grey", "pink"], rows)
+    size = rng.choice(["s", "m", "l", "xl", "xxl"], rows)
+    shape = rng.choice(["round", "flat", "tall", "thin", "wide"], rows)
+    visits = rng.integers(0, 60, rows)
+    width = rng.uniform(0, 10, rows).round(2)
+    odds = (colour == "red") + (size == "xl") + (shape == "flat") - 1
+    odds = odds + 0.03 * visits - 0.1 * width if kind == "numeric" else odds
+    label = (odds + rng.normal(0, 1, rows) > 0).astype(int)
+    columns = (
+        {"colour": colour, "size": size, "shape": shape}
+        if kind == "categorical"
+        else {"visits": visits, "width": width}
+    )
+    return pd.DataFrame({**columns, "label": label}).to_csv(index=False)
+
+
+def one_kind_params(kind: str) -> dict:
+    params = copy.deepcopy(PARAMS)
+    f = params["features"]
+    if kind == "categorical":
+        f["numeric"], f["categorical"] = {}, ["colour", "size", "shape"]
+    else:
+        f["categorical"] = []
+        f["numeric"] = {
+            "visits": {"type": "integer", "min": 0, "max": 100},
+            "width": {"type": "number", "min": 0, "max": 10},
+        }
+    return params
+
+
+@pytest.mark.parametrize("candidate", list(CANDIDATES))
+@pytest.mark.parametrize("kind", ["categorical", "numeric"])
+def test_a_data_set_of_one_feature_kind_trains_exports_and_serves(
+    tmp_path, kind, candidate
+):
+    paths, _ = project(tmp_path, one_kind_csv(kind), one_kind_params(kind), candidate)
+    model, client = client_of(paths)
+    assert model.metadata.entry(CLASSIFIER) is not None
+    for example in model.metadata.examples.scored():
+        r = client.post("/predict", json=example.record)
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["probability"] == pytest.approx(example.probability)
+
+
+def refit_with_first_category_dropped(paths: Paths, params: dict) -> None:
+    """The fitted Pipeline replaced by one whose one-hot encoder drops each feature's
+    first category: a preprocessing the dense encoding does not express."""
+    from bundle.files import write_bytes_atomic
+    from training import fitted
+    from training.features import read_processed, split_xy
+    from training.fit import build_pipeline
+
+    spec = Params.from_dict(params).features
+    X, y = split_xy(read_processed(paths.train_csv, spec), spec)
+    pipe = build_pipeline(spec, "logistic_regression", {}, 0)
+    pipe.set_params(preprocess__cat__onehot__drop="first").fit(X, y)
+    write_bytes_atomic(paths.pipeline, fitted.dumps(pipe))
+
+
+def test_preprocessing_the_dense_encoding_cannot_express_is_served_by_the_whole_graph(
+    tmp_path, capsys
+):
+    from training.export import export
+
+    params = one_kind_params("categorical")
+    paths, params = project(tmp_path, one_kind_csv("categorical"), params, CANDIDATE)
+    capsys.readouterr()
+    refit_with_first_category_dropped(paths, params)
+    meta = export(paths, Params.from_dict(params))
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == [
+        "export: dense encoding supports a plain one-hot encoder only; publishing "
+        "the whole-pipeline graph only (slower, same predictions)"
+    ]
+    assert meta.entry(CLASSIFIER) is None and meta.encoding is None
+    assert list(meta.parity) == ["pipeline_graph"]
+    model, client = client_of(paths)
+    assert model.predictor.graph == "pipeline_graph"
+    r = client.post("/predict", json=meta.examples.positive.record)
+    assert r.status_code == 200
+    assert r.get_json()["probability"] == pytest.approx(
+        meta.examples.positive.probability
     )
