@@ -326,3 +326,27 @@ def test_preprocessing_the_dense_encoding_cannot_express_is_served_by_the_whole_
     assert r.get_json()["probability"] == pytest.approx(
         meta.examples.positive.probability
     )
+
+
+def test_the_profile_counts_a_missing_number_in_its_missing_bin(gappy):
+    from bundle.profile import MISSING
+    from bundle.store import load_bundle
+    from monitoring.counts import DriftCounter
+    from monitoring.profile import read_profile
+
+    paths, _ = gappy
+    model = load_bundle(paths.model_dir)
+    profile = read_profile(model)
+    bins = {b.name: b for b in profile.features}
+    train = pd.read_csv(paths.train_csv, keep_default_na=False, na_values=[""])
+    assert bins["visits"].labels[-1] == MISSING
+    assert bins["visits"].shares[-1] == pytest.approx(train["visits"].isna().mean())
+    assert MISSING not in bins["width"].labels  # refused: null never reaches it
+    record = {**model.metadata.examples.positive.record, "visits": None}
+    one, many = DriftCounter(profile, 0.5), DriftCounter(profile, 0.5)
+    one.count_one(record, 0.7)
+    many.count_many([record, record], np.array([0.7, 0.7]))
+    for counter, n in ((one, 1), (many, 2)):
+        visits = next(f for f in counter.figures()["features"] if f["name"] == "visits")
+        assert [b["records"] for b in visits["bins"] if b["records"]] == [n]
+        assert visits["bins"][-1]["records"] == n
