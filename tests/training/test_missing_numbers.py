@@ -350,3 +350,15 @@ def test_the_profile_counts_a_missing_number_in_its_missing_bin(gappy):
         visits = next(f for f in counter.figures()["features"] if f["name"] == "visits")
         assert [b["records"] for b in visits["bins"] if b["records"]] == [n]
         assert visits["bins"][-1]["records"] == n
+
+
+def test_a_number_with_no_value_in_training_stops_clean_saying_to_drop_it(tmp_path):
+    text = gappy_csv()
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    frame["visits"] = "NA"
+    with pytest.raises(ConfigError) as caught:
+        cleaned(tmp_path, frame.to_csv(index=False), PARAMS)
+    assert str(caught.value) == (
+        "numeric feature 'visits' has no value in the training data: nothing to learn "
+        "or impute from; drop it from features.numeric"
+    )
