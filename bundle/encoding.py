@@ -1,7 +1,8 @@
 """The fitted preprocessing as plain data: records in, the classifier's dense matrix out.
 
 The bundle can carry a second ONNX graph holding the classifier alone, together with this
-encoding (numeric offsets and scales, the one-hot column of every known category), both
+encoding (numeric offsets and scales, an imputed numeric's fill value and missing
+indicator column, the one-hot column of every known category), both
 taken from the fitted Pipeline at training time. Encoding a record here and running that
 small graph skips the dozens of tiny string-handling nodes of the whole-Pipeline graph;
 training proves on the whole test split that the result is the Pipeline's (parity gate).
@@ -24,6 +25,13 @@ def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple]:
     return itemgetter(*names) if names else lambda record: ()
 
 
+def indicator_of(entry: Mapping[str, Any] | None) -> tuple[int, float, float] | None:
+    """An imputed numeric's indicator as (column, offset, scale), or None."""
+    if entry is None:
+        return None
+    return int(entry["column"]), float(entry["offset"]), float(entry["scale"])
+
+
 class DenseEncoder:
     """Builds the float32 matrix the classifier was trained on, from validated records."""
 
@@ -33,6 +41,21 @@ class DenseEncoder:
         self.numeric = [
             (n["name"], int(n["column"]), float(n["offset"]), float(n["scale"]))
             for n in encoding["numeric"]
+            if "fill" not in n
+        ]
+        # (feature, column, offset, scale, fill, indicator): null is `fill`, and the
+        # indicator (column, offset, scale), when there is one, is 1 for null else 0.
+        self.imputed = [
+            (
+                n["name"],
+                int(n["column"]),
+                float(n["offset"]),
+                float(n["scale"]),
+                float(n["fill"]),
+                indicator_of(n.get("indicator")),
+            )
+            for n in encoding["numeric"]
+            if "fill" in n
         ]
         missing = encoding["missing"]
         # (feature, {category or None: column}); an unknown category sets no column,
@@ -44,7 +67,7 @@ class DenseEncoder:
                 columns[None] = columns[missing]
             self.categorical.append((c["name"], columns))
         # For whole batches: every record's values pulled in C, then one column each.
-        self._names = [n for n, _, _, _ in self.numeric] + [
+        self._names = [n for n, *_ in self.numeric + self.imputed] + [
             n for n, _ in self.categorical
         ]
         self._values = tuple_getter(self._names)
@@ -55,6 +78,12 @@ class DenseEncoder:
         row = x[0]
         for name, column, offset, scale in self.numeric:
             row[column] = (record[name] - offset) / scale
+        for name, column, offset, scale, fill, indicator in self.imputed:
+            value = record[name]
+            row[column] = ((fill if value is None else value) - offset) / scale
+            if indicator is not None:
+                at, ind_offset, ind_scale = indicator
+                row[at] = ((value is None) - ind_offset) / ind_scale
         for name, columns in self.categorical:
             column = columns.get(record[name])
             if column is not None:
@@ -82,6 +111,13 @@ class DenseEncoder:
         for name, column, offset, scale in self.numeric:
             values = np.asarray(columns[name], dtype=np.float64)
             x[:, column] = (values - offset) / scale
+        for name, column, offset, scale, fill, indicator in self.imputed:
+            values = np.asarray(columns[name], dtype=np.float64)  # null as NaN
+            missing = np.isnan(values)
+            x[:, column] = (np.where(missing, fill, values) - offset) / scale
+            if indicator is not None:
+                at, ind_offset, ind_scale = indicator
+                x[:, at] = (missing - ind_offset) / ind_scale
         values = (columns[name] for name, _ in self.categorical)
         self._set_one_hot(x, zip(self.categorical, values))
         return x

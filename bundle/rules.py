@@ -123,6 +123,8 @@ class FeatureRule:
     grouped: tuple[str, ...] = ()
     # What a category unseen in training gets (UNSEEN_POLICIES).
     unseen: str = REFUSE
+    # For people (/docs, the model card): what the model makes of a null number.
+    imputed: str = ""
     # The cell texts meaning "missing" (the bundle's, set by Metadata; not stored here).
     missing: tuple[str, ...] = field(default=DEFAULT_MISSING, compare=False)
     _choices: frozenset = field(init=False, repr=False, compare=False)
@@ -333,6 +335,8 @@ class FeatureRule:
             out["categories"] = list(self.categories)
             out.update(grouped=list(self.grouped), unseen=self.unseen)
         out["nullable"] = self.nullable
+        if self.imputed:
+            out["imputed"] = self.imputed
         return out
 
     @classmethod
@@ -346,6 +350,7 @@ class FeatureRule:
             nullable=bool(data.get("nullable", False)),
             grouped=tuple(data.get("grouped", ())),
             unseen=data.get("unseen", REFUSE),
+            imputed=str(data.get("imputed", "")),
         )
 
 

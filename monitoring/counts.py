@@ -173,7 +173,9 @@ class DriftCounter:
                 ]
                 if any(g.band_edges is None for _, _, g in groups):
                     raise ValueError(f"{bins.name}: a numeric slice needs band edges")
-                self._numeric.append((bins.name, list(bins.edges), offset, bands))
+                self._numeric.append(
+                    (bins.name, list(bins.edges), offset, bins.null_bin, bands)
+                )
                 continue
             table = {}
             for value in {*bins._lookup, *(v for _, _, g in groups for v in g._lookup)}:
@@ -204,11 +206,13 @@ class DriftCounter:
             if positive:
                 for slot in when_positive:
                     counts[slot] += 1
-        for name, edges, offset, bands in self._numeric:
+        for name, edges, offset, null_bin, bands in self._numeric:
             value = record[name]
-            if value is None:  # a nullable number: where count_many's NaN goes, last
-                value = math.inf
-            counts[offset + bisect_left(edges, value)] += 1
+            if value is None:  # a nullable number: its bin as count_many's NaN
+                counts[offset + null_bin] += 1
+                value = math.inf  # in no band: the bands' last value ("other")
+            else:
+                counts[offset + bisect_left(edges, value)] += 1
             for band_edges, records, positives, other in bands:
                 i = bisect_right(band_edges, value) - 1
                 if not 0 <= i < other:

@@ -5,7 +5,8 @@ file); the service counts live records into the same bins and `make monitor` doe
 same with captured records. The bins are defined here once, so all three agree:
 
 - a numeric feature: right-closed bins (e[i-1], e[i]] between the training data's
-  deciles (repeated deciles merged, so a spike such as many zeros is one bin);
+  deciles (repeated deciles merged, so a spike such as many zeros is one bin), then
+  `(missing)` when the feature may be null (the model imputes it);
 - a categorical feature: one bucket per category holding at least 1% of the training
   rows and not grouped by training, then `(other)` for the rarer known ones (training's
   own value for them), `(unknown)` and `(missing)`;
@@ -49,35 +50,48 @@ def rounded(values) -> tuple[float | None, ...]:
 
 @dataclass(frozen=True)
 class NumericBins:
-    """A numeric feature's bins: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
+    """A numeric feature's bins: (-inf, e0], (e0, e1], ..., (e_last, inf), and
+    (missing) last when `missing` (a nullable feature); else a null goes in the last."""
 
     name: str
     edges: tuple[float, ...]
     shares: tuple[float, ...]
+    missing: bool = False
 
     def __post_init__(self) -> None:
-        if len(self.shares) != len(self.edges) + 1:
+        if len(self.shares) != len(self.edges) + 1 + self.missing:
             raise ValueError(
-                f"{self.name}: {len(self.edges)} edges need one more share"
+                f"{self.name}: {len(self.edges)} edges need "
+                f"{len(self.edges) + 1 + self.missing} shares"
             )
 
     @property
     def labels(self) -> list[str]:
         e = [_num(x) for x in self.edges]
+        tail = [MISSING] if self.missing else []
         if not e:
-            return ["all"]
+            return ["all", *tail]
         inner = [f"({lo}, {hi}]" for lo, hi in zip(e[:-1], e[1:])]
-        return [f"<= {e[0]}", *inner, f"> {e[-1]}"]
+        return [f"<= {e[0]}", *inner, f"> {e[-1]}", *tail]
 
-    def bin_one(self, value: float) -> int:
+    @property
+    def null_bin(self) -> int:
+        """Where a null value is counted: (missing), else the last bin."""
+        return len(self.edges) + self.missing
+
+    def bin_one(self, value: float | None) -> int:
+        if value is None or value != value:  # null, or NaN as a column holds it
+            return self.null_bin
         return bisect_left(self.edges, value)
 
     def bins(self, values: Sequence[Any]) -> np.ndarray:
-        v = np.asarray(values, dtype=np.float64)
-        return np.searchsorted(np.asarray(self.edges), v, side="left")
+        v = np.asarray(values, dtype=np.float64)  # null as NaN
+        found = np.searchsorted(np.asarray(self.edges), v, side="left")
+        return np.where(np.isnan(v), self.null_bin, found)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "edges": list(self.edges), "shares": self.shares}
+        out = {"name": self.name, "edges": list(self.edges), "shares": self.shares}
+        return out | ({"missing": True} if self.missing else {})
 
 
 @dataclass(frozen=True)
@@ -242,7 +256,12 @@ class Profile:
     def from_json(cls, data: dict[str, Any]) -> "Profile":
         def bins(d: dict) -> Bins:
             if d["kind"] == "numeric":
-                return NumericBins(d["name"], tuple(d["edges"]), tuple(d["shares"]))
+                return NumericBins(
+                    d["name"],
+                    tuple(d["edges"]),
+                    tuple(d["shares"]),
+                    bool(d.get("missing", False)),
+                )
             return CategoryBins(
                 d["name"], tuple(d["buckets"]), tuple(d["shares"]), tuple(d["other"])
             )

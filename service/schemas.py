@@ -27,6 +27,8 @@ def feature_field(rule: FeatureRule, example: Any = None) -> fields.Field:
     doc: dict[str, Any] = {"example": example} if example is not None else {}
     if rule.numeric:
         doc.update(minimum=rule.minimum, maximum=rule.maximum)
+        if rule.imputed:
+            doc["description"] = f"May be null: {rule.imputed}."
     elif rule.any_text:  # an unseen category is scored: no enum to keep to
         doc["description"] = (
             f"Any text: {len(rule.categories)} values seen in training; another is "

@@ -23,7 +23,7 @@ from bundle.profile import BAND_SUFFIX
 from bundle.rules import cell_text
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
-from training.features import read_processed, target_values
+from training.features import check_unimputed, read_processed, target_values
 from training.params import Params, load, quote_hint
 from training.stage import run_stage
 
@@ -192,6 +192,7 @@ def clean_splits(paths: Paths, params: Params) -> dict[str, pd.DataFrame]:
     frames = dataset_for(params.data.loader).load(paths, params.raw)
     checked = {name: check_split(name, df, spec) for name, df in frames.items()}
     check_training_data(checked["train"], spec, params.train.cv_folds)
+    check_unimputed(spec, checked["train"], checked["test"])
     check_references(frames["test"], params)
     return frames
 

@@ -124,6 +124,10 @@ NUMERIC_TYPES = ("integer", "number")
 # A category seen fewer times than this in training is grouped with the other rare ones
 # (bundle/rules.py OTHER): too few rows to learn it from (features.rare_category).
 RARE_MIN_COUNT = 10
+# features.numeric.<col>.missing: how a missing value is filled inside the fitted
+# Pipeline, or `refuse` (clean stops on one, the API answers 422 to null).
+# (`refuse` is the one word bundle/rules.py defines for categories too.)
+MISSING_POLICIES = ("median", "mean", "constant", REFUSE)
 
 
 @dataclass(frozen=True)
@@ -217,11 +221,48 @@ class FeatureSpec:
             )
         if not bounds["min"] <= bounds["max"]:
             raise ConfigError(f"features.numeric.{col}: min is above max")
+        FeatureSpec._check_missing(col, bounds)
+
+    @staticmethod
+    def _check_missing(col: str, bounds: dict) -> None:
+        """The declared missing-value policy: a known one, `fill` with `constant` only."""
+        policy = bounds.get("missing")
+        if policy is not None and policy not in MISSING_POLICIES:
+            raise ConfigError(
+                f"features.numeric.{col}.missing: {policy!r} is not one of "
+                f"{', '.join(MISSING_POLICIES)}"
+            )
+        fill = bounds.get("fill")
+        if (policy == "constant") != ("fill" in bounds):
+            raise ConfigError(
+                f"features.numeric.{col}: give fill: <number> with missing: constant, "
+                "and only then"
+            )
+        if fill is not None and (
+            isinstance(fill, bool) or not isinstance(fill, (int, float))
+        ):
+            raise ConfigError(
+                f"features.numeric.{col}.fill must be a number, not {fill!r}"
+            )
+        indicator = bounds.get("indicator", True)
+        if not isinstance(indicator, bool):
+            raise ConfigError(
+                f"features.numeric.{col}.indicator must be true or false, not "
+                f"{indicator!r}"
+            )
+        if policy == REFUSE and "indicator" in bounds:
+            raise ConfigError(
+                f"features.numeric.{col}: indicator has no use with missing: refuse"
+            )
 
     @property
     def columns(self) -> list[str]:
         """Model input columns in a fixed order: numeric first, then categorical."""
         return list(self.numeric) + self.categorical
+
+    def missing_policy(self, col: str) -> str | None:
+        """A numeric feature's declared `missing:` policy (None: not declared)."""
+        return self.numeric[col].get("missing")
 
     def kind(self, col: str) -> str:
         """integer, number or category: how the API types the feature."""

@@ -139,6 +139,7 @@ def card_context(
             "n_train": meta.provenance["data"]["train"]["rows"],
             "n_test": n_test,
             "features": meta.feature_names,
+            "imputed": {f.name: f.imputed for f in meta.features if f.imputed},
             "target": meta.target.column,
             "positive_label": meta.target.positive_name,
             "negative_label": meta.target.negative_name,

@@ -39,6 +39,7 @@ from training.config import Paths
 from training.examples import pick_examples
 from training.features import (
     feature_rules,
+    fitted_fills,
     frame_to_columns,
     model_frame,
     read_processed,
@@ -55,6 +56,9 @@ from training.onnx_export import (
 from training.params import Params, load
 from training.profile import reference_profile
 from training.stage import run_stage
+
+# Training rows with a missing value that the parity gate scores besides the test split.
+MISSING_PARITY_ROWS = 1000
 
 
 def library_versions() -> dict[str, str]:
@@ -87,6 +91,29 @@ def provenance(paths: Paths, n_train: int, n_test: int) -> dict[str, Any]:
     }
 
 
+def classifier_graph(pipeline, spec) -> dict | None:
+    """The dense encoding of the fitted preprocessing, or None (saying so in one line)
+    when it cannot express it: the bundle then holds the whole-pipeline graph only."""
+    try:
+        return dense_encoding(pipeline, spec)
+    except ValueError as exc:
+        print(
+            f"export: {exc}; publishing the whole-pipeline graph only (slower, same "
+            "predictions)",
+            file=sys.stderr,
+        )
+        return None
+
+
+def parity_rows(X_test: pd.DataFrame, X_train: pd.DataFrame, spec) -> pd.DataFrame:
+    """The rows the parity gate scores: the whole test split, plus up to
+    MISSING_PARITY_ROWS training rows with a missing number, so that imputation is
+    proved even when the test split happens to have none."""
+    gaps = X_train[X_train[list(spec.numeric)].isna().any(axis=1)]
+    gaps = gaps.head(MISSING_PARITY_ROWS)
+    return pd.concat([X_test, gaps], ignore_index=True)
+
+
 def export(paths: Paths, params: Params) -> Metadata:
     """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
     spec, tp = params.features, params.train
@@ -97,30 +124,32 @@ def export(paths: Paths, params: Params) -> Metadata:
     train_df = read_processed(paths.train_csv, spec, "train")
     X_train, _ = split_xy(train_df, spec)
     X_test, y_test = split_xy(read_processed(paths.test_csv, spec, "test"), spec)
-    rules = feature_rules(X_train, spec)
+    rules = feature_rules(X_train, spec, fitted_fills(pipeline))
     target = target_of(train_df, spec, threshold)
 
     whole_bytes = to_onnx_bytes(pipeline, spec)
     whole = PipelineGraph(make_session(whole_bytes, "the exported Pipeline"), rules)
-    encoding = dense_encoding(pipeline, spec)
-    classifier_bytes = to_dense_onnx_bytes(pipeline, encoding["width"])
-    served = EncodedClassifier(
-        make_session(classifier_bytes, "the exported classifier"), encoding
-    )
+    graphs = {PIPELINE_GRAPH: whole_bytes}
+    encoding, served = classifier_graph(pipeline, spec), whole
+    if encoding is not None:
+        graphs[CLASSIFIER_GRAPH] = to_dense_onnx_bytes(pipeline, encoding["width"])
+        served = EncodedClassifier(
+            make_session(graphs[CLASSIFIER_GRAPH], "the exported classifier"), encoding
+        )
     tolerance = tp.parity_tolerance
     # Both graphs and the Pipeline take categories as the model was fitted on them.
     X_model = model_frame(X_test, rules)
+    checked = model_frame(parity_rows(X_test, X_train, spec), rules)
     parity = {
-        e.graph: check_parity(pipeline, e, X_model, spec, threshold, tolerance)
-        for e in (whole, served)
+        e.graph: check_parity(pipeline, e, checked, spec, threshold, tolerance)
+        for e in dict.fromkeys((whole, served))
     }
     proba = served.proba_columns(frame_to_columns(X_model, spec)).astype(np.float64)
     profile = reference_profile(
         X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
     )
     blobs = {
-        PIPELINE_GRAPH: whole_bytes,
-        CLASSIFIER_GRAPH: classifier_bytes,
+        **graphs,
         FITTED_PIPELINE: pipeline_bytes,
         REFERENCE_PROFILE: profile.to_bytes(),
     }

@@ -6,18 +6,19 @@ data set only needs a new `features:` block.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bundle.format import Target
 from bundle.rules import GROUP, OTHER, FeatureRule, number_value
-from training.config import ConfigError, FeatureSpec
+from training.config import REFUSE, ConfigError, FeatureSpec
 
 # What the categorical imputer writes for a missing value; a category of its own.
 MISSING_CATEGORY = "missing"
@@ -25,6 +26,11 @@ MISSING_CATEGORY = "missing"
 # numbers only when they also nearly fill their range (amounts such as incomes do not).
 ID_SHARE = 0.95
 ID_SPREAD = 1.1
+# The policy of a numeric column with missing values in training that declares none.
+DEFAULT_IMPUTATION = "median"
+# The ColumnTransformer's names: numerics taken as they are, each imputed numeric
+# (IMPUTED + its position), the categoricals.
+NUMERIC, IMPUTED, CATEGORICAL = "num", "imputed", "cat"
 
 
 def read_processed(source: Any, spec: FeatureSpec, name: str = "") -> pd.DataFrame:
@@ -51,11 +57,11 @@ def read_processed(source: Any, spec: FeatureSpec, name: str = "") -> pd.DataFra
                 f"numeric feature {col!r} is declared type: integer but holds "
                 f"fractions; declare it type: number"
             )
-        if parsed.isna().any():
+        if parsed.isna().any() and spec.missing_policy(col) == REFUSE:
             raise ConfigError(
                 f"numeric feature {col!r} has {int(parsed.isna().sum())} missing "
-                f"value(s) in {name or 'the'} data; the model takes none: fill them "
-                "or drop those rows in the data set's loader"
+                f"value(s) in {name or 'the'} data and is declared missing: refuse; "
+                f"fill them, or declare features.numeric.{col}.missing: median"
             )
         df[col] = parsed.astype("float64")
     return df
@@ -92,28 +98,130 @@ def target_of(df: pd.DataFrame, spec: FeatureSpec, threshold: float) -> Target:
     )
 
 
-def build_preprocessor(spec: FeatureSpec, scale_numeric: bool) -> ColumnTransformer:
-    """One-hot categoricals (missing is its own category); optionally scale numerics."""
+@dataclass(frozen=True)
+class Imputation:
+    """How the fitted Pipeline fills one numeric feature's missing values."""
+
+    strategy: str  # median, mean or constant (SimpleImputer's strategies)
+    fill: float | None = None  # the constant's value
+    indicator: bool = False  # a 0/1 "was missing" column next to the value
+
+    def describe(self, fill: float) -> str:
+        """The policy in words, with the fitted fill value, for /docs and the card."""
+        if self.strategy == "constant":
+            how = f"the constant {fill:g}"
+        else:
+            how = f"the training data's {self.strategy} ({fill:g})"
+        indicator = (
+            ", and the model also sees that it was missing" if self.indicator else ""
+        )
+        return f"filled with {how}{indicator}"
+
+
+def imputations(spec: FeatureSpec, X: pd.DataFrame) -> dict[str, Imputation]:
+    """The numeric features the Pipeline imputes, by the declared policy; undeclared,
+    a feature with missing values in `X` (the training split) gets the median, one
+    without is refused. The indicator is added where `X` has missing values."""
+    out = {}
+    for col in spec.numeric:
+        gaps = bool(X[col].isna().any())
+        policy = spec.missing_policy(col) or (DEFAULT_IMPUTATION if gaps else REFUSE)
+        if policy == REFUSE:
+            continue
+        if X[col].isna().all():
+            raise ConfigError(
+                f"numeric feature {col!r} has no value in the training data: nothing "
+                "to learn or impute from; drop it from features.numeric"
+            )
+        wanted = spec.numeric[col].get("indicator", True)
+        fill = spec.numeric[col].get("fill")
+        out[col] = Imputation(policy, fill, indicator=wanted and gaps)
+    return out
+
+
+def check_unimputed(spec: FeatureSpec, train: pd.DataFrame, test: pd.DataFrame):
+    """A numeric feature missing in the test split but never in training (so refused,
+    undeclared) stops the run: the model would meet a gap it was not built for."""
+    imputed = imputations(spec, train)
+    for col in spec.numeric:
+        gaps = int(test[col].isna().sum())
+        if gaps and col not in imputed:
+            raise ConfigError(
+                f"numeric feature {col!r} has {gaps} missing value(s) in the test "
+                "data but none in the training data; declare "
+                f"features.numeric.{col}.missing: median (or fill them)"
+            )
+
+
+def imputer(imputation: Imputation, scale: bool) -> Pipeline:
+    """One numeric feature's fill (and its indicator), then its optional scaling."""
+    fill = SimpleImputer(strategy=imputation.strategy, fill_value=imputation.fill)
+    step = fill
+    if imputation.indicator:
+        missing = MissingIndicator(features="all")
+        step = FeatureUnion([("value", fill), ("missing", missing)])
+    steps = [("impute", step)]
+    return Pipeline(steps + ([("scale", StandardScaler())] if scale else []))
+
+
+def build_preprocessor(
+    spec: FeatureSpec,
+    scale_numeric: bool,
+    imputed: Mapping[str, Imputation] | None = None,
+) -> ColumnTransformer:
+    """One-hot categoricals (missing is its own category); optionally scale numerics;
+    each imputed numeric filled by its policy. A role without columns is left out."""
+    imputed = imputed or {}
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
             ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]
     )
+    plain = [c for c in spec.numeric if c not in imputed]
     numeric = StandardScaler() if scale_numeric else "passthrough"
-    return ColumnTransformer(
-        [("num", numeric, list(spec.numeric)), ("cat", categorical, spec.categorical)]
-    )
+    parts = [(NUMERIC, numeric, plain)] if plain else []
+    parts += [
+        (f"{IMPUTED}{i}", imputer(imputed[c], scale_numeric), [c])
+        for i, c in enumerate(spec.numeric)
+        if c in imputed
+    ]
+    if spec.categorical:
+        parts.append((CATEGORICAL, categorical, spec.categorical))
+    return ColumnTransformer(parts)
 
 
-def feature_rules(X: pd.DataFrame, spec: FeatureSpec) -> tuple[FeatureRule, ...]:
-    """The rules stored with the model: type and bounds, or the categories seen."""
+def fitted_fills(pipeline: Pipeline) -> dict[str, float]:
+    """Each imputed numeric's fill value, as the fitted Pipeline learned it."""
+    out = {}
+    for part, step, columns in pipeline.named_steps["preprocess"].transformers_:
+        if part.startswith(IMPUTED):
+            impute = step.named_steps["impute"]
+            if isinstance(impute, FeatureUnion):
+                impute = dict(impute.transformer_list)["value"]
+            out[columns[0]] = float(impute.statistics_[0])
+    return out
+
+
+def feature_rules(
+    X: pd.DataFrame, spec: FeatureSpec, fills: Mapping[str, float] | None = None
+) -> tuple[FeatureRule, ...]:
+    """The rules stored with the model: type and bounds, or the categories seen; a
+    numeric the Pipeline imputes may be null (its policy in words, with the fitted
+    value from `fills`)."""
+    imputed, fills = imputations(spec, X), fills or {}
     rules = [
         FeatureRule(
             name=col,
             kind=spec.kind(col),
             minimum=bounds["min"],
             maximum=bounds["max"],
+            nullable=col in imputed,
+            imputed=(
+                imputed[col].describe(fills[col])
+                if col in imputed and col in fills
+                else ""
+            ),
         )
         for col, bounds in spec.numeric.items()
     ]

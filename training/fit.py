@@ -34,9 +34,11 @@ from bundle.files import write_bytes_atomic, write_json_atomic  # noqa: E402
 from training import fitted  # noqa: E402
 from training.config import ConfigError, FeatureSpec, Paths  # noqa: E402
 from training.features import (  # noqa: E402
+    Imputation,
     build_preprocessor,
     feature_rules,
     id_warnings,
+    imputations,
     model_frame,
     read_processed,
     split_xy,
@@ -69,9 +71,14 @@ CV_SCORING = {
 
 
 def build_pipeline(
-    spec: FeatureSpec, estimator: str, params: dict, seed: int
+    spec: FeatureSpec,
+    estimator: str,
+    params: dict,
+    seed: int,
+    imputed: dict[str, Imputation] | None = None,
 ) -> Pipeline:
-    """Preprocessing and classifier as one Pipeline."""
+    """Preprocessing (numerics in `imputed` filled by their policy) and classifier as
+    one Pipeline."""
     if estimator not in ESTIMATORS:
         raise ConfigError(
             f"train.candidates: estimator {estimator!r} is not one of "
@@ -85,7 +92,7 @@ def build_pipeline(
         classifier = kind.cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"train.candidates: {estimator}: {exc}") from exc
-    preprocess = build_preprocessor(spec, kind.scale_numeric)
+    preprocess = build_preprocessor(spec, kind.scale_numeric, imputed)
     return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
 
 
@@ -115,9 +122,10 @@ def cross_validate_candidates(
     progress line per fold (`metric`) as each finishes; folds run in parallel."""
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     sign = {m: -1 if m == "brier" else 1 for m in CV_SCORING}
+    imputed = imputations(spec, X)
     rows = []
     for name, cand in candidates.items():
-        pipe = build_pipeline(spec, cand.estimator, cand.params, seed)
+        pipe = build_pipeline(spec, cand.estimator, cand.params, seed, imputed)
         runs = Parallel(n_jobs=-1, return_as="generator")(
             delayed(fit_fold)(pipe, X, y, train, test) for train, test in splits
         )
@@ -163,7 +171,8 @@ def select_and_fit(
     )
     chosen = select(cv_rows, metric)
     cand = tp.candidates[chosen]
-    pipeline = build_pipeline(spec, cand.estimator, cand.params, tp.seed)
+    imputed = imputations(spec, X)
+    pipeline = build_pipeline(spec, cand.estimator, cand.params, tp.seed, imputed)
     start = time.perf_counter()
     pipeline.fit(X, y)
     progress(f"refit {chosen} on {len(y)} rows ({time.perf_counter() - start:.1f} s)")

@@ -3,8 +3,9 @@
 Reads the CSV as the csv loader will (text cells, the same missing markers) and infers each
 column's role: numeric (bounds = the values seen, widened by a margin), categorical (text,
 or whole numbers with few distinct values: codes), or left out with a comment saying why
-(an identifier, free text, one value only, numbers with gaps). The positive label is the
-minority class as the data writes it; slices band up to two numeric columns at quartiles.
+(an identifier, free text, one value only); a numeric column with gaps gets `missing:
+median` (the model fills them). The positive label is the minority class as the data
+writes it; slices band up to two numeric columns at quartiles.
 The file is checked by loading it as the stages do (training/params.py) before it is
 written, atomically; an existing params.yaml is replaced only with --force (FORCE=1).
 `python -m training.init DATA TARGET [--out params.yaml] [--delimiter ;] [--force]`
@@ -30,7 +31,12 @@ from training.clean import MISSING_MARKERS, strip_cells, to_csv_text
 from bundle.rules import OTHER
 from training.config import PARAMS_FILE, RARE_MIN_COUNT, ROOT, ConfigError
 from training.datasets import csv as csv_loader
-from training.features import counts_rows, distinct_per_row, target_values
+from training.features import (
+    DEFAULT_IMPUTATION,
+    counts_rows,
+    distinct_per_row,
+    target_values,
+)
 from training.params import DATA_DEFAULTS, Params
 from training.stage import run_stage
 
@@ -138,14 +144,10 @@ def classify(name: str, column: pd.Series) -> Column:
             return Column(
                 name, "left out", "a different row number in every row: an ID"
             )
-        if len(values) < rows:
-            return Column(
-                name,
-                "left out",
-                f"numbers with {rows - len(values)} missing value(s): the model "
-                "takes none; fill them, then list it under numeric",
-            )
-        return Column(name, "numeric", bounds=bounds_of(nums, integer), values=nums)
+        bounds = bounds_of(nums, integer)
+        if len(values) < rows:  # gaps: filled inside the model, said in the file
+            bounds["missing"] = DEFAULT_IMPUTATION
+        return Column(name, "numeric", bounds=bounds, values=nums)
     if distinct_per_row(distinct, len(values)):
         return Column(name, "left out", "a different text in every row: an identifier")
     if distinct > CATEGORY_MAX:
@@ -299,7 +301,9 @@ COMMENTS = {
     "features.positive_label": "The minority class, as the data writes it.",
     "features.numeric": (
         f"Bounds the API accepts: the values seen, widened by {MARGIN:.0%} of their "
-        "range."
+        f"range. missing: {DEFAULT_IMPUTATION} where the file has gaps: the model fills "
+        "a missing value with the training median and sees that it was missing "
+        "(mean, constant with fill: <number>, or refuse: docs/training.md)."
     ),
     "features.categorical": (
         "Text columns, and whole numbers with few values (codes); allowed values are "

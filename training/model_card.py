@@ -102,9 +102,15 @@ def _data(data: dict) -> list[str]:
         f"- Features ({len(data['features'])}): "
         + ", ".join(f"`{f}`" for f in data["features"]),
         "",
-        "Cleaning steps:",
-        "",
     ]
+    imputed = data.get("imputed") or {}
+    if (
+        imputed
+    ):  # the features.numeric.<col>.missing policies, as the API documents them
+        lines += ["Missing numbers (null in the API) are filled inside the model:", ""]
+        lines += [f"- `{name}`: {how}" for name, how in imputed.items()]
+        lines += [""]
+    lines += ["Cleaning steps:", ""]
     lines += [f"- {step}" for step in data.get("cleaning") or []] or ["- none"]
     return lines
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from bundle.engines import MISSING_INPUT, Engine
 from training.config import FeatureSpec
-from training.features import frame_to_columns
+from training.features import CATEGORICAL, IMPUTED, NUMERIC, frame_to_columns
 from training.metrics import labels_from_proba
 
 TARGET_OPSET = 17
@@ -60,18 +60,57 @@ def mend_hist_gradient_boosting_converter() -> None:
     converters.add_tree_to_attribute_pairs_hist_gradient_boosting = as_ints
 
 
+def register_missing_indicator() -> None:
+    """skl2onnx 1.20 has no converter for MissingIndicator (the imputed numerics' 0/1
+    "was missing" column): IsNaN, then Cast to float, one output column per feature.
+    Idempotent; called before each conversion."""
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.impute import MissingIndicator
+
+    def shape(operator) -> None:
+        rows = operator.inputs[0].get_first_dimension()
+        width = len(operator.raw_operator.features_)
+        operator.outputs[0].type = FloatTensorType([rows, width])
+
+    def convert(scope, operator, container) -> None:
+        if len(operator.raw_operator.features_) != operator.raw_operator.n_features_in_:
+            raise NotImplementedError("a MissingIndicator over some features only")
+        isnan = scope.get_unique_variable_name("isnan")
+        container.add_node(
+            "IsNaN",
+            operator.inputs[0].full_name,
+            isnan,
+            name=scope.get_unique_operator_name("IsNaN"),
+        )
+        container.add_node(
+            "Cast",
+            isnan,
+            operator.outputs[0].full_name,
+            to=TensorProto.FLOAT,
+            name=scope.get_unique_operator_name("Cast"),
+        )
+
+    update_registered_converter(
+        MissingIndicator, "SklearnMissingIndicator", shape, convert
+    )
+
+
 def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     """Convert the whole Pipeline (preprocessing + classifier) to ONNX bytes."""
     from skl2onnx import to_onnx
 
     mend_hist_gradient_boosting_converter()
+    register_missing_indicator()
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     exported = copy.deepcopy(pipeline)
     # skl2onnx imputes strings only: in the graph a missing category arrives as
     # MISSING_INPUT instead of NaN. The fitted fill value is unchanged.
-    imputer = exported.named_steps["preprocess"].named_transformers_["cat"]["impute"]
-    imputer.missing_values = MISSING_INPUT
+    parts = exported.named_steps["preprocess"].named_transformers_
+    if CATEGORICAL in parts:
+        parts[CATEGORICAL]["impute"].missing_values = MISSING_INPUT
     inputs = [(c, FloatTensorType([None, 1])) for c in spec.numeric]
     inputs += [(c, StringTensorType([None, 1])) for c in spec.categorical]
     classifier = exported.steps[-1][1]
@@ -84,36 +123,84 @@ def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     return canonical_bytes(onx)
 
 
-def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
-    """The fitted preprocessing as data (see bundle/encoding.py): numeric offset and
-    scale, and the one-hot column of every category, in the ColumnTransformer's order.
-    """
+def affine(transformer, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and scales of a fitted StandardScaler or a passthrough (None) over
+    `width` columns; ValueError for anything else."""
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+    if isinstance(transformer, StandardScaler):
+        offsets = transformer.mean_ if transformer.with_mean else np.zeros(width)
+        scales = transformer.scale_ if transformer.with_std else np.ones(width)
+        return offsets, scales
+    plain = isinstance(transformer, FunctionTransformer) and transformer.func is None
+    if transformer is None or transformer == "passthrough" or plain:
+        return np.zeros(width), np.ones(width)
+    raise ValueError(f"dense encoding does not support {transformer!r}")
+
+
+def imputed_encoding(step: Pipeline, name: str, column: int) -> tuple[dict, int]:
+    """One imputed numeric's entry (its fill, its indicator column) and its width."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import FeatureUnion
+
+    impute = step.named_steps["impute"]
+    parts = dict(impute.transformer_list) if isinstance(impute, FeatureUnion) else {}
+    fill = parts.get("value", impute)
+    if not isinstance(fill, SimpleImputer) or set(parts) - {"value", "missing"}:
+        raise ValueError(f"dense encoding does not support {impute!r}")
+    width = 1 + ("missing" in parts)
+    offsets, scales = affine(step.named_steps.get("scale"), width)
+    entry = {
+        "name": name,
+        "column": column,
+        "offset": float(offsets[0]),
+        "scale": float(scales[0]),
+        "fill": float(fill.statistics_[0]),
+    }
+    if "missing" in parts:
+        entry["indicator"] = {
+            "column": column + 1,
+            "offset": float(offsets[1]),
+            "scale": float(scales[1]),
+        }
+    return entry, width
+
+
+def dense_encoding(pipeline: Pipeline, spec: FeatureSpec) -> dict:
+    """The fitted preprocessing as data (see bundle/encoding.py): numeric offset and
+    scale (an imputed one's fill and indicator column too), and the one-hot column of
+    every category, in the ColumnTransformer's order. ValueError when the preprocessing
+    is not one this encoding expresses (export then serves the whole-pipeline graph).
+    """
     pre = pipeline.named_steps["preprocess"]
-    num, cat = pre.named_transformers_["num"], pre.named_transformers_["cat"]
-    onehot = cat["onehot"]
-    if onehot.drop is not None or onehot.min_frequency or onehot.max_categories:
-        raise ValueError("dense encoding supports a plain one-hot encoder only")
-    if isinstance(num, StandardScaler):
-        offsets = num.mean_ if num.with_mean else np.zeros(len(spec.numeric))
-        scales = num.scale_ if num.with_std else np.ones(len(spec.numeric))
-    elif isinstance(num, FunctionTransformer) and num.func is None:
-        offsets, scales = np.zeros(len(spec.numeric)), np.ones(len(spec.numeric))
-    else:
-        raise ValueError(f"dense encoding does not support {num!r}")
-    numeric = [
-        {"name": n, "column": i, "offset": float(o), "scale": float(s)}
-        for i, (n, o, s) in enumerate(zip(spec.numeric, offsets, scales))
-    ]
-    column, categorical = len(numeric), []
-    for name, categories in zip(spec.categorical, onehot.categories_):
-        columns = {str(c): column + j for j, c in enumerate(categories)}
-        categorical.append({"name": name, "columns": columns})
-        column += len(categories)
+    numeric, categorical, column, missing = [], [], 0, None
+    for part, transformer, columns in pre.transformers_:
+        if transformer == "drop" or not len(columns):
+            continue
+        if part == NUMERIC:
+            offsets, scales = affine(transformer, len(columns))
+            numeric += [
+                {"name": n, "column": column + i, "offset": float(o), "scale": float(s)}
+                for i, (n, o, s) in enumerate(zip(columns, offsets, scales))
+            ]
+            column += len(columns)
+        elif part.startswith(IMPUTED):
+            entry, width = imputed_encoding(transformer, columns[0], column)
+            numeric.append(entry)
+            column += width
+        elif part == CATEGORICAL:
+            onehot = transformer["onehot"]
+            if onehot.drop is not None or onehot.min_frequency or onehot.max_categories:
+                raise ValueError("dense encoding supports a plain one-hot encoder only")
+            for name, categories in zip(columns, onehot.categories_):
+                columns_of = {str(c): column + j for j, c in enumerate(categories)}
+                categorical.append({"name": name, "columns": columns_of})
+                column += len(categories)
+            missing = transformer["impute"].fill_value
+        else:
+            raise ValueError(f"dense encoding does not support the part {part!r}")
     if column != len(pre.get_feature_names_out()):
         raise ValueError("dense encoding width differs from the preprocessor's output")
-    missing = cat["impute"].fill_value
     return {
         "width": column,
         "missing": missing,

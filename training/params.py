@@ -28,7 +28,7 @@ FEATURE_KEYS = (
     "unseen",
 )
 RARE_KEYS = ("min_count",)
-BOUND_KEYS = ("type", "min", "max")
+BOUND_KEYS = ("type", "min", "max", "missing", "fill", "indicator")
 # The built-in loaders' keys; a loader module of your own reads keys of its own.
 DATA_KEYS = (
     "loader",

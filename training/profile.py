@@ -38,16 +38,16 @@ MIN_CATEGORY_SHARE = 0.01
 PROBABILITY = "probability"
 
 
-def numeric_bins(name: str, values) -> NumericBins:
+def numeric_bins(name: str, values, missing: bool = False) -> NumericBins:
     """Bins between the deciles of `values` (repeated deciles merged) and the share of
-    values in each."""
+    values in each; with `missing`, the share of missing values (NaN) last."""
     v = np.asarray(values, dtype=np.float64)
+    seen = v[~np.isnan(v)]
     # Edges at full precision: rounded, a tie at a decile could land in the next bin.
-    edges = tuple(float(x) for x in np.unique(np.quantile(v, DECILES)))
-    counts = np.bincount(
-        np.searchsorted(np.asarray(edges), v, side="left"), minlength=len(edges) + 1
-    )
-    return NumericBins(name, edges, rounded(counts / len(v)))
+    edges = tuple(float(x) for x in np.unique(np.quantile(seen, DECILES)))
+    bins = NumericBins(name, edges, (0.0,) * (len(edges) + 1 + missing), missing)
+    counts = np.bincount(bins.bins(v), minlength=len(bins.shares))
+    return NumericBins(name, edges, rounded(counts / len(v)), missing)
 
 
 def category_bins(rule: FeatureRule, column: pd.Series) -> CategoryBins:
@@ -153,7 +153,7 @@ def reference_profile(
     """The profile written to the bundle as reference.json."""
     features = tuple(
         (
-            numeric_bins(r.name, X_train[r.name])
+            numeric_bins(r.name, X_train[r.name], r.nullable)
             if r.numeric
             else category_bins(r, X_train[r.name])
         )

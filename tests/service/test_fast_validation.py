@@ -26,19 +26,23 @@ LIMIT = 3
 RATIO = FeatureRule("ratio", "number", minimum=0, maximum=1.5)
 # And a nullable category, so that path is covered whatever the data set.
 SHADE = FeatureRule("shade", "category", categories=("dark", "light"), nullable=True)
+# And a number the model imputes, so null for a number is covered whatever the data set.
+GAP = FeatureRule(
+    "gap", "integer", minimum=0, maximum=9, nullable=True, imputed="filled with 4"
+)
 # And codes that look like numbers, which a client may send as JSON numbers.
 CODE = FeatureRule("code", "category", categories=("0", "1", "2.5", "01"))
 
 
 @pytest.fixture(scope="module")
 def features(loaded_model) -> list[FeatureRule]:
-    return list(loaded_model.features) + [RATIO, SHADE, CODE]
+    return list(loaded_model.features) + [RATIO, SHADE, GAP, CODE]
 
 
 @pytest.fixture(scope="module")
 def valid_record(loaded_model) -> dict:
     record = loaded_model.metadata.examples.positive.record
-    return {**record, "ratio": 0.5, "shade": "dark", "code": "1"}
+    return {**record, "ratio": 0.5, "shade": "dark", "gap": 4, "code": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +122,10 @@ def edits(features: list[FeatureRule]) -> list[tuple[str, object]]:
         ("shade", None),
         ("shade", "Dark"),
         ("shade", b"dark"),
+        ("gap", None),
+        ("gap", 4.0),
+        ("gap", 10),
+        ("gap", math.nan),
         ("code", 1),
         ("code", 0),
         ("code", 1.0),
@@ -204,9 +212,11 @@ def valid_values(rule: FeatureRule):
         low, high = rule.minimum, rule.maximum
         if rule.kind == "integer":  # 181 or 181.0
             whole = st.integers(int(low), int(high))
-            return st.one_of(whole, whole.map(float))
-        whole = st.integers(math.ceil(low), math.floor(high))
-        return st.one_of(whole, st.floats(low, high))
+            values = st.one_of(whole, whole.map(float))
+        else:
+            whole = st.integers(math.ceil(low), math.floor(high))
+            values = st.one_of(whole, st.floats(low, high))
+        return st.one_of(values, st.none()) if rule.nullable else values
     allowed = list(rule.categories) + list(rule.number_codes)
     return st.sampled_from(allowed + ([None] if rule.nullable else []))
 

@@ -356,7 +356,7 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         (
             changed("features.numeric.width.maximum", 9),
             "params.yaml: unknown key features.numeric.width.maximum; known: type, "
-            "min, max",
+            "min, max, missing, fill, indicator",
         ),
         (
             changed("project.class_names", {"yes": "churned"}),
@@ -383,6 +383,37 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         (
             changed("features.rare_category", {"share": 0.01}),
             "params.yaml: unknown key features.rare_category.share; known: min_count",
+            changed("features.numeric.width.missing", "zero"),
+            "features.numeric.width.missing: 'zero' is not one of median, mean, "
+            "constant, refuse",
+        ),
+        (
+            changed("features.numeric.width.missing", "constant"),
+            "features.numeric.width: give fill: <number> with missing: constant, "
+            "and only then",
+        ),
+        (
+            changed("features.numeric.width.fill", 0),
+            "features.numeric.width: give fill: <number> with missing: constant, "
+            "and only then",
+        ),
+        (
+            changed(
+                "features.numeric.width",
+                {"min": 0, "max": 9, "missing": "constant", "fill": "0"},
+            ),
+            "features.numeric.width.fill must be a number, not '0'",
+        ),
+        (
+            changed("features.numeric.width.indicator", "yes"),
+            "features.numeric.width.indicator must be true or false, not 'yes'",
+        ),
+        (
+            changed(
+                "features.numeric.width",
+                {"min": 0, "max": 9, "missing": "refuse", "indicator": True},
+            ),
+            "features.numeric.width: indicator has no use with missing: refuse",
         ),
     ],
     ids=[
@@ -404,6 +435,12 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         "unseen policy of a numeric feature",
         "rare category count below 1",
         "unknown rare category key",
+        "unknown missing policy",
+        "constant without its fill",
+        "fill without constant",
+        "fill not a number",
+        "indicator not a boolean",
+        "indicator with refuse",
     ],
 )
 def test_params_that_cannot_work_are_refused_as_they_are_read(params, message):

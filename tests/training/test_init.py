@@ -240,6 +240,30 @@ def test_the_stages_train_on_what_init_wrote(tmp_path):
     assert paths.pipeline.is_file() and paths.cv_results.is_file()
 
 
+def test_a_numeric_column_with_gaps_is_written_with_the_median_policy_and_trains(
+    tmp_path,
+):
+    from training.clean import clean_splits, to_csv_text
+    from training.fetch import fetch
+    from training.fit import fit
+
+    frame = mixed_frame()
+    frame["share"] = frame["share"].astype(object)
+    frame.loc[frame.index % 7 == 0, "share"] = ""
+    params, text = initialised(tmp_path, frame)
+    numeric = params["features"]["numeric"]
+    assert numeric["share"]["missing"] == "median"
+    assert "missing" not in numeric["visits"]
+    assert "share: {type: number" in text and "missing: median}" in text
+    paths, typed = Paths(root=tmp_path), tiny(params)
+    fetch(paths, typed)
+    for name, frame in clean_splits(paths, typed).items():
+        paths.processed.mkdir(parents=True, exist_ok=True)
+        paths.split(name).write_text(to_csv_text(frame))
+    fit(paths, typed)
+    assert paths.pipeline.is_file()
+
+
 def project_files() -> list[str]:
     """dvc.yaml and the top-level folders its stages name as code deps (what a stage runs)."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

@@ -245,3 +245,12 @@ def test_caveats_follow_the_findings(card):
     assert "1994" in section
     assert "`sex`" in section  # sensitive input and unfair attribute
     assert "Flagged slices" in section
+
+
+def test_data_section_shows_how_each_imputed_number_is_filled(ctx, card):
+    name = ctx["data"]["features"][0]
+    ctx["data"]["imputed"] = {name: "filled with the training data's median (31)"}
+    shown = render_model_card(ctx)
+    assert f"- `{name}`: filled with the training data's median (31)" in shown
+    assert "Missing numbers (null in the API)" in shown
+    assert "Missing numbers" not in card  # none imputed: no such list
