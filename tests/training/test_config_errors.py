@@ -383,6 +383,8 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         (
             changed("features.rare_category", {"share": 0.01}),
             "params.yaml: unknown key features.rare_category.share; known: min_count",
+        ),
+        (
             changed("features.numeric.width.missing", "zero"),
             "features.numeric.width.missing: 'zero' is not one of median, mean, "
             "constant, refuse",
