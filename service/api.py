@@ -1,9 +1,9 @@
 """POST /predict and POST /predict/batch: validated records in, predictions out.
 
 Every word and example in the spec comes from the model bundle: the project's description,
-the feature rules, and the records the model publishes (one of each class and one broken,
-under the request body's `examples`, each with the answer to expect), which is where
-smoke_test.py takes its records from.
+the feature rules, and the records the model publishes (one of each class, bar a class
+nothing was predicted as, and one broken, under the request body's `examples`, each with
+the answer to expect), which is where smoke_test.py takes its records from.
 """
 
 from __future__ import annotations

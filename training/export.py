@@ -3,8 +3,9 @@
 Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitted one-hot
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
-training/onnx_export.py). Then picks the examples the bundle publishes (one confident
-record of each class, one broken: training/examples.py), writes the metadata and
+training/onnx_export.py), at the threshold the fit stage chose (reports/cv_results.json).
+Then picks the examples the bundle publishes (one confident record of each class, one
+broken: training/examples.py), writes the metadata and
 publishes the bundle atomically (training/publish.py). Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`

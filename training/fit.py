@@ -1,7 +1,9 @@
 """Stage 3: choose a model by stratified K-fold CV and refit it on all training data.
 
 `python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
-bytes: the same data, params and code give the same file) and reports/cv_results.json.
+bytes: the same data, params and code give the same file) and reports/cv_results.json,
+with the decision threshold `evaluate.threshold` gives on the winner's out-of-fold
+predictions (training/threshold.py).
 Nothing here is served yet: the export stage turns the Pipeline into the bundle.
 """
 
