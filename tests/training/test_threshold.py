@@ -248,3 +248,15 @@ def test_a_class_weight_the_estimator_refuses_is_one_line_before_any_fit(
         build_pipeline(spec, estimator, {"class_weight": value}, 0)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_a_parity_refusal_is_one_line_not_a_traceback(capsys):
+    from training.onnx_export import ParityError
+    from training.stage import run_stage
+
+    def main():
+        raise ParityError("the pipeline export disagrees; not publishing")
+
+    assert run_stage("export", main) == 2
+    err = capsys.readouterr().err
+    assert err == "training export: the pipeline export disagrees; not publishing\n"
