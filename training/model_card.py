@@ -172,7 +172,10 @@ def _threshold(t: dict) -> list[str]:
     ]
     lines += rendering.table(
         ["Metric", "Value"],
-        [[METRIC_NAMES[k], rendering.number(v)] for k, v in t["out_of_fold"].items()],
+        [
+            [METRIC_NAMES[k], rendering.number(t["out_of_fold"][k])]
+            for k in ("precision", "recall", "f1")
+        ],
     )
     for name in t["lacking_examples"]:
         lines += [
