@@ -260,3 +260,32 @@ def test_a_parity_refusal_is_one_line_not_a_traceback(capsys):
     assert run_stage("export", main) == 2
     err = capsys.readouterr().err
     assert err == "training export: the pipeline export disagrees; not publishing\n"
+
+
+@pytest.mark.parametrize(
+    "threshold, positive_width",
+    [(0.5, 40), (0.75, 30), (0.95, None)],
+    ids=["right ones", "only a wrong one", "none predicted"],
+)
+def test_each_class_example_is_the_surest_right_one_else_any_predicted_else_none(
+    threshold, positive_width
+):
+    """Rows 0-3: labels 0, 1, 0, 1 scored 0.1, 0.6, 0.8, 0.7; row 4 (width 500) is the
+    surest but breaks width's maximum, so it is never an example."""
+    from bundle.format import Target
+    from training.examples import pick_examples
+    from training.features import feature_rules
+
+    spec = Params.from_dict(PARAMS).features
+    X = pd.DataFrame({"width": [3, 20, 30, 40, 500], "colour": ["red"] * 5})
+    y = np.array([0, 1, 0, 1, 1])
+    proba = np.array([0.1, 0.6, 0.8, 0.7, 0.9])
+    target = Target("label", 1, 0, "1", "0", threshold)
+    examples = pick_examples(X, y, proba, feature_rules(X, spec), target)
+    assert examples.negative.record["width"] == 3
+    if positive_width is None:
+        assert examples.positive is None and examples.lacking(target) == ["1"]
+    else:
+        # At 0.5 row 3 is the surest right positive; at 0.75 only row 2 (a 0) is above.
+        assert examples.positive.record["width"] == positive_width
+    assert examples.invalid_field == "width"
