@@ -289,3 +289,19 @@ def test_each_class_example_is_the_surest_right_one_else_any_predicted_else_none
         # At 0.5 row 3 is the surest right positive; at 0.75 only row 2 (a 0) is above.
         assert examples.positive.record["width"] == positive_width
     assert examples.invalid_field == "width"
+
+
+def test_a_fold_that_predicts_no_positive_scores_precision_0_without_a_warning():
+    import warnings
+
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import check_scoring
+
+    from training.fit import CV_SCORING
+
+    X, y = np.zeros((40, 1)), np.array([1] * 2 + [0] * 38)
+    model = DummyClassifier(strategy="most_frequent").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = check_scoring(model, scoring=CV_SCORING)(model, X, y)
+    assert scores["precision"] == scores["f1"] == scores["recall"] == 0.0
