@@ -3,8 +3,9 @@
 `python smoke_test.py https://<app>.herokuapp.com` (or `make smoke URL=...`)
 
 Checks GET /, GET /health (and prints the deployed model version), then takes the records
-the deployed model publishes in its OpenAPI spec (one of each class and one broken, each
-with the answer to expect) and POSTs them to /predict: each class must come back with its
+the deployed model publishes in its OpenAPI spec (one of each class, or of the one class
+a model predicted alone on its test split, and one broken, each with the answer to
+expect) and POSTs them to /predict: each class must come back with its
 label, the broken record with a 422 naming the broken field. The first request is retried
 (bounded) while a sleeping dyno wakes up. Prints one line per check and exits 1 if any
 check fails.

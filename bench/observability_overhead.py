@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
     model = load_bundle(Path(args.model_dir))
-    body = json.dumps(model.metadata.examples.positive.record).encode()
+    body = json.dumps(model.metadata.examples.record).encode()
     environ = build_environ(body)
     shared = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     full = create_app(

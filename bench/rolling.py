@@ -49,7 +49,7 @@ def main() -> None:
         raise SystemExit("bench-rolling needs haproxy (apt-get install haproxy)")
     from bundle.store import load_bundle
 
-    record = dict(load_bundle(args.model_dir).metadata.examples.positive.record)
+    record = dict(load_bundle(args.model_dir).metadata.examples.record)
     with tempfile.TemporaryDirectory(prefix="bench-rolling-") as tmp:
         rig = Balancer(haproxy, Path(tmp), count=3)
         try:

@@ -102,15 +102,36 @@ class Example:
 
 @dataclass(frozen=True)
 class Examples:
-    """One confident record of each class and one broken record (what it breaks)."""
+    """One confident record of each class and one broken record (what it breaks).
 
-    positive: Example
-    negative: Example
+    A class the model predicts for no test record (a high threshold on imbalanced data)
+    has no example (None); at least one of the two is there."""
+
+    positive: Example | None
+    negative: Example | None
     invalid_record: dict[str, Any]
     invalid_field: str
 
-    def scored(self) -> tuple[Example, Example]:
-        return self.positive, self.negative
+    def __post_init__(self) -> None:
+        if self.positive is None and self.negative is None:
+            raise ValueError("examples: neither class has an example")
+
+    def scored(self) -> tuple[Example, ...]:
+        """The examples there are: positive first."""
+        return tuple(e for e in (self.positive, self.negative) if e is not None)
+
+    def lacking(self, target: "Target") -> list[str]:
+        """The display names of the classes without an example."""
+        pairs = (
+            (self.positive, target.positive_name),
+            (self.negative, target.negative_name),
+        )
+        return [name for example, name in pairs if example is None]
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """A valid record to show (the docs' request body): the first scored example's."""
+        return self.scored()[0].record
 
 
 @dataclass(frozen=True)
@@ -165,8 +186,8 @@ class Metadata:
             "features": [f.to_json() for f in self.features],
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
             "examples": {
-                "positive": vars(self.examples.positive),
-                "negative": vars(self.examples.negative),
+                "positive": example_json(self.examples.positive),
+                "negative": example_json(self.examples.negative),
                 "invalid": {
                     "record": self.examples.invalid_record,
                     "field": self.examples.invalid_field,
@@ -198,8 +219,8 @@ class Metadata:
             features=tuple(FeatureRule.from_json(f) for f in data["features"]),
             files=files,
             examples=Examples(
-                positive=Example(**examples["positive"]),
-                negative=Example(**examples["negative"]),
+                positive=example_of(examples["positive"]),
+                negative=example_of(examples["negative"]),
                 invalid_record=examples["invalid"]["record"],
                 invalid_field=examples["invalid"]["field"],
             ),
@@ -211,6 +232,16 @@ class Metadata:
             format=data["format"],
             missing=missing_texts(data.get("missing", DEFAULT_MISSING)),
         )
+
+
+def example_json(example: Example | None) -> dict[str, Any] | None:
+    """An example as metadata.json writes it (null for a class without one)."""
+    return None if example is None else vars(example)
+
+
+def example_of(value: dict[str, Any] | None) -> Example | None:
+    """An example as metadata.json holds it (null for a class without one)."""
+    return None if value is None else Example(**value)
 
 
 def missing_texts(value: Any) -> tuple[str, ...]:

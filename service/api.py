@@ -1,9 +1,9 @@
 """POST /predict and POST /predict/batch: validated records in, predictions out.
 
 Every word and example in the spec comes from the model bundle: the project's description,
-the feature rules, and the records the model publishes (one of each class and one broken,
-under the request body's `examples`, each with the answer to expect), which is where
-smoke_test.py takes its records from.
+the feature rules, and the records the model publishes (one of each class, bar a class
+nothing was predicted as, and one broken, under the request body's `examples`, each with
+the answer to expect), which is where smoke_test.py takes its records from.
 """
 
 from __future__ import annotations
@@ -69,10 +69,10 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
         description=f"Predict {project.description}.",
     )
     blp.before_request(require_json)
-    positive = model.metadata.examples.positive.record
+    shown = model.metadata.examples.record
     # Schema instances, not classes: given a class, webargs builds (and deep-copies the
     # fields of) a new schema on every request, which costs more than the model.
-    record = record_schema(model.features, example=positive)()
+    record = record_schema(model.features, example=shown)()
     batch = batch_schema(type(record), batch_limit)()
     predictor = model.predictor
     version = model.version
@@ -99,7 +99,7 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
         )
 
     @blp.route("/batch", methods=["POST"])
-    @blp.arguments(batch, example={"records": [positive, positive]})
+    @blp.arguments(batch, example={"records": [shown, shown]})
     @blp.response(200, BatchResponseSchema)
     @blp.alt_response(415, description="Content-Type is not application/json")
     @blp.doc(summary=f"Score 1 to {batch_limit} records, answered in order.")

@@ -101,8 +101,10 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     X, y = split_xy(test, spec)
     model = load_bundle(paths.model_dir)
     proba = score(model, X, spec)
-    y_pred = labels_from_proba(proba, ev.threshold)
-    metrics = classification_metrics(y, proba, ev.threshold)
+    # The bundle's threshold: the one the fit stage chose and the service predicts with.
+    threshold = model.metadata.target.threshold
+    y_pred = labels_from_proba(proba, threshold)
+    metrics = classification_metrics(y, proba, threshold)
     table = slice_report(test, y, y_pred, spec, ev, model.features)
     audit_result = audit(test, y, y_pred, ev)
     write_json_atomic(paths.metrics, metrics)
@@ -157,10 +159,26 @@ def card_context(
             "selection_criterion": meta.model["selection"],
             "selected": cv["selected"],
         },
+        "threshold": threshold_context(meta, cv, params),
         "slices": records(table),
         "weakest_slices": records(slicing.weakest_slices(table, 3)),
         "bias": audit_result,
         "figures": figs,
+    }
+
+
+def threshold_context(meta, cv: dict, params: Params) -> dict:
+    """How the decision threshold was chosen, and the classes the bundle has no
+    example of (none predicted at that threshold)."""
+    chosen = cv["threshold"]
+    return {
+        "value": meta.target.threshold,
+        "rule": chosen["rule"],
+        "at_least": chosen["at_least"],
+        "folds": params.train.cv_folds,
+        "out_of_fold": chosen["out_of_fold"],
+        "positive_label": meta.target.positive_name,
+        "lacking_examples": meta.examples.lacking(meta.target),
     }
 
 

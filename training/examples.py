@@ -1,6 +1,7 @@
 """The examples a bundle publishes: one confident, correctly predicted valid test record
 of each class and one broken record (and the field it breaks), which the loader re-scores
-and the docs and smoke test use."""
+and the docs and smoke test use. A class nothing is predicted as gets no example: the
+bundle publishes the others, and publishing never stops for it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 from bundle.format import Example, Examples, Target
 from bundle.rules import FeatureRule, record_errors
 from training.metrics import labels_from_proba
-from training.onnx_export import ParityError
+from training.config import ConfigError
 
 
 def as_record(row: pd.Series) -> dict[str, Any]:
@@ -48,6 +49,16 @@ def broken(record: dict[str, Any], rules: tuple[FeatureRule, ...]) -> tuple[dict
     return {**record, rule.name: bad}, rule.name
 
 
+def most_confident(
+    records: list[dict], proba: np.ndarray, pool: np.ndarray, cls: int, name: str
+) -> Example | None:
+    """The record of `pool` (indices) scored most surely as class `cls`, or None."""
+    if not len(pool):
+        return None
+    best = pool[np.argmax(proba[pool])] if cls else pool[np.argmin(proba[pool])]
+    return Example(records[best], float(proba[best]), name)
+
+
 def pick_examples(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -55,19 +66,22 @@ def pick_examples(
     rules: tuple[FeatureRule, ...],
     target: Target,
 ) -> Examples:
-    """The most confident correctly predicted valid test record of each class."""
+    """The most confident correctly predicted valid test record of each class (the most
+    confident one predicted as it, if none is right; none if nothing is predicted as it:
+    a high threshold on imbalanced data), and one broken record."""
     records = [typed_record(as_record(row), rules) for _, row in X.iterrows()]
     valid = np.array([not record_errors(rules, r) for r in records], dtype=bool)
+    if not valid.any():
+        raise ConfigError(
+            f"none of the {len(records)} test records passes the feature rules: the "
+            "bundle would publish no example to check it by; not publishing"
+        )
     predicted = labels_from_proba(proba, target.threshold)
     chosen = {}
     for cls, name in ((1, target.positive_name), (0, target.negative_name)):
-        ok = np.flatnonzero(valid & (y == cls) & (predicted == cls))
-        if not len(ok):
-            raise ParityError(
-                f"no valid test record of class {name!r} is predicted as {name!r}: "
-                "the model cannot be smoke-tested; not publishing"
-            )
-        best = ok[np.argmax(proba[ok])] if cls else ok[np.argmin(proba[ok])]
-        chosen[cls] = Example(records[best], float(proba[best]), name)
-    invalid, field = broken(chosen[1].record, rules)
+        right = np.flatnonzero(valid & (y == cls) & (predicted == cls))
+        pool = right if len(right) else np.flatnonzero(valid & (predicted == cls))
+        chosen[cls] = most_confident(records, proba, pool, cls, name)
+    # A valid record is predicted as one class or the other: one of the two exists.
+    invalid, field = broken((chosen[1] or chosen[0]).record, rules)
     return Examples(chosen[1], chosen[0], invalid, field)

@@ -3,8 +3,9 @@
 Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitted one-hot
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
-training/onnx_export.py). Then picks the examples the bundle publishes (one confident
-record of each class, one broken: training/examples.py), writes the metadata and
+training/onnx_export.py), at the threshold the fit stage chose (reports/cv_results.json).
+Then picks the examples the bundle publishes (one confident record of each class, one
+broken: training/examples.py), writes the metadata and
 publishes the bundle atomically (training/publish.py). Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`
@@ -28,14 +29,16 @@ from bundle.format import (
     FITTED_PIPELINE,
     PIPELINE_GRAPH,
     REFERENCE_PROFILE,
+    Examples,
     Metadata,
     Project,
+    Target,
     model_version,
 )
 from bundle.store import file_entries
 from training import fitted, publish
 from training.clean import missing_markers
-from training.config import Paths
+from training.config import ConfigError, Paths
 from training.examples import pick_examples
 from training.features import (
     feature_rules,
@@ -114,13 +117,36 @@ def parity_rows(X_test: pd.DataFrame, X_train: pd.DataFrame, spec) -> pd.DataFra
     return pd.concat([X_test, gaps], ignore_index=True)
 
 
+def chosen_threshold(cv: dict[str, Any], paths: Paths) -> float:
+    """The decision threshold the fit stage chose (training/threshold.py)."""
+    try:
+        return float(cv["threshold"]["value"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(
+            f"{paths.cv_results.name} has no chosen threshold: it is from an older fit "
+            "stage; rerun it (make train)"
+        ) from None
+
+
+def say_lacking(examples: Examples, target: Target) -> None:
+    """One line per class the bundle publishes no example of (the docs and the smoke
+    test use the examples there are)."""
+    for name in examples.lacking(target):
+        print(
+            f"export: no valid test record is predicted as {name!r} at threshold "
+            f"{target.threshold:.4f}: the bundle publishes no {name!r} example",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def export(paths: Paths, params: Params) -> Metadata:
     """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
     spec, tp = params.features, params.train
-    threshold = params.evaluate.threshold
     pipeline_bytes = paths.pipeline.read_bytes()
     pipeline = fitted.loads(pipeline_bytes, paths.pipeline)
     cv = json.loads(paths.cv_results.read_text(encoding="utf-8"))
+    threshold = chosen_threshold(cv, paths)
     train_df = read_processed(paths.train_csv, spec, "train")
     X_train, _ = split_xy(train_df, spec)
     X_test, y_test = split_xy(read_processed(paths.test_csv, spec, "test"), spec)
@@ -155,13 +181,15 @@ def export(paths: Paths, params: Params) -> Metadata:
     }
     files = file_entries(blobs)
     chosen = cv["selected"]
+    examples = pick_examples(X_test, y_test, proba, rules, target)
+    say_lacking(examples, target)
     meta = Metadata(
         project=Project(spec.name, spec.description),
         version=model_version(chosen, files),
         target=target,
         features=rules,
         files=files,
-        examples=pick_examples(X_test, y_test, proba, rules, target),
+        examples=examples,
         encoding=encoding,
         model={
             "candidate": chosen,

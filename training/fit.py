@@ -1,7 +1,9 @@
 """Stage 3: choose a model by stratified K-fold CV and refit it on all training data.
 
 `python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
-bytes: the same data, params and code give the same file) and reports/cv_results.json.
+bytes: the same data, params and code give the same file) and reports/cv_results.json,
+with the decision threshold `evaluate.threshold` gives on the winner's out-of-fold
+predictions (training/threshold.py).
 Nothing here is served yet: the export stage turns the Pipeline into the bundle.
 """
 
@@ -26,7 +28,12 @@ from sklearn.ensemble import (  # noqa: E402
     HistGradientBoostingClassifier,
 )
 from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import check_scoring  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    check_scoring,
+    f1_score,
+    make_scorer,
+    precision_score,
+)
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
@@ -43,8 +50,16 @@ from training.features import (  # noqa: E402
     read_processed,
     split_xy,
 )
-from training.params import Candidate, Params, TrainParams, load  # noqa: E402
+from training.params import (  # noqa: E402
+    Candidate,
+    Params,
+    ThresholdRule,
+    TrainParams,
+    load,
+)
 from training.stage import run_stage  # noqa: E402
+from training.threshold import choose as choose_threshold  # noqa: E402
+from training.threshold import describe  # noqa: E402
 
 
 class Estimator:
@@ -63,8 +78,10 @@ ESTIMATORS = {
 CV_SCORING = {
     "roc_auc": "roc_auc",
     "accuracy": "accuracy",
-    "f1": "f1",
-    "precision": "precision",
+    # 0 for a fold that predicts no positive (a rare class at 0.5), as in
+    # training/metrics.py, instead of a warning per fold.
+    "f1": make_scorer(f1_score, zero_division=0),
+    "precision": make_scorer(precision_score, zero_division=0),
     "recall": "recall",
     "brier": "neg_brier_score",
 }
@@ -90,7 +107,10 @@ def build_pipeline(
         kwargs.setdefault("random_state", seed)
     try:
         classifier = kind.cls(**kwargs)
-    except TypeError as exc:
+        # Checked now, not in the first fold's fit: a value the estimator refuses
+        # (class_weight: balance) is one line, before minutes of fitting.
+        classifier._validate_params()
+    except TypeError as exc:  # InvalidParameterError is a TypeError too
         raise ConfigError(f"train.candidates: {estimator}: {exc}") from exc
     preprocess = build_preprocessor(spec, kind.scale_numeric, imputed)
     return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
@@ -101,12 +121,16 @@ def progress(line: str) -> None:
     print(f"fit: {line}", file=sys.stderr, flush=True)
 
 
-def fit_fold(pipe: Pipeline, X, y, train, test) -> tuple[dict[str, float], float]:
-    """Every CV metric of a fresh copy of `pipe` fitted on one fold, and the seconds."""
+def fit_fold(
+    pipe: Pipeline, X, y, train, test
+) -> tuple[dict[str, float], np.ndarray, float]:
+    """Every CV metric of a fresh copy of `pipe` fitted on one fold, its probabilities
+    for the held-out rows, and the seconds."""
     start = time.perf_counter()
     model = clone(pipe).fit(X.iloc[train], y[train])
     scores = check_scoring(model, scoring=CV_SCORING)(model, X.iloc[test], y[test])
-    return scores, time.perf_counter() - start
+    proba = model.predict_proba(X.iloc[test])[:, 1]
+    return scores, proba, time.perf_counter() - start
 
 
 def cross_validate_candidates(
@@ -117,20 +141,23 @@ def cross_validate_candidates(
     folds: int,
     seed: int,
     metric: str = "roc_auc",
-) -> list[dict[str, Any]]:
-    """Mean and standard deviation of every CV metric for each candidate, with a
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Mean and standard deviation of every CV metric for each candidate, and its
+    out-of-fold probabilities (each row scored by the fold that held it out), with a
     progress line per fold (`metric`) as each finishes; folds run in parallel."""
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     sign = {m: -1 if m == "brier" else 1 for m in CV_SCORING}
     imputed = imputations(spec, X)
-    rows = []
+    rows, oof = [], {}
     for name, cand in candidates.items():
         pipe = build_pipeline(spec, cand.estimator, cand.params, seed, imputed)
         runs = Parallel(n_jobs=-1, return_as="generator")(
             delayed(fit_fold)(pipe, X, y, train, test) for train, test in splits
         )
         scores: dict[str, list[float]] = {m: [] for m in CV_SCORING}
-        for fold, (fold_scores, seconds) in enumerate(runs, 1):
+        oof[name] = np.empty(len(y), dtype=np.float64)
+        for fold, (fold_scores, proba, seconds) in enumerate(runs, 1):
+            oof[name][splits[fold - 1][1]] = proba
             for m in CV_SCORING:
                 scores[m].append(sign[m] * fold_scores[m])
             progress(
@@ -142,7 +169,7 @@ def cross_validate_candidates(
             row[f"{m}_mean"] = float(np.mean(values))
             row[f"{m}_std"] = float(np.std(values))
         rows.append(row)
-    return rows
+    return rows, oof
 
 
 def check_metric(metric: str) -> str:
@@ -162,36 +189,48 @@ def select(rows: list[dict[str, Any]], metric: str) -> str:
 
 
 def select_and_fit(
-    spec: FeatureSpec, tp: TrainParams, X, y
-) -> tuple[str, Pipeline, list]:
-    """Cross-validate every candidate, pick one by the declared criterion, refit it."""
+    spec: FeatureSpec, tp: TrainParams, X, y, rule: float | ThresholdRule = 0.5
+) -> tuple[str, Pipeline, list, dict]:
+    """Cross-validate every candidate, pick one by the declared criterion, choose its
+    decision threshold by `rule` on its out-of-fold predictions, refit it."""
     metric = check_metric(tp.selection_metric)  # before minutes of fitting
-    cv_rows = cross_validate_candidates(
+    cv_rows, oof = cross_validate_candidates(
         tp.candidates, spec, X, y, tp.cv_folds, tp.seed, metric
     )
     chosen = select(cv_rows, metric)
+    threshold = choose_threshold(rule, y, oof[chosen])  # refused before the refit
+    oof_scores = " ".join(f"{k}={v:.4f}" for k, v in threshold["out_of_fold"].items())
+    progress(
+        f"threshold {threshold['value']:.4f} "
+        f"({describe(threshold['rule'], threshold['at_least'])}; out of fold "
+        f"{oof_scores})"
+    )
     cand = tp.candidates[chosen]
     imputed = imputations(spec, X)
     pipeline = build_pipeline(spec, cand.estimator, cand.params, tp.seed, imputed)
     start = time.perf_counter()
     pipeline.fit(X, y)
     progress(f"refit {chosen} on {len(y)} rows ({time.perf_counter() - start:.1f} s)")
-    return chosen, pipeline, cv_rows
+    return chosen, pipeline, cv_rows, threshold
 
 
 def fit(paths: Paths, params: Params) -> dict[str, Any]:
-    """CV selection and refit; writes the fitted Pipeline and the CV table."""
+    """CV selection, threshold and refit; writes the fitted Pipeline and the CV table
+    (with the threshold the export puts in the bundle)."""
     spec, tp = params.features, params.train
     X, y = split_xy(read_processed(paths.train_csv, spec, "train"), spec)
     for line in id_warnings(X, spec):
         progress(line)
     X = model_frame(X, feature_rules(X, spec))
-    chosen, pipeline, cv_rows = select_and_fit(spec, tp, X, y)
+    chosen, pipeline, cv_rows, threshold = select_and_fit(
+        spec, tp, X, y, params.evaluate.threshold
+    )
     write_bytes_atomic(paths.pipeline, fitted.dumps(pipeline))
     cv = {
         "selection_metric": tp.selection_metric,
         "selected": chosen,
         "rows": cv_rows,
+        "threshold": threshold,
     }
     write_json_atomic(paths.cv_results, cv)
     return cv
@@ -202,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     cv = fit(Paths(), load())
     row = next(r for r in cv["rows"] if r["candidate"] == cv["selected"])
     metric = cv["selection_metric"]
-    print(f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}")
+    print(
+        f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}, "
+        f"threshold {cv['threshold']['value']:.4f} ({cv['threshold']['rule']})"
+    )
     return 0
 
 

@@ -66,6 +66,9 @@ CANDIDATES = {
     },
 }
 CV_FOLDS = 5
+# Below this share of minority rows, a 0.5 threshold predicts the minority class for few
+# records (high accuracy, little recall): the threshold is chosen for the highest F1.
+RARE_SHARE = 0.2
 
 
 @dataclass
@@ -261,7 +264,7 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             "parity_tolerance": 1.0e-5,
         },
         "evaluate": {
-            "threshold": 0.5,
+            "threshold": threshold_for(minority / len(df)),
             "targets": {},
             "slices": {
                 "min_support": clamp(rows_test // 20, 5, 30),
@@ -274,6 +277,11 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
         "model_card": model_card(path, target, len(df)),
     }
     return params, [c for c in columns if c.role == "left out"], len(df)
+
+
+def threshold_for(share: float) -> float | dict[str, str]:
+    """evaluate.threshold for a minority class of this share of the rows."""
+    return {"rule": "max_f1"} if share < RARE_SHARE else 0.5
 
 
 def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
@@ -318,6 +326,11 @@ COMMENTS = {
         "default), group (scored as the rare ones) or missing (as a missing value)."
     ),
     "train.cv_folds": "5, or fewer when the minority class has under 25 training rows.",
+    "evaluate.threshold": (
+        f"0.5, or the highest out-of-fold F1 ({{rule: max_f1}}) when the minority class "
+        f"is under {RARE_SHARE:.0%} of the rows; also {{rule: precision, at_least: "
+        "0.8}} or {rule: recall, at_least: 0.7}."
+    ),
     "evaluate.targets": (
         "Quality targets the published model must reach (e.g. roc_auc: 0.8): set them "
         "once you know what it reaches."

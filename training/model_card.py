@@ -8,6 +8,7 @@ from typing import Any
 from monitoring import rendering
 from training.bias import format_bias
 from training.config import Paths
+from training.threshold import describe
 
 METRIC_NAMES = {
     "precision": "Precision",
@@ -156,6 +157,42 @@ def _metrics(ctx: dict) -> list[str]:
     return lines
 
 
+def _threshold(t: dict) -> list[str]:
+    """How the decision threshold was chosen and what it gives out of fold."""
+    value = rendering.number(t["value"])
+    how = (
+        "fixed in params.yaml (`evaluate.threshold`)"
+        if t["rule"] == "fixed"
+        else "chosen by the rule in `evaluate.threshold`, "
+        f"{describe(t['rule'], t['at_least'])}, on the out-of-fold predictions of "
+        "the selected candidate (the test set took no part)"
+    )
+    lines = [
+        "## Decision threshold",
+        "",
+        f"A record is predicted `{t['positive_label']}` when its probability reaches "
+        f"**{value}**: {how}.",
+        "",
+        f"Out of fold ({t['folds']}-fold CV on the training set) at this threshold:",
+        "",
+    ]
+    lines += rendering.table(
+        ["Metric", "Value"],
+        [
+            [METRIC_NAMES[k], rendering.number(t["out_of_fold"][k])]
+            for k in ("precision", "recall", "f1")
+        ],
+    )
+    for name in t["lacking_examples"]:
+        lines += [
+            "",
+            f"No valid test record is predicted `{name}` at this threshold: the "
+            f"bundle publishes no `{name}` example, and /docs and the smoke test use "
+            "the others.",
+        ]
+    return lines
+
+
 def _calibration(ctx: dict) -> list[str]:
     brier = ctx["metrics"].get("brier")
     lines = [
@@ -295,6 +332,7 @@ def render_model_card(ctx: dict) -> str:
         _intended(ctx),
         _data(data),
         _metrics(ctx),
+        _threshold(ctx["threshold"]),
         _calibration(ctx),
         _slices(ctx),
         _bias(ctx["bias"]),

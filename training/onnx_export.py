@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from bundle.engines import MISSING_INPUT, Engine
+from bundle.format import BundleError
 from training.config import FeatureSpec
 from training.features import CATEGORICAL, IMPUTED, NUMERIC, frame_to_columns
 from training.metrics import labels_from_proba
@@ -22,8 +23,9 @@ from training.metrics import labels_from_proba
 TARGET_OPSET = 17
 
 
-class ParityError(RuntimeError):
-    """The ONNX export does not reproduce the Pipeline's predictions."""
+class ParityError(BundleError):
+    """The ONNX export does not reproduce the Pipeline's predictions (a bundle that
+    cannot be published: the export stage refuses it in one line, exit 2)."""
 
 
 def canonical_bytes(onx) -> bytes:

@@ -47,6 +47,12 @@ FILE_KEYS = ("member", "sha256")
 TRAIN_KEYS = ("seed", "cv_folds", "selection_metric", "candidates", "parity_tolerance")
 CANDIDATE_KEYS = ("estimator", "params")
 EVALUATE_KEYS = ("threshold", "targets", "slices", "bias")
+# evaluate.threshold: a fixed number, or a rule the fit stage applies to the selected
+# candidate's out-of-fold predictions (training/threshold.py).
+THRESHOLD_KEYS = ("rule", "at_least")
+THRESHOLD_RULES = ("max_f1", "precision", "recall")
+# The rules that keep a metric at or above `at_least`.
+FLOOR_RULES = ("precision", "recall")
 SLICE_KEYS = ("min_support", "min_positives", "f1_margin", "bands")
 BIAS_KEYS = ("attributes", "reference", "fair_band")
 CARD_KEYS = ("intended_use", "out_of_scope", "caveats", "sensitive_features")
@@ -301,10 +307,49 @@ class BiasParams:
 
 
 @dataclass(frozen=True)
+class ThresholdRule:
+    """`evaluate.threshold: {rule: ...}`: how the fit stage chooses the threshold."""
+
+    rule: str
+    at_least: float | None = None
+
+    @classmethod
+    def read(cls, r: Reader, raw: Any) -> "float | ThresholdRule":
+        """A fixed threshold (a number), or the rule the mapping declares."""
+        if not isinstance(raw, dict):
+            need = "a number from 0 to 1 or a rule such as {rule: max_f1}"
+            ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            if not ok or not 0 <= raw <= 1:
+                raise r.fail("evaluate.threshold", need, raw)
+            return float(raw)
+        t = r.section("evaluate.threshold", raw, THRESHOLD_KEYS, ("rule",))
+        rule = t["rule"]
+        if rule not in THRESHOLD_RULES:
+            raise r.fail(
+                "evaluate.threshold.rule", f"one of {', '.join(THRESHOLD_RULES)}", rule
+            )
+        if rule in FLOOR_RULES and "at_least" not in t:
+            raise ConfigError(
+                f"{r.source}: evaluate.threshold.at_least is not set (rule {rule} "
+                f"keeps {rule} at or above it, e.g. at_least: 0.8)"
+            )
+        if rule not in FLOOR_RULES and "at_least" in t:
+            raise ConfigError(
+                f"{r.source}: evaluate.threshold.at_least applies to rule "
+                f"{' or '.join(FLOOR_RULES)}, not {rule}"
+            )
+        floor = t.get("at_least")
+        if floor is not None:
+            floor = r.number("evaluate.threshold.at_least", floor, 0, 1)
+        return cls(rule, floor)
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     """`evaluate:`: the decision threshold, quality targets, slices and bias audit."""
 
-    threshold: float
+    # Fixed (a number) or chosen by the fit stage (a rule); the bundle holds the value.
+    threshold: float | ThresholdRule
     slices: SliceParams
     bias: BiasParams
     targets: dict[str, float]
@@ -322,7 +367,7 @@ class EvaluateParams:
         slices = SliceParams.read(r, e["slices"])
         targets = r.mapping("evaluate.targets", e.get("targets") or {})
         return cls(
-            threshold=float(r.number("evaluate.threshold", e["threshold"], 0, 1)),
+            threshold=ThresholdRule.read(r, e["threshold"]),
             slices=slices,
             bias=BiasParams.read(r, e["bias"], slices),
             targets={

@@ -48,7 +48,7 @@ def test_hist_gradient_boosting_is_a_candidate_params_can_choose(sampled, typed)
         "hist": Candidate("hist_gradient_boosting", {"max_iter": 30}),
     }
     tp = dataclasses.replace(typed.train, candidates=candidates, cv_folds=2)
-    chosen, pipeline, rows = select_and_fit(spec, tp, X, y)
+    chosen, pipeline, rows, _ = select_and_fit(spec, tp, X, y)
     assert chosen == "hist"
     assert type(pipeline[-1]).__name__ == "HistGradientBoostingClassifier"
     assert pipeline[-1].n_iter_ == 30
@@ -73,9 +73,10 @@ def test_fit_prints_a_progress_line_per_candidate_fold_and_the_refit(
     assert [line.split(f" {metric}=")[0] for line in lines[:3]] == [
         f"fit: lr fold {k}/3" for k in (1, 2, 3)
     ]
-    assert all(line.endswith(" s)") for line in lines)
-    assert lines[3].startswith(f"fit: refit lr on {len(y)} rows (")
-    assert len(lines) == 4
+    assert lines[3].startswith("fit: threshold 0.5000 (fixed in params.yaml; ")
+    assert lines[4].startswith(f"fit: refit lr on {len(y)} rows (")
+    assert all(line.endswith(" s)") for line in lines[:3] + lines[4:])
+    assert len(lines) == 5
 
 
 def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
@@ -87,7 +88,7 @@ def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
     spec = typed.features
     X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
     cand = Candidate("hist_gradient_boosting", {"max_iter": 20})
-    (row,) = cross_validate_candidates({"h": cand}, spec, X, y, 3, 7)
+    (row,), _ = cross_validate_candidates({"h": cand}, spec, X, y, 3, 7)
     pipe = build_pipeline(spec, cand.estimator, cand.params, 7)
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=7)
     ref = cross_validate(pipe, X, y, cv=cv, scoring=CV_SCORING)

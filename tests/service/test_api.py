@@ -325,3 +325,42 @@ def test_docs_page_loads_swagger_ui_from_this_server(client):
     )
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.data
+
+
+def test_a_bundle_with_an_example_of_one_class_only_serves_its_docs(trained, tmp_path):
+    """A high threshold on imbalanced data can leave a class without an example: the
+    bundle still loads, /docs shows the examples there are, each answered as stated."""
+    import dataclasses
+
+    from bundle.format import ROLES, read_metadata
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+    from training import publish
+
+    meta = read_metadata(trained.model_dir)
+    blobs = {
+        ROLES[key]: (trained.model_dir / e.file).read_bytes()
+        for key, e in meta.files.items()
+    }
+    meta = dataclasses.replace(
+        meta, examples=dataclasses.replace(meta.examples, positive=None)
+    )
+    publish.publish_bundle(tmp_path / "model", meta, blobs)
+    model = load_bundle(tmp_path / "model")
+    app = create_app({"TESTING": True}, model=model, settings=Settings())
+    client = app.test_client()
+    spec = client.get("/openapi.json").get_json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
+    examples = body["application/json"]["examples"]
+    negative = meta.examples.negative
+    assert set(examples) == {negative.prediction, "invalid"}
+    fields = spec["components"]["schemas"]["Record"]["properties"]
+    shown = {name: fields[name].get("example") for name in negative.record}
+    assert shown == negative.record
+    for example in examples.values():
+        r = client.post("/predict", json=example["value"])
+        want = example["x-expected"]
+        assert r.status_code == want["status"]
+        if r.status_code == 200:
+            assert r.get_json()["prediction"] == want["prediction"]

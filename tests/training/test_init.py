@@ -167,6 +167,21 @@ def test_a_small_minority_class_lowers_the_folds(tmp_path):
     assert initialised(tmp_path / "big")[0]["train"]["cv_folds"] == 5
 
 
+@pytest.mark.parametrize(
+    "positives, threshold",
+    [(12, {"rule": "max_f1"}), (39, {"rule": "max_f1"}), (40, 0.5), (90, 0.5)],
+    ids=["6%", "just under a fifth", "a fifth", "balanced"],
+)
+def test_a_rare_minority_class_gets_the_max_f1_threshold_rule(
+    tmp_path, positives, threshold
+):
+    frame = mixed_frame(200)
+    frame["answer"] = ["yes"] * positives + ["no"] * (200 - positives)
+    params, text = initialised(tmp_path, frame)
+    assert params["evaluate"]["threshold"] == threshold
+    assert "# 0.5, or the highest out-of-fold F1 ({rule: max_f1}) when" in text
+
+
 def test_an_existing_params_file_is_replaced_only_when_forced(tmp_path):
     out = tmp_path / "params.yaml"
     out.write_text("mine: true\n")

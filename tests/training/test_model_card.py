@@ -10,6 +10,7 @@ SECTIONS = [
     "## Out-of-scope uses",
     "## Data and processing",
     "## Metrics",
+    "## Decision threshold",
     "## Calibration",
     "## Slices",
     "## Bias findings",
@@ -119,6 +120,15 @@ def ctx():
         ],
         "selection_criterion": "highest mean roc_auc",
         "selected": "hgb",
+        "threshold": {
+            "value": 0.31234,
+            "rule": "max_f1",
+            "at_least": None,
+            "folds": 5,
+            "out_of_fold": {"precision": 0.66612, "recall": 0.71234, "f1": 0.68845},
+            "positive_label": ">50K",
+            "lacking_examples": [],
+        },
         "slices": slices,
         "weakest_slices": slices[:2],
         "bias": {
@@ -254,3 +264,27 @@ def test_data_section_shows_how_each_imputed_number_is_filled(ctx, card):
     assert f"- `{name}`: filled with the training data's median (31)" in shown
     assert "Missing numbers (null in the API)" in shown
     assert "Missing numbers" not in card  # none imputed: no such list
+
+
+def test_threshold_section_names_the_rule_the_value_and_the_out_of_fold_figures(card):
+    section = card.split("## Decision threshold")[1].split("## Calibration")[0]
+    assert "predicted `>50K` when its probability reaches **0.3123**" in section
+    assert "highest F1 of the positive class" in section
+    assert "Out of fold (5-fold CV on the training set)" in section
+    for line in ["| Precision | 0.6661 |", "| Recall | 0.7123 |", "| F1 | 0.6885 |"]:
+        assert line in section
+    assert "publishes no" not in section
+
+
+def test_threshold_section_says_a_fixed_value_and_a_class_without_example(ctx):
+    ctx["threshold"].update(rule="fixed", value=0.5, lacking_examples=[">50K"])
+    section = render_model_card(ctx).split("## Decision threshold")[1]
+    section = section.split("## Calibration")[0]
+    assert "reaches **0.5000**: fixed in params.yaml (`evaluate.threshold`)" in section
+    assert "the bundle publishes no `>50K` example" in section
+
+
+def test_threshold_section_states_a_floor_rule_with_its_floor(ctx):
+    ctx["threshold"].update(rule="precision", at_least=0.8)
+    card = render_model_card(ctx)
+    assert "highest recall with precision at least 0.8" in card

@@ -117,7 +117,8 @@ def broken(dotted: str, value) -> dict:
         (
             "evaluate.threshold",
             "high",
-            "params.yaml: evaluate.threshold must be a number from 0 to 1, not 'high'",
+            "params.yaml: evaluate.threshold must be a number from 0 to 1 or a rule "
+            "such as {rule: max_f1}, not 'high'",
         ),
         (
             "evaluate.bias.attributes",
