@@ -3,6 +3,17 @@
 A bundle is a folder: `metadata.json` plus the files it lists by role, each with its
 SHA-256. Training writes it (`training/publish.py`), the service and the batch scorer read
 it (`bundle/store.py`); both go through the types here, so a key is spelled in one place.
+
+The task (`Target.task`) says what the graphs output and what a prediction is:
+- binary: the positive class's probability; the label by `threshold` (positive/negative
+  and their display names). Metadata written before tasks existed has no `task`: binary.
+- multiclass: one probability per class, in the order of `classes` (the target's values
+  as the data writes them) and `class_names` (their display names); the label is the
+  most probable class. No threshold.
+- regression: the predicted value. No classes, no threshold.
+Binary metadata gains only `task`; the other tasks write `classes`/`class_names` and
+publish `Examples.records` (one per class, or a low, median and high target) instead of
+a positive and a negative example.
 """
 
 from __future__ import annotations
@@ -20,6 +31,15 @@ FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 # A target value as the data has it: the positive label may be an int, a bool or a string.
 Scalar = Union[str, int, float, bool]
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+TASKS = (BINARY, MULTICLASS, REGRESSION)
+# The target keys metadata.json holds for each task (Target.to_json).
+TARGET_KEYS = {
+    BINARY: ("column", "positive", "negative", "positive_name", "negative_name")
+    + ("threshold", "task"),
+    MULTICLASS: ("column", "task", "classes", "class_names"),
+    REGRESSION: ("column", "task"),
+}
 
 
 class BundleError(RuntimeError):
@@ -81,36 +101,98 @@ class Project:
 
 @dataclass(frozen=True)
 class Target:
-    """The predicted column: its two values in the data and their display names."""
+    """The predicted column and the task: binary (its two values in the data, their
+    display names and the threshold), multiclass (`classes` in the order of the model's
+    probability columns, with display names) or regression (neither)."""
 
     column: str
-    positive: Scalar
-    negative: Scalar
-    positive_name: str
-    negative_name: str
+    positive: Scalar | None = None
+    negative: Scalar | None = None
+    positive_name: str = ""
+    negative_name: str = ""
     threshold: float = 0.5
+    task: str = BINARY
+    classes: tuple[Scalar, ...] = ()
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"target.task {self.task!r} is not one of {TASKS}")
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        if len(self.class_names) != len(self.classes):
+            raise ValueError("target.class_names and target.classes differ in length")
+        if self.task == MULTICLASS and len(self.classes) < 3:
+            raise ValueError("a multiclass target needs at least 3 classes")
+
+    @property
+    def labels(self) -> list[str]:
+        """The display names the model answers with, in probability column order."""
+        if self.task == BINARY:
+            return [self.negative_name, self.positive_name]
+        return list(self.class_names)
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys of the target's task only: binary metadata gains only `task`."""
+        return {k: getattr(self, k) for k in TARGET_KEYS[self.task]}
 
 
 @dataclass(frozen=True)
 class Example:
-    """A record the model scores, with the probability recorded at training time."""
+    """A record the model scores, with what it scored at training time: the positive
+    class's probability (binary), the predicted class's (multiclass), or the value
+    (regression, whose `prediction` names the example: low, median or high)."""
 
     record: dict[str, Any]
-    probability: float
+    probability: float | None
     prediction: str
+    value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
 class Examples:
-    """One confident record of each class and one broken record (what it breaks)."""
+    """One confident record of each class (binary: positive and negative; else
+    `records`), or a low, median and high target, and one broken record (what it breaks).
+    """
 
-    positive: Example
-    negative: Example
+    positive: Example | None
+    negative: Example | None
     invalid_record: dict[str, Any]
     invalid_field: str
+    records: tuple[Example, ...] = ()
 
-    def scored(self) -> tuple[Example, Example]:
-        return self.positive, self.negative
+    def scored(self) -> tuple[Example, ...]:
+        if self.positive is not None and self.negative is not None:
+            return self.positive, self.negative
+        return tuple(self.records)
+
+    def to_json(self) -> dict[str, Any]:
+        invalid = {"record": self.invalid_record, "field": self.invalid_field}
+        if self.records:
+            return {"records": [e.to_json() for e in self.records], "invalid": invalid}
+        return {
+            "positive": self.positive.to_json(),
+            "negative": self.negative.to_json(),
+            "invalid": invalid,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Examples":
+        def one(key):
+            return Example(**data[key]) if key in data else None
+
+        return cls(
+            positive=one("positive"),
+            negative=one("negative"),
+            invalid_record=data["invalid"]["record"],
+            invalid_field=data["invalid"]["field"],
+            records=tuple(
+                Example(**{"probability": None, **e}) for e in data.get("records", ())
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,17 +243,10 @@ class Metadata:
             "format": self.format,
             "project": vars(self.project),
             "version": self.version,
-            "target": vars(self.target),
+            "target": self.target.to_json(),
             "features": [f.to_json() for f in self.features],
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
-            "examples": {
-                "positive": vars(self.examples.positive),
-                "negative": vars(self.examples.negative),
-                "invalid": {
-                    "record": self.examples.invalid_record,
-                    "field": self.examples.invalid_field,
-                },
-            },
+            "examples": self.examples.to_json(),
             "encoding": self.encoding,
             "model": self.model,
             "metrics": self.metrics,
@@ -183,7 +258,6 @@ class Metadata:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Metadata":
         """Typed metadata; KeyError/TypeError/ValueError name what is wrong."""
-        examples = data["examples"]
         files = {k: FileEntry(**v) for k, v in data["files"].items()}
         unknown = set(files) - set(ROLES)
         if unknown:
@@ -197,12 +271,7 @@ class Metadata:
             target=Target(**data["target"]),
             features=tuple(FeatureRule.from_json(f) for f in data["features"]),
             files=files,
-            examples=Examples(
-                positive=Example(**examples["positive"]),
-                negative=Example(**examples["negative"]),
-                invalid_record=examples["invalid"]["record"],
-                invalid_field=examples["invalid"]["field"],
-            ),
+            examples=Examples.from_json(data["examples"]),
             encoding=data.get("encoding"),
             model=data.get("model", {}),
             metrics=data.get("metrics", {}),

@@ -1,4 +1,9 @@
-"""The prediction core: validated records in, labelled probabilities out. No HTTP here."""
+"""The prediction core: validated records in, predictions out. No HTTP here.
+
+One predictor per task (`predictor_for`): binary (the label by the threshold and the
+positive class's probability), multiclass (the most probable class, its probability and
+every class's), regression (the value).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,22 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from bundle.engines import Engine
-from bundle.format import Target
+from bundle.format import MULTICLASS, REGRESSION, Example, Target
 
 
 class Prediction(NamedTuple):
-    """One scored record (a named tuple: built fast, thousands at a time)."""
+    """One scored record (a named tuple: built fast, thousands at a time): the class and
+    its probability (the positive class's for a binary model; multiclass: the predicted
+    class's, and every class's by name), or a regression's value."""
 
-    label: str
-    probability: float
+    label: str | None
+    probability: float | None
+    probabilities: dict[str, float] | None = None
+    value: float | None = None
 
 
 class Predictor:
-    """Scores records with the bundle's engine and names the class for display."""
+    """Scores records with a binary bundle's engine and names the class for display."""
 
     def __init__(self, engine: Engine, target: Target) -> None:
         self.engine = engine
@@ -46,6 +55,10 @@ class Predictor:
     def proba_one(self, record: Mapping[str, Any]) -> float:
         return self.engine.proba_one(record)
 
+    def recorded(self, example: Example) -> tuple[float, float]:
+        """What the model scores for a published example, and what was recorded."""
+        return self.proba_one(example.record), example.probability
+
     def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return self.engine.proba_records(records)
 
@@ -67,3 +80,57 @@ class Predictor:
         return [
             Prediction(label(p), p) for p in np.asarray(proba, dtype=float).tolist()
         ]
+
+
+class MulticlassPredictor(Predictor):
+    """The most probable class of a multiclass bundle, and every class's probability."""
+
+    def __init__(self, engine: Engine, target: Target) -> None:
+        self.engine = engine
+        self.target = target
+        self.names = list(target.class_names)
+
+    def prediction(self, row: list[float]) -> Prediction:
+        """One record's probabilities (in class order) as a prediction."""
+        best = max(range(len(row)), key=row.__getitem__)
+        return Prediction(self.names[best], row[best], dict(zip(self.names, row)))
+
+    def predict_one(self, record: Mapping[str, Any]) -> Prediction:
+        return self.prediction(self.engine.proba_one(record).tolist())
+
+    def predictions(self, proba: Iterable) -> list[Prediction]:
+        return [self.prediction(row) for row in np.asarray(proba).tolist()]
+
+    def recorded(self, example: Example) -> tuple[float, float]:
+        """The probability the model gives the example's class, and the recorded one."""
+        row = self.engine.proba_one(example.record).tolist()
+        return row[self.names.index(example.prediction)], example.probability
+
+
+class RegressionPredictor(Predictor):
+    """The predicted value of a regression bundle."""
+
+    def __init__(self, engine: Engine, target: Target) -> None:
+        self.engine = engine
+        self.target = target
+
+    def predict_one(self, record: Mapping[str, Any]) -> Prediction:
+        return Prediction(None, None, None, self.engine.proba_one(record))
+
+    def predictions(self, values: Iterable[float]) -> list[Prediction]:
+        return [
+            Prediction(None, None, None, v)
+            for v in np.asarray(values, dtype=float).tolist()
+        ]
+
+    def recorded(self, example: Example) -> tuple[float, float]:
+        return self.engine.proba_one(example.record), example.value
+
+
+def predictor_for(engine: Engine, target: Target) -> Predictor:
+    """The predictor of the target's task."""
+    if target.task == MULTICLASS:
+        return MulticlassPredictor(engine, target)
+    if target.task == REGRESSION:
+        return RegressionPredictor(engine, target)
+    return Predictor(engine, target)
