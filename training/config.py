@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bundle.errors import ConfigError
+from bundle.format import BINARY, TASKS
 from bundle.paths import ROOT
 
 PARAMS_FILE = ROOT / "params.yaml"
@@ -133,6 +134,12 @@ class FeatureSpec:
     name: str = "model"
     description: str = ""
     class_names: tuple[str | None, str | None] = (None, None)
+    # binary | multiclass | regression (bundle/format.py); absent means binary.
+    task: str = BINARY
+
+    @property
+    def binary(self) -> bool:
+        return self.task == BINARY
 
     @classmethod
     def from_params(cls, params: dict) -> "FeatureSpec":
@@ -140,14 +147,25 @@ class FeatureSpec:
         f = params.get("features")
         if not isinstance(f, dict):
             raise ConfigError("params.yaml: no `features:` section")
-        for key in ("target", "positive_label"):
-            if key not in f:
-                raise ConfigError(f"params.yaml: features.{key} is not set")
+        task = f.get("task", BINARY)
+        if task not in TASKS:
+            raise ConfigError(
+                f"params.yaml: features.task {task!r} is not one of {', '.join(TASKS)}"
+            )
+        if "target" not in f:
+            raise ConfigError("params.yaml: features.target is not set")
+        if (task == BINARY) != ("positive_label" in f):
+            raise ConfigError(
+                "params.yaml: features.positive_label is not set"
+                if task == BINARY
+                else f"params.yaml: features.positive_label is for task binary only; "
+                f"remove it (features.task is {task})"
+            )
         project = params.get("project") or {}
         names = project.get("class_names") or {}
         spec = cls(
             target=str(f["target"]),
-            positive_label=f["positive_label"],
+            positive_label=f.get("positive_label"),
             numeric=dict(f.get("numeric") or {}),
             categorical=[str(c) for c in f.get("categorical") or []],
             name=str(project.get("name") or "model"),
@@ -155,13 +173,14 @@ class FeatureSpec:
                 project.get("description") or f"the value of {f['target']!r}"
             ),
             class_names=(names.get("negative"), names.get("positive")),
+            task=task,
         )
         spec.check()
         return spec
 
     def check(self) -> None:
         """What params.yaml alone can show to be wrong."""
-        if not isinstance(self.positive_label, SCALARS):
+        if self.binary and not isinstance(self.positive_label, SCALARS):
             raise ConfigError(
                 f"features.positive_label must be a single value (text, number or "
                 f"true/false), not {self.positive_label!r}"

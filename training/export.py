@@ -4,7 +4,8 @@ Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitte
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
 training/onnx_export.py). Then picks the examples the bundle publishes (one confident
-record of each class, one broken: training/examples.py), writes the metadata and
+record of each class, or a low, median and high target; one broken:
+training/examples.py), writes the metadata (the test metrics of features.task) and
 publishes the bundle atomically (training/publish.py). Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`
@@ -24,6 +25,7 @@ import pandas as pd
 from bundle.engines import EncodedClassifier, PipelineGraph, make_session
 from bundle.files import sha256_file
 from bundle.format import (
+    BINARY,
     CLASSIFIER_GRAPH,
     FITTED_PIPELINE,
     PIPELINE_GRAPH,
@@ -44,7 +46,7 @@ from training.features import (
     split_xy,
     target_of,
 )
-from training.metrics import classification_metrics
+from training.metrics import task_metrics
 from training.onnx_export import (
     check_parity,
     dense_encoding,
@@ -94,17 +96,22 @@ def export(paths: Paths, params: Params) -> Metadata:
     pipeline = fitted.loads(pipeline_bytes, paths.pipeline)
     cv = json.loads(paths.cv_results.read_text(encoding="utf-8"))
     train_df = read_processed(paths.train_csv, spec, "train")
-    X_train, _ = split_xy(train_df, spec)
-    X_test, y_test = split_xy(read_processed(paths.test_csv, spec, "test"), spec)
-    rules = feature_rules(X_train, spec)
     target = target_of(train_df, spec, threshold)
+    classes = list(target.classes)
+    X_train, _ = split_xy(train_df, spec, classes)
+    test_df = read_processed(paths.test_csv, spec, "test")
+    X_test, y_test = split_xy(test_df, spec, classes)
+    rules = feature_rules(X_train, spec)
 
+    task = spec.task
     whole_bytes = to_onnx_bytes(pipeline, spec)
-    whole = PipelineGraph(make_session(whole_bytes, "the exported Pipeline"), rules)
+    whole = PipelineGraph(
+        make_session(whole_bytes, "the exported Pipeline"), rules, task
+    )
     encoding = dense_encoding(pipeline, spec)
     classifier_bytes = to_dense_onnx_bytes(pipeline, encoding["width"])
     served = EncodedClassifier(
-        make_session(classifier_bytes, "the exported classifier"), encoding
+        make_session(classifier_bytes, "the exported classifier"), encoding, task
     )
     tolerance = tp.parity_tolerance
     parity = {
@@ -112,15 +119,17 @@ def export(paths: Paths, params: Params) -> Metadata:
         for e in (whole, served)
     }
     proba = served.proba_columns(frame_to_columns(X_test, spec)).astype(np.float64)
-    profile = reference_profile(
-        X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
-    )
     blobs = {
         PIPELINE_GRAPH: whole_bytes,
         CLASSIFIER_GRAPH: classifier_bytes,
         FITTED_PIPELINE: pipeline_bytes,
-        REFERENCE_PROFILE: profile.to_bytes(),
     }
+    # Drift monitoring reads a binary model's profile only, so far: none for the others.
+    if task == BINARY:
+        profile = reference_profile(
+            X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
+        )
+        blobs[REFERENCE_PROFILE] = profile.to_bytes()
     files = file_entries(blobs)
     chosen = cv["selected"]
     meta = Metadata(
@@ -137,7 +146,7 @@ def export(paths: Paths, params: Params) -> Metadata:
             "params": tp.candidates[chosen].params,
             "selection": f"highest mean CV {cv['selection_metric']}",
         },
-        metrics=classification_metrics(y_test, proba, threshold),
+        metrics=task_metrics(task, y_test, proba, threshold),
         parity=parity,
         provenance=provenance(paths, len(X_train), len(X_test)),
         missing=missing_markers(params.data.options),
@@ -151,10 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = export(Paths(), load())
     m = meta.metrics
     worst = max(p["max_abs_diff"] for p in meta.parity.values())
-    print(
-        f"published {meta.version}: roc_auc={m['roc_auc']:.4f} "
-        f"accuracy={m['accuracy']:.4f} f1={m['f1']:.4f} parity max|dp|={worst:.2g}"
-    )
+    if meta.target.task == BINARY:
+        shown = (
+            f"roc_auc={m['roc_auc']:.4f} accuracy={m['accuracy']:.4f} f1={m['f1']:.4f}"
+        )
+    else:
+        shown = " ".join(f"{k}={v:.4f}" for k, v in m.items())
+    print(f"published {meta.version}: {shown} parity max|dp|={worst:.2g}")
     return 0
 
 

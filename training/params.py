@@ -19,7 +19,7 @@ from training.datasets import BUILT_IN
 SECTIONS = ("project", "data", "features", "train", "evaluate", "model_card")
 PROJECT_KEYS = ("name", "description", "class_names")
 CLASS_NAME_KEYS = ("positive", "negative")
-FEATURE_KEYS = ("target", "positive_label", "numeric", "categorical")
+FEATURE_KEYS = ("target", "task", "positive_label", "numeric", "categorical")
 BOUND_KEYS = ("type", "min", "max")
 # The built-in loaders' keys; a loader module of your own reads keys of its own.
 DATA_KEYS = (
