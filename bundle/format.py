@@ -125,6 +125,14 @@ class Target:
         if self.task == MULTICLASS and len(self.classes) < 3:
             raise ValueError("a multiclass target needs at least 3 classes")
 
+    def require_binary(self, what: str) -> None:
+        """BundleError in one line unless the task is binary: `what` handles no other."""
+        if self.task != BINARY:
+            raise BundleError(
+                f"{what} handles binary models only so far; this model's task is "
+                f"{self.task} (its /predict and /predict/batch serve it)"
+            )
+
     @property
     def labels(self) -> list[str]:
         """The display names the model answers with, in probability column order."""

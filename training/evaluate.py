@@ -92,6 +92,7 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     check_columns(test, ev)
     X, y = split_xy(test, spec)
     model = load_bundle(paths.model_dir)
+    model.metadata.target.require_binary("evaluate (slices, bias audit, model card)")
     proba = score(model, X, spec)
     y_pred = labels_from_proba(proba, ev.threshold)
     metrics = classification_metrics(y, proba, ev.threshold)
