@@ -178,8 +178,8 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         ),
         (
             "features.numerc",
-            "unknown key features.numerc; known: target, positive_label, numeric, "
-            "categorical",
+            "unknown key features.numerc; known: target, task, positive_label, "
+            "numeric, categorical",
         ),
         (
             "model_card.caveat",
