@@ -73,3 +73,60 @@ def test_what_handles_binary_models_only_refuses_another_task_in_one_line():
         "regression (its /predict and /predict/batch serve it)"
     )
     Target("y", 1, 0, "1", "0").require_binary("batch scoring")  # binary: no error
+
+
+def entry_points(model, tmp_path) -> dict:
+    """What handles binary models only, each run on `model` as its command line does."""
+    from batch.score import main as score
+    from monitoring.alerts import main as alerts
+    from monitoring.report import main as monitor
+
+    records = tmp_path / "in.csv"
+    records.write_text("x\n1\n")
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("")
+    return {
+        "batch scoring": lambda: score(
+            [str(records), str(tmp_path / "out.csv"), "--model-dir", str(model)]
+        ),
+        "make monitor": lambda: monitor(
+            [str(capture), "--model", str(model), "--out", str(tmp_path / "m")]
+        ),
+        "make alerts": lambda: alerts(
+            ["--model", str(model), "--out", str(tmp_path / "a")]
+        ),
+    }
+
+
+@pytest.mark.parametrize("what", ["batch scoring", "make monitor", "make alerts"])
+def test_a_binary_only_command_refuses_a_regression_model_in_one_line(
+    task_models, tmp_path, capsys, what
+):
+    code = entry_points(task_models("regression"), tmp_path)[what]()
+    err = capsys.readouterr().err
+    assert code in (2, 3) and err.count("\n") == 1
+    assert f"{what} handles binary models only so far; this model's task is " in err
+    assert err.rstrip().endswith(
+        "regression (its /predict and /predict/batch serve it)"
+    )
+
+
+def test_the_evaluate_stage_refuses_a_multiclass_model_in_one_line(task_models, capsys):
+    import yaml
+
+    from testkit.tasks import quick_params
+    from training.config import Paths
+    from training.evaluate import evaluate
+    from training.params import Params
+    from training.stage import run_stage
+
+    root = task_models("multiclass").parent
+    params = Params.from_dict(
+        quick_params(yaml.safe_load((root / "params.yaml").read_text()))
+    )
+    assert run_stage("evaluate", lambda: evaluate(Paths(root=root), params)) == 2
+    assert capsys.readouterr().err == (
+        "training evaluate: evaluate (slices, bias audit, model card) handles binary "
+        "models only so far; this model's task is multiclass (its /predict and "
+        "/predict/batch serve it)\n"
+    )
