@@ -191,3 +191,49 @@ def test_the_parity_gate_refuses_a_class_flip_or_a_value_off_by_more_than_tolera
     )
     with pytest.raises(ParityError, match="max \\|dvalue\\| 0.2"):
         value_parity(values, values + 0.2, "pipeline_graph", 1e-5)
+
+
+KINDS = [
+    ("multiclass", "logistic_regression", {"max_iter": 500}),
+    ("multiclass", "gradient_boosting", {"n_estimators": 20}),
+    ("multiclass", "hist_gradient_boosting", {"max_iter": 20}),
+    ("regression", "ridge", {}),
+    ("regression", "linear_regression", {}),
+    ("regression", "gradient_boosting", {"n_estimators": 20}),
+    ("regression", "hist_gradient_boosting", {"max_iter": 20}),
+]
+
+
+@pytest.mark.parametrize("task, estimator, options", KINDS)
+def test_every_candidate_kind_of_a_task_exports_both_graphs_through_the_gate(
+    task_models, task, estimator, options
+):
+    from bundle.engines import EncodedClassifier, PipelineGraph, make_session
+    from training.features import feature_rules, read_processed, split_xy, target_of
+    from training.onnx_export import (
+        check_parity,
+        dense_encoding,
+        to_dense_onnx_bytes,
+        to_onnx_bytes,
+    )
+    from training.params import load
+
+    root = task_models(task).parent
+    spec = load(root / "params.yaml").features
+    train = read_processed(root / "data/processed/train.csv", spec)
+    classes = list(target_of(train, spec, 0.5).classes)
+    X, y = split_xy(train, spec, classes)
+    pipeline = build_pipeline(spec, estimator, options, 0).fit(X, y)
+    rules = feature_rules(X, spec)
+    whole = PipelineGraph(make_session(to_onnx_bytes(pipeline, spec), "g"), rules, task)
+    encoding = dense_encoding(pipeline, spec)
+    dense = to_dense_onnx_bytes(pipeline, encoding["width"])
+    served = EncodedClassifier(make_session(dense, "c"), encoding, task)
+    for engine in (whole, served):
+        report = check_parity(pipeline, engine, X, spec, 0.5, 1e-5)
+        assert report["rows"] == len(X)
+    one = served.proba_one({c: X[c].iloc[0] for c in spec.columns})
+    if task == "multiclass":
+        assert one.shape == (3,) and one.sum() == pytest.approx(1, abs=1e-5)
+    else:
+        assert isinstance(one, float)
