@@ -124,6 +124,8 @@ class Target:
             raise ValueError("target.class_names and target.classes differ in length")
         if self.task == MULTICLASS and len(self.classes) < 3:
             raise ValueError("a multiclass target needs at least 3 classes")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError(f"target.class_names repeat a name: {self.class_names}")
 
     def require_binary(self, what: str) -> None:
         """BundleError in one line unless the task is binary: `what` handles no other."""

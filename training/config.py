@@ -180,6 +180,12 @@ class FeatureSpec:
 
     def check(self) -> None:
         """What params.yaml alone can show to be wrong."""
+        if not self.binary and self.class_names != (None, None):
+            raise ConfigError(
+                "project.class_names names a binary model's positive and negative "
+                f"class; features.task is {self.task}: remove it (a {self.task} "
+                "model answers with the target's values as the data writes them)"
+            )
         if self.binary and not isinstance(self.positive_label, SCALARS):
             raise ConfigError(
                 f"features.positive_label must be a single value (text, number or "

@@ -131,6 +131,18 @@ def test_positive_label_is_for_a_binary_task_only():
     assert spec_of("regression").positive_label is None
 
 
+def test_binary_class_names_are_refused_for_another_task():
+    raw = {"target": "answer", "task": "multiclass", "numeric": {}}
+    raw["categorical"] = ["colour"]
+    names = {"class_names": {"positive": "rich", "negative": "poor"}}
+    with pytest.raises(ConfigError) as caught:
+        FeatureSpec.from_params({"features": raw, "project": names})
+    assert str(caught.value).startswith(
+        "project.class_names names a binary model's positive and negative class; "
+        "features.task is multiclass: remove it"
+    )
+
+
 def test_fit_refuses_an_estimator_or_a_metric_of_another_task():
     with pytest.raises(ConfigError) as caught:
         build_pipeline(spec_of("regression"), "logistic_regression", {}, 0)

@@ -57,11 +57,13 @@ def test_each_task_metadata_reads_back_to_the_same_bytes(task_models, task):
     assert meta.target.task == task
 
 
-def test_a_target_of_an_unknown_task_or_too_few_classes_is_refused():
+def test_a_target_of_an_unknown_task_too_few_or_repeated_classes_is_refused():
     with pytest.raises(ValueError, match="target.task 'ranking' is not one of"):
         Target("y", task="ranking")
     with pytest.raises(ValueError, match="needs at least 3 classes"):
         Target("y", task="multiclass", classes=("a", "b"), class_names=("a", "b"))
+    with pytest.raises(ValueError, match="repeat a name"):
+        Target("y", task="multiclass", classes=(1, "1", 2), class_names=("1", "1", "2"))
 
 
 def test_what_handles_binary_models_only_refuses_another_task_in_one_line():
