@@ -113,9 +113,9 @@ clean: ## Remove caches (keeps data/, model/ and .venv)
 ##@ Train
 
 # Bring your own data: params.yaml written from the CSV itself (training/init.py).
-init: $(RUN_STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]
-	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make init DATA=path.csv TARGET=column [DELIMITER=;] [FORCE=1]"; exit 2; }
-	$(PY) -m training.init "$(DATA)" "$(TARGET)" $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(FORCE),--force)
+init: $(RUN_STAMP) ## params.yaml from your CSV: make init DATA=path.csv TARGET=column [TASK=regression] [DELIMITER=;] [FORCE=1]
+	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make init DATA=path.csv TARGET=column [TASK=binary|multiclass|regression] [DELIMITER=;] [FORCE=1]"; exit 2; }
+	$(PY) -m training.init "$(DATA)" "$(TARGET)" $(if $(TASK),--task "$(TASK)") $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(FORCE),--force)
 
 data: $(RUN_STAMP) ## Fetch the raw data (SHA-256 checked) and clean it
 	$(PY) -m training.fetch

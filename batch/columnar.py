@@ -211,4 +211,6 @@ def configured_bundle(model_dir: Path | None) -> LoadedBundle:
     """The bundle at `model_dir`, else at MODEL_DIR (as the server reads it), verified."""
     if model_dir is None:
         model_dir = configured_model_dir()
-    return load_bundle(model_dir)
+    model = load_bundle(model_dir)
+    model.metadata.target.require_binary("batch scoring")
+    return model

@@ -5,17 +5,20 @@
 - `PipelineGraph`: the whole exported Pipeline graph takes the raw columns.
 
 Training proves both answer like the scikit-learn Pipeline on the whole test split.
+Both give the task's scores (bundle/format.py): the positive class's probability (binary),
+a row of probabilities per record in the order of the target's classes (multiclass), or
+the predicted value (regression).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from bundle.encoding import DenseEncoder
-from bundle.format import BundleError
+from bundle.format import BINARY, MULTICLASS, REGRESSION, BundleError
 from bundle.rules import FeatureRule
 
 # The whole-pipeline graph replaces this string with the imputer's "missing" category; a
@@ -26,11 +29,11 @@ PROBABILITIES = ["probabilities"]
 
 
 class Engine(Protocol):
-    """Positive-class probabilities for validated records, one at a time or many."""
+    """The task's scores for validated records, one at a time or many."""
 
     graph: str
 
-    def proba_one(self, record: Mapping[str, Any]) -> float: ...
+    def proba_one(self, record: Mapping[str, Any]) -> Any: ...
 
     def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray: ...
 
@@ -47,6 +50,18 @@ def onnxruntime() -> Any:
 
     ort.disable_telemetry_events()
     return ort
+
+
+def task_output(session: Any, task: str) -> tuple[list[str], Callable, Callable]:
+    """The graph output copied out for the task, how its scores are read from it (all
+    rows), and how one row's score is typed."""
+    if task == REGRESSION:  # skl2onnx's regressors: one [N, 1] output, "variable"
+        return [session.get_outputs()[0].name], lambda a: a[:, 0], float
+    if task == MULTICLASS:
+        return PROBABILITIES, lambda a: a, lambda row: row
+    if task != BINARY:
+        raise BundleError(f"the model's task {task!r} is not one this code scores")
+    return PROBABILITIES, lambda a: a[:, 1], float
 
 
 def make_session(onnx_bytes: bytes, source: Any) -> Any:
@@ -72,16 +87,19 @@ class EncodedClassifier:
 
     graph = "classifier_graph"
 
-    def __init__(self, session: Any, encoding: Mapping[str, Any]) -> None:
+    def __init__(
+        self, session: Any, encoding: Mapping[str, Any], task: str = BINARY
+    ) -> None:
         self._session = session
         self._input = session.get_inputs()[0].name
+        self._outputs, self._scores, self._one = task_output(session, task)
         self.encoder = DenseEncoder(encoding)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(PROBABILITIES, {self._input: x})[0][:, 1]
+        return self._scores(self._session.run(self._outputs, {self._input: x})[0])
 
-    def proba_one(self, record: Mapping[str, Any]) -> float:
-        return float(self._run(self.encoder.encode_one(record))[0])
+    def proba_one(self, record: Mapping[str, Any]) -> Any:
+        return self._one(self._run(self.encoder.encode_one(record))[0])
 
     def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if not records:
@@ -97,7 +115,9 @@ class PipelineGraph:
 
     graph = "pipeline_graph"
 
-    def __init__(self, session: Any, features: Sequence[FeatureRule]) -> None:
+    def __init__(
+        self, session: Any, features: Sequence[FeatureRule], task: str = BINARY
+    ) -> None:
         names = [i.name for i in session.get_inputs()]
         if len(names) != len(features):
             raise BundleError(
@@ -105,12 +125,13 @@ class PipelineGraph:
                 f"{len(features)} features"
             )
         self._session = session
+        self._outputs, self._scores, self._one = task_output(session, task)
         pairs = list(zip(names, (f.name for f in features), features))
         self._numeric = [(i, n) for i, n, f in pairs if f.numeric]
         self._categorical = [(i, n) for i, n, f in pairs if not f.numeric]
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self._session.run(PROBABILITIES, feeds)[0][:, 1]
+        return self._scores(self._session.run(self._outputs, feeds)[0])
 
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         feeds = {}
@@ -128,5 +149,5 @@ class PipelineGraph:
         names = [f for _, f in self._numeric + self._categorical]
         return self.proba_columns({n: [r[n] for r in records] for n in names})
 
-    def proba_one(self, record: Mapping[str, Any]) -> float:
-        return float(self.proba_records([record])[0])
+    def proba_one(self, record: Mapping[str, Any]) -> Any:
+        return self._one(self.proba_records([record])[0])

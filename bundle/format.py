@@ -3,6 +3,17 @@
 A bundle is a folder: `metadata.json` plus the files it lists by role, each with its
 SHA-256. Training writes it (`training/publish.py`), the service and the batch scorer read
 it (`bundle/store.py`); both go through the types here, so a key is spelled in one place.
+
+The task (`Target.task`) says what the graphs output and what a prediction is:
+- binary: the positive class's probability; the label by `threshold` (positive/negative
+  and their display names). Metadata written before tasks existed has no `task`: binary.
+- multiclass: one probability per class, in the order of `classes` (the target's values
+  as the data writes them) and `class_names` (their display names); the label is the
+  most probable class. No threshold.
+- regression: the predicted value. No classes, no threshold.
+Binary metadata gains only `task`; the other tasks write `classes`/`class_names` and
+publish `Examples.records` (one per class, or a low, median and high target) instead of
+a positive and a negative example.
 """
 
 from __future__ import annotations
@@ -20,6 +31,15 @@ FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 # A target value as the data has it: the positive label may be an int, a bool or a string.
 Scalar = Union[str, int, float, bool]
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+TASKS = (BINARY, MULTICLASS, REGRESSION)
+# The target keys metadata.json holds for each task (Target.to_json).
+TARGET_KEYS = {
+    BINARY: ("column", "positive", "negative", "positive_name", "negative_name")
+    + ("threshold", "task"),
+    MULTICLASS: ("column", "task", "classes", "class_names"),
+    REGRESSION: ("column", "task"),
+}
 
 
 class BundleError(RuntimeError):
@@ -81,47 +101,98 @@ class Project:
 
 @dataclass(frozen=True)
 class Target:
-    """The predicted column: its two values in the data and their display names."""
+    """The predicted column and the task: binary (its two values in the data, their
+    display names and the threshold), multiclass (`classes` in the order of the model's
+    probability columns, with display names) or regression (neither)."""
 
     column: str
-    positive: Scalar
-    negative: Scalar
-    positive_name: str
-    negative_name: str
+    positive: Scalar | None = None
+    negative: Scalar | None = None
+    positive_name: str = ""
+    negative_name: str = ""
     threshold: float = 0.5
+    task: str = BINARY
+    classes: tuple[Scalar, ...] = ()
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"target.task {self.task!r} is not one of {TASKS}")
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        if len(self.class_names) != len(self.classes):
+            raise ValueError("target.class_names and target.classes differ in length")
+        if self.task == MULTICLASS and len(self.classes) < 3:
+            raise ValueError("a multiclass target needs at least 3 classes")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError(f"target.class_names repeat a name: {self.class_names}")
+
+    def require_binary(self, what: str) -> None:
+        """BundleError in one line unless the task is binary: `what` handles no other."""
+        if self.task != BINARY:
+            raise BundleError(
+                f"{what} handles binary models only so far; this model's task is "
+                f"{self.task} (its /predict and /predict/batch serve it)"
+            )
+
+    @property
+    def labels(self) -> list[str]:
+        """The display names the model answers with, in probability column order."""
+        if self.task == BINARY:
+            return [self.negative_name, self.positive_name]
+        return list(self.class_names)
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys of the target's task only: binary metadata gains only `task`."""
+        return {k: getattr(self, k) for k in TARGET_KEYS[self.task]}
 
 
 @dataclass(frozen=True)
 class Example:
-    """A record the model scores, with the probability recorded at training time."""
+    """A record the model scores, with what it scored at training time: the positive
+    class's probability (binary), the predicted class's (multiclass), or the value
+    (regression, whose `prediction` names the example: low, median or high)."""
 
     record: dict[str, Any]
-    probability: float
+    probability: float | None
     prediction: str
+    value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
 class Examples:
-    """One confident record of each class and one broken record (what it breaks).
+    """One confident record of each class (binary: positive and negative; else
+    `records`), or a low, median and high target, and one broken record (what it breaks).
 
-    A class the model predicts for no test record (a high threshold on imbalanced data)
-    has no example (None); at least one of the two is there."""
+    A binary class the model predicts for no test record (a high threshold on imbalanced
+    data) has no example (None); at least one example is there."""
 
     positive: Example | None
     negative: Example | None
     invalid_record: dict[str, Any]
     invalid_field: str
+    records: tuple[Example, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.positive is None and self.negative is None:
-            raise ValueError("examples: neither class has an example")
+        if not self.scored():
+            raise ValueError("examples: there is none")
 
     def scored(self) -> tuple[Example, ...]:
-        """The examples there are: positive first."""
+        """The examples there are: binary positive first, else the task's records."""
+        if self.records:
+            return tuple(self.records)
         return tuple(e for e in (self.positive, self.negative) if e is not None)
 
     def lacking(self, target: "Target") -> list[str]:
         """The display names of the classes without an example."""
+        if target.task == REGRESSION:
+            return []
+        if target.task == MULTICLASS:
+            shown = {e.prediction for e in self.records}
+            return [name for name in target.class_names if name not in shown]
         pairs = (
             (self.positive, target.positive_name),
             (self.negative, target.negative_name),
@@ -132,6 +203,28 @@ class Examples:
     def record(self) -> dict[str, Any]:
         """A valid record to show (the docs' request body): the first scored example's."""
         return self.scored()[0].record
+
+    def to_json(self) -> dict[str, Any]:
+        invalid = {"record": self.invalid_record, "field": self.invalid_field}
+        if self.records:
+            return {"records": [e.to_json() for e in self.records], "invalid": invalid}
+        return {
+            "positive": example_json(self.positive),
+            "negative": example_json(self.negative),
+            "invalid": invalid,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Examples":
+        return cls(
+            positive=example_of(data.get("positive")),
+            negative=example_of(data.get("negative")),
+            invalid_record=data["invalid"]["record"],
+            invalid_field=data["invalid"]["field"],
+            records=tuple(
+                Example(**{"probability": None, **e}) for e in data.get("records", ())
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -182,17 +275,10 @@ class Metadata:
             "format": self.format,
             "project": vars(self.project),
             "version": self.version,
-            "target": vars(self.target),
+            "target": self.target.to_json(),
             "features": [f.to_json() for f in self.features],
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
-            "examples": {
-                "positive": example_json(self.examples.positive),
-                "negative": example_json(self.examples.negative),
-                "invalid": {
-                    "record": self.examples.invalid_record,
-                    "field": self.examples.invalid_field,
-                },
-            },
+            "examples": self.examples.to_json(),
             "encoding": self.encoding,
             "model": self.model,
             "metrics": self.metrics,
@@ -204,7 +290,6 @@ class Metadata:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Metadata":
         """Typed metadata; KeyError/TypeError/ValueError name what is wrong."""
-        examples = data["examples"]
         files = {k: FileEntry(**v) for k, v in data["files"].items()}
         unknown = set(files) - set(ROLES)
         if unknown:
@@ -218,12 +303,7 @@ class Metadata:
             target=Target(**data["target"]),
             features=tuple(FeatureRule.from_json(f) for f in data["features"]),
             files=files,
-            examples=Examples(
-                positive=example_of(examples["positive"]),
-                negative=example_of(examples["negative"]),
-                invalid_record=examples["invalid"]["record"],
-                invalid_field=examples["invalid"]["field"],
-            ),
+            examples=Examples.from_json(data["examples"]),
             encoding=data.get("encoding"),
             model=data.get("model", {}),
             metrics=data.get("metrics", {}),
@@ -236,7 +316,7 @@ class Metadata:
 
 def example_json(example: Example | None) -> dict[str, Any] | None:
     """An example as metadata.json writes it (null for a class without one)."""
-    return None if example is None else vars(example)
+    return None if example is None else example.to_json()
 
 
 def example_of(value: dict[str, Any] | None) -> Example | None:

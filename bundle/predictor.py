@@ -1,4 +1,8 @@
-"""The prediction core: validated records in, labelled probabilities out. No HTTP here.
+"""The prediction core: validated records in, predictions out. No HTTP here.
+
+One predictor per task (`predictor_for`): binary (the label by the threshold and the
+positive class's probability), multiclass (the most probable class, its probability and
+every class's), regression (the value).
 
 A category the model was not fitted on as itself (a rare one, grouped; an unseen one a
 feature lets through) is given its model value here (`FeatureRule.model_value`), so every
@@ -12,27 +16,35 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from bundle.engines import Engine
-from bundle.format import Target
+from bundle.format import MULTICLASS, REGRESSION, Example, Target
 from bundle.rules import FeatureRule
 
 
 class Prediction(NamedTuple):
-    """One scored record (a named tuple: built fast, thousands at a time)."""
+    """One scored record (a named tuple: built fast, thousands at a time): the class and
+    its probability (the positive class's for a binary model; multiclass: the predicted
+    class's, and every class's by name), or a regression's value."""
 
-    label: str
-    probability: float
+    label: str | None
+    probability: float | None
+    probabilities: dict[str, float] | None = None
+    value: float | None = None
 
 
 class Predictor:
-    """Scores records with the bundle's engine and names the class for display."""
+    """Scores records with a binary bundle's engine and names the class for display."""
 
     def __init__(
         self, engine: Engine, target: Target, features: Sequence[FeatureRule] = ()
     ) -> None:
         self.engine = engine
+        self.target = target
         # Only the features that change some value: none costs nothing.
         self._remapped = [(r.name, r) for r in features if r.remaps]
-        self.target = target
+        self.setup(target)
+
+    def setup(self, target: Target) -> None:
+        """The task's own view of the target (a binary one's threshold and names)."""
         self.threshold = float(target.threshold)
         self.positive_label = target.positive_name
         self.negative_label = target.negative_name
@@ -73,7 +85,7 @@ class Predictor:
             out[name] = rule.model_values(out[name])
         return out
 
-    def proba_one(self, record: Mapping[str, Any]) -> float:
+    def proba_one(self, record: Mapping[str, Any]):
         return self.engine.proba_one(self.model_record(record))
 
     def proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -83,6 +95,10 @@ class Predictor:
 
     def proba_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         return self.engine.proba_columns(self.model_columns(columns))
+
+    def recorded(self, example: Example) -> tuple[float, float]:
+        """What the model scores for a published example, and what was recorded."""
+        return self.proba_one(example.record), example.probability
 
     def predict_one(self, record: Mapping[str, Any]) -> Prediction:
         """Score one validated record."""
@@ -99,3 +115,53 @@ class Predictor:
         return [
             Prediction(label(p), p) for p in np.asarray(proba, dtype=float).tolist()
         ]
+
+
+class MulticlassPredictor(Predictor):
+    """The most probable class of a multiclass bundle, and every class's probability."""
+
+    def setup(self, target: Target) -> None:
+        self.names = list(target.class_names)
+
+    def prediction(self, row: list[float]) -> Prediction:
+        """One record's probabilities (in class order) as a prediction."""
+        best = max(range(len(row)), key=row.__getitem__)
+        return Prediction(self.names[best], row[best], dict(zip(self.names, row)))
+
+    def predict_one(self, record: Mapping[str, Any]) -> Prediction:
+        return self.prediction(self.proba_one(record).tolist())
+
+    def predictions(self, proba: Iterable) -> list[Prediction]:
+        return [self.prediction(row) for row in np.asarray(proba).tolist()]
+
+    def recorded(self, example: Example) -> tuple[float, float]:
+        """The probability the model gives the example's class, and the recorded one."""
+        row = self.proba_one(example.record).tolist()
+        return row[self.names.index(example.prediction)], example.probability
+
+
+class RegressionPredictor(Predictor):
+    """The predicted value of a regression bundle."""
+
+    def setup(self, target: Target) -> None:
+        pass
+
+    def predict_one(self, record: Mapping[str, Any]) -> Prediction:
+        return Prediction(None, None, None, self.proba_one(record))
+
+    def predictions(self, values: Iterable[float]) -> list[Prediction]:
+        return [
+            Prediction(None, None, None, v)
+            for v in np.asarray(values, dtype=float).tolist()
+        ]
+
+    def recorded(self, example: Example) -> tuple[float, float]:
+        return self.proba_one(example.record), example.value
+
+
+def predictor_for(
+    engine: Engine, target: Target, features: Sequence[FeatureRule] = ()
+) -> Predictor:
+    """The predictor of the target's task."""
+    kind = {MULTICLASS: MulticlassPredictor, REGRESSION: RegressionPredictor}
+    return kind.get(target.task, Predictor)(engine, target, features)

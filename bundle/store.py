@@ -29,7 +29,7 @@ from bundle.format import (
     model_version,
     read_metadata,
 )
-from bundle.predictor import Predictor
+from bundle.predictor import Predictor, predictor_for
 from bundle.rules import FeatureRule
 
 # float32 inference on another onnxruntime build may differ in the last bits, not more.
@@ -81,7 +81,9 @@ def verify_files(model_dir: Path, meta: Metadata) -> dict[str, bytes]:
 
 
 def build_engine(model_dir: Path, meta: Metadata, blobs: dict[str, bytes]) -> Engine:
-    """The one engine that scores: the classifier graph if present, else the pipeline."""
+    """The one engine that scores: the classifier graph if present, else the pipeline;
+    either gives the scores of the target's task."""
+    task = meta.target.task
     if CLASSIFIER_GRAPH.key in blobs:
         if meta.encoding is None:
             raise BundleError(
@@ -89,17 +91,18 @@ def build_engine(model_dir: Path, meta: Metadata, blobs: dict[str, bytes]) -> En
                 "but no encoding for it"
             )
         session = make_session(blobs[CLASSIFIER_GRAPH.key], model_dir)
-        return EncodedClassifier(session, meta.encoding)
+        return EncodedClassifier(session, meta.encoding, task)
     session = make_session(blobs[PIPELINE_GRAPH.key], model_dir)
-    return PipelineGraph(session, meta.features)
+    return PipelineGraph(session, meta.features, task)
 
 
 def self_check(predictor: Predictor, meta: Metadata) -> None:
-    """The loaded model must reproduce the probability recorded for each example."""
+    """The loaded model must reproduce the probability (or a regression's value, to the
+    same share of its size) recorded for each example."""
     for example in meta.examples.scored():
-        got = predictor.proba_one(example.record)
-        want = example.probability
-        if not math.isfinite(got) or abs(got - want) > SELF_CHECK_TOLERANCE:
+        got, want = predictor.recorded(example)
+        scale = max(1.0, abs(want))
+        if not math.isfinite(got) or abs(got - want) > SELF_CHECK_TOLERANCE * scale:
             raise BundleError(
                 f"model self-check failed: an example scored {got:.6f}, "
                 f"recorded {want:.6f}"
@@ -126,7 +129,7 @@ def load_bundle(model_dir: Path) -> LoadedBundle:
     meta = dataclasses.replace(meta, version=model_version(meta.candidate, meta.files))
     try:
         engine = build_engine(model_dir, meta, blobs)
-        predictor = Predictor(engine, meta.target, meta.features)
+        predictor = predictor_for(engine, meta.target, meta.features)
         self_check(predictor, meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(

@@ -337,13 +337,19 @@ def write_all(out: Path, namespace: str, project: str) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bundle.format import read_metadata
+    from bundle.format import BundleError, read_metadata
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "model")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "monitoring")
     args = parser.parse_args(argv)
-    project = read_metadata(args.model).project
+    try:
+        meta = read_metadata(args.model)
+        meta.target.require_binary("make alerts")
+    except BundleError as exc:
+        print(f"alerts: {exc}", file=sys.stderr)
+        return 2
+    project = meta.project
     for path in write_all(args.out, project.slug, project.name):
         print(f"wrote {path}")
     return 0

@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = load_bundle(args.model)
+        model.metadata.target.require_binary("make monitor")
         with open(args.capture, encoding="utf-8", errors="replace") as fh:
             capture = read_capture(fh)
         labels = read_labels(args.labels, model) if args.labels else None

@@ -2,24 +2,29 @@
 
 Every word and example in the spec comes from the model bundle: the project's description,
 the feature rules, and the records the model publishes (one of each class, bar a class
-nothing was predicted as, and one broken, under the request body's `examples`, each with
-the answer to expect), which is where smoke_test.py takes its records from.
+nothing was predicted as, or a low, median and high target, and one broken, under the
+request body's `examples`, each with the answer to expect), which is where smoke_test.py
+takes its records from.
+
+The answer follows the model's task (docs/api.md): `prediction` always (the class, or a
+regression's value), `probability` for a classifier (the positive class's for a binary
+model, the predicted class's for a multiclass one), `probabilities` (every class's) for
+a multiclass model.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import Response, current_app, request
 from flask_smorest import abort
 
+from bundle.format import MULTICLASS, REGRESSION, Target
+from bundle.predictor import Prediction
 from bundle.store import LoadedBundle
 from service.drift import observe_many, observe_one
 from service.parsing import JsonBlueprint
-from service.schemas import (
-    BatchResponseSchema,
-    PredictResponseSchema,
-    batch_schema,
-    record_schema,
-)
+from service.schemas import batch_schema, record_schema, response_schemas
 
 
 def require_json() -> None:
@@ -34,11 +39,47 @@ def json_response(body: dict) -> Response:
     return current_app.json.response(body)
 
 
-def count_predictions(labels: list[str]) -> None:
-    """Predictions by class for /metrics, when metrics are on."""
+def count_predictions(labels: list[str | None]) -> None:
+    """Predictions by class for /metrics, when metrics are on (a regression has none)."""
     metrics = current_app.extensions.get("service_metrics")
-    if metrics is not None:
+    if metrics is not None and labels and labels[0] is not None:
         metrics.count_predictions(labels)
+
+
+def answer_for(target: Target) -> Callable[[Prediction], dict[str, Any]]:
+    """One prediction as the task's answer (service/schemas.py's response_schemas)."""
+    if target.task == MULTICLASS:
+        return lambda r: {
+            "prediction": r.label,
+            "probability": r.probability,
+            "probabilities": r.probabilities,
+        }
+    if target.task == REGRESSION:
+        return lambda r: {"prediction": r.value}
+    return lambda r: {"prediction": r.label, "probability": r.probability}
+
+
+def expected_answer(example) -> tuple[str, Any]:
+    """An example's summary and the prediction to expect for it."""
+    if example.value is not None:  # regression: named low, median or high
+        return (
+            f"a {example.prediction} target: predicted {example.value:.6g}",
+            example.value,
+        )
+    p = example.probability
+    return f"predicted {example.prediction} (p={p:.3f})", example.prediction
+
+
+def score_summary(target: Target) -> str:
+    """What POST /predict answers, in words."""
+    if target.task == MULTICLASS:
+        return (
+            f"Score one record: one of {', '.join(target.class_names)}, with every "
+            "class's probability."
+        )
+    if target.task == REGRESSION:
+        return f"Score one record: the predicted {target.column}."
+    return f"Score one record: {target.positive_name} or {target.negative_name}."
 
 
 def published_examples(model: LoadedBundle) -> dict[str, dict]:
@@ -46,10 +87,11 @@ def published_examples(model: LoadedBundle) -> dict[str, dict]:
     ex = model.metadata.examples
     out = {}
     for example in ex.scored():
+        summary, expected = expected_answer(example)
         out[example.prediction] = {
-            "summary": f"predicted {example.prediction} (p={example.probability:.3f})",
+            "summary": summary,
             "value": example.record,
-            "x-expected": {"status": 200, "prediction": example.prediction},
+            "x-expected": {"status": 200, "prediction": expected},
         }
     out["invalid"] = {
         "summary": f"invalid: {ex.invalid_field} is out of its range",
@@ -77,30 +119,26 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
     predictor = model.predictor
     version = model.version
     examples = published_examples(model)
+    single, many = response_schemas(target)
+    answer = answer_for(target)
 
     @blp.route("", methods=["POST"])
     @blp.arguments(record, examples=examples)
-    @blp.response(200, PredictResponseSchema)
+    @blp.response(200, single)
     @blp.alt_response(415, description="Content-Type is not application/json")
-    @blp.doc(
-        summary=f"Score one record: {target.positive_name} or {target.negative_name}."
-    )
+    @blp.doc(summary=score_summary(target))
     def predict(data):
         """Score one record."""
         result = predictor.predict_one(data)
         count_predictions([result.label])
         observe_one(data, result)
-        return json_response(
-            {
-                "prediction": result.label,
-                "probability": result.probability,
-                "model_version": version,
-            }
-        )
+        body = answer(result)
+        body["model_version"] = version
+        return json_response(body)
 
     @blp.route("/batch", methods=["POST"])
     @blp.arguments(batch, example={"records": [shown, shown]})
-    @blp.response(200, BatchResponseSchema)
+    @blp.response(200, many)
     @blp.alt_response(415, description="Content-Type is not application/json")
     @blp.doc(summary=f"Score 1 to {batch_limit} records, answered in order.")
     def predict_batch(data):
@@ -111,10 +149,7 @@ def create_blueprint(model: LoadedBundle, batch_limit: int) -> JsonBlueprint:
         observe_many(records, results)
         return json_response(
             {
-                "predictions": [
-                    {"prediction": r.label, "probability": r.probability}
-                    for r in results
-                ],
+                "predictions": [answer(r) for r in results],
                 "model_version": version,
             }
         )

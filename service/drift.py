@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
+from bundle.format import BINARY
 from bundle.predictor import Prediction
 from monitoring import catalogue
 from monitoring.catalogue import Metric
@@ -209,6 +210,14 @@ def register_monitoring(app: Flask, model) -> None:
     """Drift counting (+ /monitoring, + /metrics families) and capture, as configured."""
     config = app.config
     if model is None:
+        return
+    task = model.metadata.target.task
+    if task != BINARY and (config["MONITORING_ENABLED"] or config["CAPTURE_ENABLED"]):
+        LOG.warning(
+            "monitoring and capture off: they follow binary models only so far, and "
+            "the model's task is %s",
+            task,
+        )
         return
     drift = None
     if config["MONITORING_ENABLED"]:

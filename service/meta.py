@@ -71,7 +71,7 @@ def health():
             "sha256": model.sha256,
             "graph": model.predictor.graph,
             "estimator": meta.model.get("estimator"),
-            "classes": [meta.target.negative_name, meta.target.positive_name],
+            "classes": meta.target.labels,
             "metrics": meta.metrics,
         },
     }

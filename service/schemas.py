@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from bundle.format import MULTICLASS, REGRESSION, Target
 from bundle.rules import AS_MISSING, FeatureRule
 from service.fast_validation import batch_check, record_check
 
@@ -120,7 +121,7 @@ def batch_schema(record: type[Schema], limit: int) -> type[Schema]:
 
 
 class PredictionSchema(Schema):
-    """One answer."""
+    """One answer (a binary model's)."""
 
     prediction = fields.String(
         required=True, metadata={"description": "the predicted class"}
@@ -141,3 +142,57 @@ class BatchResponseSchema(Schema):
 
     predictions = fields.List(fields.Nested(PredictionSchema), required=True)
     model_version = fields.String(required=True)
+
+
+class MulticlassPredictionSchema(Schema):
+    """One answer of a multiclass model."""
+
+    prediction = fields.String(
+        required=True, metadata={"description": "the most probable class"}
+    )
+    probability = fields.Float(
+        required=True, metadata={"description": "probability of the predicted class"}
+    )
+    probabilities = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        required=True,
+        metadata={"description": "every class's probability, by class name"},
+    )
+
+
+class RegressionPredictionSchema(Schema):
+    """One answer of a regression model."""
+
+    prediction = fields.Float(
+        required=True, metadata={"description": "the predicted value"}
+    )
+
+
+def response_schemas(target: Target) -> tuple[type[Schema], type[Schema]]:
+    """The /predict and /predict/batch answer schemas of the model's task: one family,
+    `prediction` always (a class name, or a regression's number), `probability` for a
+    classifier, `probabilities` for a multiclass one. A binary model's are the classes
+    above, unchanged."""
+    if target.task not in (MULTICLASS, REGRESSION):
+        return PredictResponseSchema, BatchResponseSchema
+    one = (
+        MulticlassPredictionSchema
+        if target.task == MULTICLASS
+        else RegressionPredictionSchema
+    )
+    prefix = one.__name__.removesuffix("PredictionSchema")
+    single = type(
+        f"{prefix}PredictResponse",
+        (one,),
+        {"model_version": fields.String(required=True)},
+    )
+    batch = type(
+        f"{prefix}BatchResponse",
+        (Schema,),
+        {
+            "predictions": fields.List(fields.Nested(one), required=True),
+            "model_version": fields.String(required=True),
+        },
+    )
+    return single, batch

@@ -80,6 +80,24 @@ def trained(sampled, params) -> Paths:
 
 
 @pytest.fixture(scope="session")
+@needs_model
+def task_models(tmp_path_factory):
+    """The bundle dir of a model trained on testkit/tasks.py's made-up CSV of a task
+    (multiclass, regression), by make init's params and the real stages; once each."""
+    from testkit.tasks import trained_task
+
+    made: dict[str, Path] = {}
+
+    def model_of(task: str) -> Path:
+        if task not in made:
+            root = tmp_path_factory.mktemp(task)
+            made[task] = trained_task(root, task).model_dir
+        return made[task]
+
+    return model_of
+
+
+@pytest.fixture(scope="session")
 def model_dir(trained) -> Path:
     return trained.model_dir
 

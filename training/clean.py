@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from bundle.files import write_text_atomic
+from bundle.format import MULTICLASS, REGRESSION
 from bundle.profile import BAND_SUFFIX
 from bundle.rules import cell_text
 from training.config import ConfigError, FeatureSpec, Paths
@@ -61,10 +62,14 @@ def drop_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.Dat
     return train[~seen].reset_index(drop=True)
 
 
-def split(df: pd.DataFrame, target: str, test_size: float, seed: int):
-    """Stratified train/test split of one table."""
+def split(
+    df: pd.DataFrame, target: str, test_size: float, seed: int, stratify: bool = True
+):
+    """Train/test split of one table, stratified by class (not for a regression)."""
     from sklearn.model_selection import train_test_split
 
+    if not stratify:
+        return train_test_split(df, test_size=test_size, random_state=seed)
     counts = df[target].value_counts()
     if len(counts) >= 2 and counts.min() < 2:
         raise ConfigError(
@@ -156,16 +161,41 @@ def check_references(frame: pd.DataFrame, params: Params) -> None:
             )
 
 
+def check_target(values: list, spec: FeatureSpec) -> None:
+    """The target's values fit features.task, or one line saying which task they fit."""
+    shown = ", ".join(map(repr, values[:10]))
+    change = "change features.task in params.yaml (or rerun make init)"
+    if spec.task == REGRESSION:
+        text = [v for v in values if isinstance(v, (str, bool))]
+        if text:
+            raise ConfigError(
+                f"target {spec.target!r} holds {text[0]!r}, not a number: "
+                f"features.task regression needs a numeric target; {change}"
+            )
+        if len(values) < 3:
+            raise ConfigError(
+                f"target {spec.target!r} takes {len(values)} value(s) ({shown}): too "
+                f"few for features.task regression; {change}"
+            )
+    elif spec.task == MULTICLASS and len(values) < 3:
+        raise ConfigError(
+            f"target {spec.target!r} takes {len(values)} value(s) ({shown}): "
+            f"features.task multiclass needs 3 or more; {change} (binary needs "
+            "features.positive_label)"
+        )
+    elif spec.binary and len(values) != 2:
+        raise ConfigError(
+            f"target {spec.target!r} must take exactly two values for features.task "
+            f"binary, found {len(values)}: {shown}; {change}"
+        )
+
+
 def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> None:
     """Labels, categories and class sizes the fit stage needs, checked before any fit."""
     values = target_values(train[spec.target])
-    if len(values) != 2:
-        raise ConfigError(
-            f"target {spec.target!r} must take exactly two values, found "
-            f"{len(values)}: {', '.join(map(repr, values[:10]))}"
-        )
+    check_target(values, spec)
     label = spec.positive_label
-    if not any(v == label and type(v) is type(label) for v in values):
+    if spec.binary and not any(v == label and type(v) is type(label) for v in values):
         raise ConfigError(
             f"features.positive_label {spec.positive_label!r} is not a value of "
             f"target {spec.target!r}; values found: "
@@ -179,7 +209,13 @@ def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> N
                 "data: it cannot inform the model; drop it from features.categorical"
             )
     counts = train[spec.target].value_counts()
-    if counts.min() < folds:
+    if spec.task == REGRESSION:
+        if len(train) < 2 * folds:
+            raise ConfigError(
+                f"target {spec.target!r} has {len(train)} training rows, too few for "
+                f"train.cv_folds={folds}"
+            )
+    elif counts.min() < folds:
         raise ConfigError(
             f"class {counts.idxmin()!r} of target {spec.target!r} has {counts.min()} "
             f"training rows, fewer than train.cv_folds={folds}"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bundle.errors import ConfigError
+from bundle.format import BINARY, TASKS
 from bundle.paths import ROOT
 from bundle.rules import REFUSE, UNSEEN_POLICIES
 
@@ -144,6 +145,12 @@ class FeatureSpec:
     rare_min_count: int = RARE_MIN_COUNT
     # Categorical feature -> what an unseen category gets (bundle/rules.py); else refuse.
     unseen: dict[str, str] = field(default_factory=dict)
+    # binary | multiclass | regression (bundle/format.py); absent means binary.
+    task: str = BINARY
+
+    @property
+    def binary(self) -> bool:
+        return self.task == BINARY
 
     @classmethod
     def from_params(cls, params: dict) -> "FeatureSpec":
@@ -151,14 +158,25 @@ class FeatureSpec:
         f = params.get("features")
         if not isinstance(f, dict):
             raise ConfigError("params.yaml: no `features:` section")
-        for key in ("target", "positive_label"):
-            if key not in f:
-                raise ConfigError(f"params.yaml: features.{key} is not set")
+        task = f.get("task", BINARY)
+        if task not in TASKS:
+            raise ConfigError(
+                f"params.yaml: features.task {task!r} is not one of {', '.join(TASKS)}"
+            )
+        if "target" not in f:
+            raise ConfigError("params.yaml: features.target is not set")
+        if (task == BINARY) != ("positive_label" in f):
+            raise ConfigError(
+                "params.yaml: features.positive_label is not set"
+                if task == BINARY
+                else f"params.yaml: features.positive_label is for task binary only; "
+                f"remove it (features.task is {task})"
+            )
         project = params.get("project") or {}
         names = project.get("class_names") or {}
         spec = cls(
             target=str(f["target"]),
-            positive_label=f["positive_label"],
+            positive_label=f.get("positive_label"),
             numeric=dict(f.get("numeric") or {}),
             categorical=[str(c) for c in f.get("categorical") or []],
             name=str(project.get("name") or "model"),
@@ -170,13 +188,20 @@ class FeatureSpec:
                 "min_count", RARE_MIN_COUNT
             ),
             unseen={str(c): p for c, p in (f.get("unseen") or {}).items()},
+            task=task,
         )
         spec.check()
         return spec
 
     def check(self) -> None:
         """What params.yaml alone can show to be wrong."""
-        if not isinstance(self.positive_label, SCALARS):
+        if not self.binary and self.class_names != (None, None):
+            raise ConfigError(
+                "project.class_names names a binary model's positive and negative "
+                f"class; features.task is {self.task}: remove it (a {self.task} "
+                "model answers with the target's values as the data writes them)"
+            )
+        if self.binary and not isinstance(self.positive_label, SCALARS):
             raise ConfigError(
                 f"features.positive_label must be a single value (text, number or "
                 f"true/false), not {self.positive_label!r}"

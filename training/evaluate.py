@@ -100,6 +100,7 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     check_columns(test, ev)
     X, y = split_xy(test, spec)
     model = load_bundle(paths.model_dir)
+    model.metadata.target.require_binary("evaluate (slices, bias audit, model card)")
     proba = score(model, X, spec)
     # The bundle's threshold: the one the fit stage chose and the service predicts with.
     threshold = model.metadata.target.threshold

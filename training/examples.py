@@ -1,7 +1,8 @@
 """The examples a bundle publishes: one confident, correctly predicted valid test record
-of each class and one broken record (and the field it breaks), which the loader re-scores
-and the docs and smoke test use. A class nothing is predicted as gets no example: the
-bundle publishes the others, and publishing never stops for it."""
+of each class (a regression: the valid test records of the lowest, the median and the
+highest target) and one broken record (and the field it breaks), which the loader
+re-scores and the docs and smoke test use. A class nothing is predicted as gets no
+example: the bundle publishes the others, and publishing never stops for it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bundle.format import Example, Examples, Target
+from bundle.format import BINARY, MULTICLASS, Example, Examples, Target
 from bundle.rules import FeatureRule, record_errors
 from training.metrics import labels_from_proba
 from training.config import ConfigError
@@ -76,6 +77,8 @@ def pick_examples(
             f"none of the {len(records)} test records passes the feature rules: the "
             "bundle would publish no example to check it by; not publishing"
         )
+    if target.task != BINARY:
+        return task_examples(records, valid, y, proba, rules, target)
     predicted = labels_from_proba(proba, target.threshold)
     chosen = {}
     for cls, name in ((1, target.positive_name), (0, target.negative_name)):
@@ -85,3 +88,35 @@ def pick_examples(
     # A valid record is predicted as one class or the other: one of the two exists.
     invalid, field = broken((chosen[1] or chosen[0]).record, rules)
     return Examples(chosen[1], chosen[0], invalid, field)
+
+
+def task_examples(
+    records: list[dict],
+    valid: np.ndarray,
+    y: np.ndarray,
+    scores: np.ndarray,
+    rules: tuple[FeatureRule, ...],
+    target: Target,
+) -> Examples:
+    """Multiclass: the most confident correctly predicted valid record of each class
+    (else the most confident one predicted as it, else none, as for a binary model);
+    regression: the valid records of the lowest, the median and the highest target.
+    The caller has checked that some record is valid."""
+    chosen = []
+    if target.task == MULTICLASS:
+        predicted = np.argmax(scores, axis=1)
+        for cls, name in enumerate(target.class_names):
+            pool = np.flatnonzero(valid & (y == cls) & (predicted == cls))
+            if not len(pool):
+                pool = np.flatnonzero(valid & (predicted == cls))
+            if len(pool):
+                best = pool[np.argmax(scores[pool, cls])]
+                chosen.append(Example(records[best], float(scores[best, cls]), name))
+    else:
+        ranked = np.flatnonzero(valid)
+        ranked = ranked[np.argsort(y[ranked], kind="stable")]
+        for name, at in (("low", 0), ("median", len(ranked) // 2), ("high", -1)):
+            row = ranked[at]
+            chosen.append(Example(records[row], None, name, float(scores[row])))
+    invalid, field = broken(chosen[0].record, rules)
+    return Examples(None, None, invalid, field, tuple(chosen))

@@ -3,9 +3,10 @@
 Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitted one-hot
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
-training/onnx_export.py), at the threshold the fit stage chose (reports/cv_results.json).
-Then picks the examples the bundle publishes (one confident record of each class, one
-broken: training/examples.py), writes the metadata and
+training/onnx_export.py), at the threshold the fit stage chose (reports/cv_results.json;
+binary). Then picks the examples the bundle publishes (one confident record of each
+class, or a low, median and high target; one broken: training/examples.py), writes the
+metadata (the test metrics of features.task) and
 publishes the bundle atomically (training/publish.py). Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`
@@ -25,6 +26,7 @@ import pandas as pd
 from bundle.engines import EncodedClassifier, PipelineGraph, make_session
 from bundle.files import sha256_file
 from bundle.format import (
+    BINARY,
     CLASSIFIER_GRAPH,
     FITTED_PIPELINE,
     PIPELINE_GRAPH,
@@ -49,7 +51,7 @@ from training.features import (
     split_xy,
     target_of,
 )
-from training.metrics import classification_metrics
+from training.metrics import task_metrics
 from training.onnx_export import (
     check_parity,
     dense_encoding,
@@ -146,21 +148,29 @@ def export(paths: Paths, params: Params) -> Metadata:
     pipeline_bytes = paths.pipeline.read_bytes()
     pipeline = fitted.loads(pipeline_bytes, paths.pipeline)
     cv = json.loads(paths.cv_results.read_text(encoding="utf-8"))
-    threshold = chosen_threshold(cv, paths)
+    # The fit stage's choice (binary); the other tasks have no threshold.
+    threshold = chosen_threshold(cv, paths) if spec.binary else Target.threshold
     train_df = read_processed(paths.train_csv, spec, "train")
-    X_train, _ = split_xy(train_df, spec)
-    X_test, y_test = split_xy(read_processed(paths.test_csv, spec, "test"), spec)
-    rules = feature_rules(X_train, spec, fitted_fills(pipeline))
     target = target_of(train_df, spec, threshold)
+    classes = list(target.classes)
+    X_train, _ = split_xy(train_df, spec, classes)
+    test_df = read_processed(paths.test_csv, spec, "test")
+    X_test, y_test = split_xy(test_df, spec, classes)
+    rules = feature_rules(X_train, spec, fitted_fills(pipeline))
 
+    task = spec.task
     whole_bytes = to_onnx_bytes(pipeline, spec)
-    whole = PipelineGraph(make_session(whole_bytes, "the exported Pipeline"), rules)
+    whole = PipelineGraph(
+        make_session(whole_bytes, "the exported Pipeline"), rules, task
+    )
     graphs = {PIPELINE_GRAPH: whole_bytes}
     encoding, served = classifier_graph(pipeline, spec), whole
     if encoding is not None:
         graphs[CLASSIFIER_GRAPH] = to_dense_onnx_bytes(pipeline, encoding["width"])
         served = EncodedClassifier(
-            make_session(graphs[CLASSIFIER_GRAPH], "the exported classifier"), encoding
+            make_session(graphs[CLASSIFIER_GRAPH], "the exported classifier"),
+            encoding,
+            task,
         )
     tolerance = tp.parity_tolerance
     # Both graphs and the Pipeline take categories as the model was fitted on them.
@@ -171,14 +181,16 @@ def export(paths: Paths, params: Params) -> Metadata:
         for e in dict.fromkeys((whole, served))
     }
     proba = served.proba_columns(frame_to_columns(X_model, spec)).astype(np.float64)
-    profile = reference_profile(
-        X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
-    )
     blobs = {
         **graphs,
         FITTED_PIPELINE: pipeline_bytes,
-        REFERENCE_PROFILE: profile.to_bytes(),
     }
+    # Drift monitoring reads a binary model's profile only, so far: none for the others.
+    if task == BINARY:
+        profile = reference_profile(
+            X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
+        )
+        blobs[REFERENCE_PROFILE] = profile.to_bytes()
     files = file_entries(blobs)
     chosen = cv["selected"]
     examples = pick_examples(X_test, y_test, proba, rules, target)
@@ -197,7 +209,7 @@ def export(paths: Paths, params: Params) -> Metadata:
             "params": tp.candidates[chosen].params,
             "selection": f"highest mean CV {cv['selection_metric']}",
         },
-        metrics=classification_metrics(y_test, proba, threshold),
+        metrics=task_metrics(task, y_test, proba, threshold),
         parity=parity,
         provenance=provenance(paths, len(X_train), len(X_test)),
         missing=missing_markers(params.data.options),
@@ -211,10 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = export(Paths(), load())
     m = meta.metrics
     worst = max(p["max_abs_diff"] for p in meta.parity.values())
-    print(
-        f"published {meta.version}: roc_auc={m['roc_auc']:.4f} "
-        f"accuracy={m['accuracy']:.4f} f1={m['f1']:.4f} parity max|dp|={worst:.2g}"
-    )
+    if meta.target.task == BINARY:
+        shown = (
+            f"roc_auc={m['roc_auc']:.4f} accuracy={m['accuracy']:.4f} f1={m['f1']:.4f}"
+        )
+    else:
+        shown = " ".join(f"{k}={v:.4f}" for k, v in m.items())
+    print(f"published {meta.version}: {shown} parity max|dp|={worst:.2g}")
     return 0
 
 

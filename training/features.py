@@ -16,7 +16,7 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from bundle.format import Target
+from bundle.format import BINARY, MULTICLASS, Target
 from bundle.rules import GROUP, OTHER, FeatureRule, number_value
 from training.config import REFUSE, ConfigError, FeatureSpec
 
@@ -73,17 +73,39 @@ def target_values(target: pd.Series) -> list[Any]:
     return sorted(set(values), key=lambda v: (str(type(v)), v))
 
 
-def split_xy(df: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features in contract order (missing categories as NaN) and the 0/1 target."""
+def split_xy(
+    df: pd.DataFrame, spec: FeatureSpec, classes: list | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features in contract order (missing categories as NaN) and the target: 0/1
+    (binary), the class's index in `classes` (multiclass; default: the values of `df`),
+    or the value as a float (regression)."""
     X = df[spec.columns].copy()
     for col in spec.categorical:
         X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
+    if spec.task == MULTICLASS:
+        index = {v: i for i, v in enumerate(classes or target_values(df[spec.target]))}
+        values = [v.item() if isinstance(v, np.generic) else v for v in df[spec.target]]
+        return X, np.array([index.get(v, -1) for v in values], dtype=int)
+    if spec.task != BINARY:
+        return X, df[spec.target].astype("float64").to_numpy()
     y = (df[spec.target] == spec.positive_label).astype(int).to_numpy()
     return X, y
 
 
 def target_of(df: pd.DataFrame, spec: FeatureSpec, threshold: float) -> Target:
-    """The bundle's target: both values as the data has them, and their display names."""
+    """The bundle's target: binary, both values as the data has them and their display
+    names; multiclass, every class in the model's column order (sorted) with its text;
+    regression, the column alone."""
+    if spec.task == MULTICLASS:
+        classes = target_values(df[spec.target])
+        return Target(
+            column=spec.target,
+            task=spec.task,
+            classes=tuple(classes),
+            class_names=tuple(str(c) for c in classes),
+        )
+    if spec.task != BINARY:
+        return Target(column=spec.target, task=spec.task)
     negative = next(
         v for v in target_values(df[spec.target]) if v != spec.positive_label
     )

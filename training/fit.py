@@ -1,4 +1,8 @@
-"""Stage 3: choose a model by stratified K-fold CV and refit it on all training data.
+"""Stage 3: choose a model by K-fold CV and refit it on all training data.
+
+The folds are stratified by class for a classification (binary, multiclass), plain for a
+regression; the candidates' estimators and the CV metrics are the task's (ESTIMATORS,
+CV_SCORING), and the selection metric must be one of the task's.
 
 `python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
 bytes: the same data, params and code give the same file) and reports/cv_results.json,
@@ -25,19 +29,26 @@ from joblib import Parallel, delayed  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.ensemble import (  # noqa: E402
     GradientBoostingClassifier,
+    GradientBoostingRegressor,
     HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
 )
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model import (  # noqa: E402
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+)
 from sklearn.metrics import (  # noqa: E402
     check_scoring,
     f1_score,
     make_scorer,
     precision_score,
 )
-from sklearn.model_selection import StratifiedKFold  # noqa: E402
+from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from bundle.files import write_bytes_atomic, write_json_atomic  # noqa: E402
+from bundle.format import BINARY, MULTICLASS, REGRESSION  # noqa: E402
 from training import fitted  # noqa: E402
 from training.config import ConfigError, FeatureSpec, Paths  # noqa: E402
 from training.features import (  # noqa: E402
@@ -69,22 +80,48 @@ class Estimator:
         self.cls, self.scale_numeric = cls, scale_numeric
 
 
-ESTIMATORS = {
+CLASSIFIERS = {
+    # Multinomial for more than two classes (scikit-learn's default since 1.5).
     "logistic_regression": Estimator(LogisticRegression, True),
     "gradient_boosting": Estimator(GradientBoostingClassifier, False),
     # Binned, multi-threaded boosting: minutes instead of hours at 500k rows.
     "hist_gradient_boosting": Estimator(HistGradientBoostingClassifier, False),
 }
-CV_SCORING = {
-    "roc_auc": "roc_auc",
-    "accuracy": "accuracy",
-    # 0 for a fold that predicts no positive (a rare class at 0.5), as in
-    # training/metrics.py, instead of a warning per fold.
-    "f1": make_scorer(f1_score, zero_division=0),
-    "precision": make_scorer(precision_score, zero_division=0),
-    "recall": "recall",
-    "brier": "neg_brier_score",
+# A regression's candidates: the boosting names stand for their regressors.
+REGRESSORS = {
+    "ridge": Estimator(Ridge, True),
+    "linear_regression": Estimator(LinearRegression, True),
+    "gradient_boosting": Estimator(GradientBoostingRegressor, False),
+    "hist_gradient_boosting": Estimator(HistGradientBoostingRegressor, False),
 }
+ESTIMATORS = {BINARY: CLASSIFIERS, MULTICLASS: CLASSIFIERS, REGRESSION: REGRESSORS}
+# The CV metrics of each task, by their names in cv_results.json and params.yaml.
+CV_SCORING = {
+    BINARY: {
+        "roc_auc": "roc_auc",
+        "accuracy": "accuracy",
+        # 0 for a fold that predicts no positive (a rare class at 0.5), as in
+        # training/metrics.py, instead of a warning per fold.
+        "f1": make_scorer(f1_score, zero_division=0),
+        "precision": make_scorer(precision_score, zero_division=0),
+        "recall": "recall",
+        "brier": "neg_brier_score",
+    },
+    MULTICLASS: {
+        "log_loss": "neg_log_loss",
+        "f1_macro": "f1_macro",
+        "balanced_accuracy": "balanced_accuracy",
+        "accuracy": "accuracy",
+    },
+    REGRESSION: {
+        "rmse": "neg_root_mean_squared_error",
+        "mae": "neg_mean_absolute_error",
+        "r2": "r2",
+    },
+}
+# Errors and losses: scikit-learn scores them negated; cv_results.json holds them as
+# they are, and the lowest wins.
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "rmse", "mae"})
 
 
 def build_pipeline(
@@ -94,14 +131,16 @@ def build_pipeline(
     seed: int,
     imputed: dict[str, Imputation] | None = None,
 ) -> Pipeline:
-    """Preprocessing (numerics in `imputed` filled by their policy) and classifier as
-    one Pipeline."""
-    if estimator not in ESTIMATORS:
+    """Preprocessing (numerics in `imputed` filled by their policy) and the task's
+    estimator as one Pipeline (the step keeps the name `classifier` for every task: the
+    export and the bundle look it up by that name)."""
+    kinds = ESTIMATORS[spec.task]
+    if estimator not in kinds:
         raise ConfigError(
             f"train.candidates: estimator {estimator!r} is not one of "
-            f"{', '.join(ESTIMATORS)}"
+            f"{', '.join(kinds)} (features.task is {spec.task})"
         )
-    kind = ESTIMATORS[estimator]
+    kind = kinds[estimator]
     kwargs = dict(params)
     if "random_state" in kind.cls().get_params():
         kwargs.setdefault("random_state", seed)
@@ -122,15 +161,22 @@ def progress(line: str) -> None:
 
 
 def fit_fold(
-    pipe: Pipeline, X, y, train, test
-) -> tuple[dict[str, float], np.ndarray, float]:
-    """Every CV metric of a fresh copy of `pipe` fitted on one fold, its probabilities
-    for the held-out rows, and the seconds."""
+    pipe: Pipeline, X, y, train, test, scoring: dict, keep_proba: bool = False
+) -> tuple[dict[str, float], np.ndarray | None, float]:
+    """Every CV metric of a fresh copy of `pipe` fitted on one fold, its positive-class
+    probabilities for the held-out rows (`keep_proba`: a binary model's threshold is
+    chosen on them), and the seconds."""
     start = time.perf_counter()
     model = clone(pipe).fit(X.iloc[train], y[train])
-    scores = check_scoring(model, scoring=CV_SCORING)(model, X.iloc[test], y[test])
-    proba = model.predict_proba(X.iloc[test])[:, 1]
+    scores = check_scoring(model, scoring=scoring)(model, X.iloc[test], y[test])
+    proba = model.predict_proba(X.iloc[test])[:, 1] if keep_proba else None
     return scores, proba, time.perf_counter() - start
+
+
+def folds_for(task: str, folds: int, seed: int):
+    """Stratified folds for a classification, plain shuffled ones for a regression."""
+    cls = KFold if task == REGRESSION else StratifiedKFold
+    return cls(folds, shuffle=True, random_state=seed)
 
 
 def cross_validate_candidates(
@@ -142,23 +188,27 @@ def cross_validate_candidates(
     seed: int,
     metric: str = "roc_auc",
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Mean and standard deviation of every CV metric for each candidate, and its
-    out-of-fold probabilities (each row scored by the fold that held it out), with a
-    progress line per fold (`metric`) as each finishes; folds run in parallel."""
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
-    sign = {m: -1 if m == "brier" else 1 for m in CV_SCORING}
+    """Mean and standard deviation of every CV metric of the task for each candidate,
+    and its out-of-fold positive-class probabilities (binary: each row scored by the fold
+    that held it out), with a progress line per fold (`metric`) as each finishes; folds
+    run in parallel."""
+    splits = list(folds_for(spec.task, folds, seed).split(X, y))
+    scoring = CV_SCORING[spec.task]
+    sign = {m: -1 if m in LOWER_IS_BETTER else 1 for m in scoring}
     imputed = imputations(spec, X)
     rows, oof = [], {}
     for name, cand in candidates.items():
         pipe = build_pipeline(spec, cand.estimator, cand.params, seed, imputed)
         runs = Parallel(n_jobs=-1, return_as="generator")(
-            delayed(fit_fold)(pipe, X, y, train, test) for train, test in splits
+            delayed(fit_fold)(pipe, X, y, train, test, scoring, spec.binary)
+            for train, test in splits
         )
-        scores: dict[str, list[float]] = {m: [] for m in CV_SCORING}
+        scores: dict[str, list[float]] = {m: [] for m in scoring}
         oof[name] = np.empty(len(y), dtype=np.float64)
         for fold, (fold_scores, proba, seconds) in enumerate(runs, 1):
-            oof[name][splits[fold - 1][1]] = proba
-            for m in CV_SCORING:
+            if proba is not None:
+                oof[name][splits[fold - 1][1]] = proba
+            for m in scoring:
                 scores[m].append(sign[m] * fold_scores[m])
             progress(
                 f"{name} fold {fold}/{folds} {metric}={scores[metric][-1]:.4f} "
@@ -172,39 +222,49 @@ def cross_validate_candidates(
     return rows, oof
 
 
-def check_metric(metric: str) -> str:
-    """`metric` if the CV computes it, else a ConfigError naming the choices."""
-    if metric not in CV_SCORING:
+def check_metric(metric: str, task: str = BINARY) -> str:
+    """`metric` if the CV computes it for the task, else a ConfigError naming the
+    choices."""
+    if metric not in CV_SCORING[task]:
         raise ConfigError(
-            f"train.selection_metric {metric!r} is not one of {', '.join(CV_SCORING)}"
+            f"train.selection_metric {metric!r} is not one of "
+            f"{', '.join(CV_SCORING[task])} (features.task is {task})"
         )
     return metric
 
 
-def select(rows: list[dict[str, Any]], metric: str) -> str:
-    """The declared criterion: highest mean CV `metric` (lowest for the Brier score)."""
-    check_metric(metric)
-    sign = -1 if metric == "brier" else 1
+def select(rows: list[dict[str, Any]], metric: str, task: str = BINARY) -> str:
+    """The declared criterion: highest mean CV `metric` (lowest for an error or loss:
+    the Brier score, log loss, RMSE, MAE)."""
+    check_metric(metric, task)
+    sign = -1 if metric in LOWER_IS_BETTER else 1
     return max(rows, key=lambda r: sign * r[f"{metric}_mean"])["candidate"]
 
 
 def select_and_fit(
     spec: FeatureSpec, tp: TrainParams, X, y, rule: float | ThresholdRule = 0.5
-) -> tuple[str, Pipeline, list, dict]:
-    """Cross-validate every candidate, pick one by the declared criterion, choose its
-    decision threshold by `rule` on its out-of-fold predictions, refit it."""
-    metric = check_metric(tp.selection_metric)  # before minutes of fitting
+) -> tuple[str, Pipeline, list, dict | None]:
+    """Cross-validate every candidate, pick one by the declared criterion, choose a
+    binary model's decision threshold by `rule` on its out-of-fold predictions (None for
+    the other tasks), refit it."""
+    metric = check_metric(tp.selection_metric, spec.task)  # before minutes of fitting
+    for name, cand in tp.candidates.items():  # every estimator fits the task
+        build_pipeline(spec, cand.estimator, cand.params, tp.seed)
     cv_rows, oof = cross_validate_candidates(
         tp.candidates, spec, X, y, tp.cv_folds, tp.seed, metric
     )
-    chosen = select(cv_rows, metric)
-    threshold = choose_threshold(rule, y, oof[chosen])  # refused before the refit
-    oof_scores = " ".join(f"{k}={v:.4f}" for k, v in threshold["out_of_fold"].items())
-    progress(
-        f"threshold {threshold['value']:.4f} "
-        f"({describe(threshold['rule'], threshold['at_least'])}; out of fold "
-        f"{oof_scores})"
-    )
+    chosen = select(cv_rows, metric, spec.task)
+    threshold = None
+    if spec.binary:
+        threshold = choose_threshold(rule, y, oof[chosen])  # refused before the refit
+        oof_scores = " ".join(
+            f"{k}={v:.4f}" for k, v in threshold["out_of_fold"].items()
+        )
+        progress(
+            f"threshold {threshold['value']:.4f} "
+            f"({describe(threshold['rule'], threshold['at_least'])}; out of fold "
+            f"{oof_scores})"
+        )
     cand = tp.candidates[chosen]
     imputed = imputations(spec, X)
     pipeline = build_pipeline(spec, cand.estimator, cand.params, tp.seed, imputed)
@@ -226,12 +286,9 @@ def fit(paths: Paths, params: Params) -> dict[str, Any]:
         spec, tp, X, y, params.evaluate.threshold
     )
     write_bytes_atomic(paths.pipeline, fitted.dumps(pipeline))
-    cv = {
-        "selection_metric": tp.selection_metric,
-        "selected": chosen,
-        "rows": cv_rows,
-        "threshold": threshold,
-    }
+    cv = {"selection_metric": tp.selection_metric, "selected": chosen, "rows": cv_rows}
+    if threshold is not None:
+        cv["threshold"] = threshold
     write_json_atomic(paths.cv_results, cv)
     return cv
 
@@ -241,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     cv = fit(Paths(), load())
     row = next(r for r in cv["rows"] if r["candidate"] == cv["selected"])
     metric = cv["selection_metric"]
-    print(
-        f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}, "
-        f"threshold {cv['threshold']['value']:.4f} ({cv['threshold']['rule']})"
-    )
+    line = f"selected {cv['selected']}: mean CV {metric} {row[f'{metric}_mean']:.4f}"
+    if "threshold" in cv:
+        line += (
+            f", threshold {cv['threshold']['value']:.4f} ({cv['threshold']['rule']})"
+        )
+    print(line)
     return 0
 
 

@@ -4,11 +4,14 @@ Reads the CSV as the csv loader will (text cells, the same missing markers) and 
 column's role: numeric (bounds = the values seen, widened by a margin), categorical (text,
 or whole numbers with few distinct values: codes), or left out with a comment saying why
 (an identifier, free text, one value only); a numeric column with gaps gets `missing:
-median` (the model fills them). The positive label is the minority class as the data
-writes it; slices band up to two numeric columns at quartiles.
+median` (the model fills them). The task comes from the target (two values: binary, whose
+positive label is the minority class as the data writes it; text with more: multiclass;
+numbers: regression, or multiclass when they are whole numbers with few values, said in a
+printed line with how to change it; --task decides). Slices band up to two numeric
+columns at quartiles.
 The file is checked by loading it as the stages do (training/params.py) before it is
 written, atomically; an existing params.yaml is replaced only with --force (FORCE=1).
-`python -m training.init DATA TARGET [--out params.yaml] [--delimiter ;] [--force]`
+`python -m training.init DATA TARGET [--out params.yaml] [--delimiter ;] [--task T] [--force]`
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from training.clean import MISSING_MARKERS, strip_cells, to_csv_text
 from bundle.rules import OTHER
 from training.config import PARAMS_FILE, RARE_MIN_COUNT, ROOT, ConfigError
 from training.datasets import csv as csv_loader
+from bundle.format import BINARY, MULTICLASS, REGRESSION, TASKS
 from training.features import (
     DEFAULT_IMPUTATION,
     counts_rows,
@@ -65,6 +69,18 @@ CANDIDATES = {
         },
     },
 }
+# The candidates and the selection metric written for the other tasks.
+TASK_CANDIDATES = {
+    BINARY: CANDIDATES,
+    MULTICLASS: CANDIDATES,
+    REGRESSION: {
+        "ridge": {"estimator": "ridge", "params": {"alpha": 1.0}},
+        "gradient_boosting": CANDIDATES["gradient_boosting"],
+    },
+}
+SELECTION_METRIC = {BINARY: "roc_auc", MULTICLASS: "log_loss", REGRESSION: "rmse"}
+# A text target with more classes than this is refused (an identifier or free text).
+CLASSES_MAX = 50
 CV_FOLDS = 5
 # Below this share of minority rows, a 0.5 threshold predicts the minority class for few
 # records (high accuracy, little recall): the threshold is chosen for the highest F1.
@@ -168,10 +184,55 @@ def typed_target(df: pd.DataFrame, target: str) -> pd.Series:
     return pd.read_csv(io.StringIO(text))[target]
 
 
-def positive_label(values: pd.Series, target: str) -> tuple[Any, int]:
-    """The minority class (the last one on a tie) and its row count."""
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def infer_task(values: pd.Series, target: str) -> tuple[str, str]:
+    """The task the target's values call for, and a line saying what was inferred and
+    how to change it."""
     classes = target_values(values)
-    if len(classes) != 2:
+    shown = (
+        f"({', '.join(map(repr, classes[:5]))}{', ...' if len(classes) > 5 else ''})"
+    )
+    if len(classes) < 2:
+        raise ConfigError(
+            f"TARGET {target!r} takes {len(classes)} value(s) {shown}; a model "
+            "predicts one of two or more values, or a number"
+        )
+    change = "to change it, edit features.task in params.yaml or rerun with TASK="
+    if len(classes) == 2:
+        return BINARY, f"features.task: binary (TARGET {target!r} takes two values)"
+    if all(is_number(v) for v in classes):
+        whole = all(float(v).is_integer() for v in classes)
+        if whole and len(classes) <= CODE_MAX:
+            return MULTICLASS, (
+                f"features.task: multiclass: TARGET {target!r} holds {len(classes)} "
+                f"distinct whole numbers {shown}, read as classes; if they are "
+                f"amounts to predict, set features.task: regression ({change}"
+                "regression)"
+            )
+        return REGRESSION, (
+            f"features.task: regression (TARGET {target!r} holds {len(classes)} "
+            f"distinct numbers); {change}multiclass"
+        )
+    if len(classes) > CLASSES_MAX:
+        raise ConfigError(
+            f"TARGET {target!r} takes {len(classes)} distinct texts {shown}: more than "
+            f"{CLASSES_MAX} classes (an identifier or free text?)"
+        )
+    return MULTICLASS, (
+        f"features.task: multiclass (TARGET {target!r} takes {len(classes)} values)"
+    )
+
+
+def smallest_class(values: pd.Series, target: str, task: str) -> tuple[Any, int]:
+    """The minority class (the last one on a tie) and its row count, checked large
+    enough to train and test (a regression: no class, every row)."""
+    if task == REGRESSION:
+        return None, len(values)
+    classes = target_values(values)
+    if task == BINARY and len(classes) != 2:
         raise ConfigError(
             f"TARGET {target!r} takes {len(classes)} value(s) "
             f"({', '.join(map(repr, classes[:5]))}); the model predicts one of two"
@@ -215,9 +276,15 @@ def source_of(path: Path, root: Path) -> str:
         return str(path)
 
 
-def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
-    """The params mapping for the CSV at `path`, the columns left out (with why) and
-    the rows with a target."""
+def infer(
+    path: Path,
+    target: str,
+    delimiter: str | None,
+    root: Path = ROOT,
+    task: str | None = None,
+):
+    """The params mapping for the CSV at `path`, the columns left out (with why), the
+    rows with a target and the line saying which task was inferred (`task` decides)."""
     delimiter = delimiter or sniff_delimiter(path)
     df = read_table(path, delimiter)
     if target not in df.columns:
@@ -225,7 +292,14 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             f"TARGET {target!r} is not a column of {path.name} "
             f"(columns: {', '.join(map(str, df.columns))})"
         )
-    label, minority = positive_label(typed_target(df, target), target)
+    values = typed_target(df, target)
+    inferred, note = infer_task(values, target)
+    if task is not None and task != inferred:
+        note = f"features.task: {task} (TASK={task}; the values suggest {inferred})"
+    task = task or inferred
+    if task == REGRESSION and not all(is_number(v) for v in target_values(values)):
+        raise ConfigError(f"TARGET {target!r} holds text: it cannot be a regression")
+    label, minority = smallest_class(values, target, task)
     df = df.dropna(subset=[target])
     columns = [classify(str(c), df[c]) for c in df.columns if c != target]
     numeric = [c for c in columns if c.role == "numeric"]
@@ -250,7 +324,8 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
         },
         "features": {
             "target": target,
-            "positive_label": label,
+            "task": task,
+            **({"positive_label": label} if task == BINARY else {}),
             "numeric": {c.name: c.bounds for c in numeric},
             "categorical": [c.name for c in columns if c.role == "categorical"],
             "rare_category": {"min_count": RARE_MIN_COUNT},
@@ -259,8 +334,8 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
         "train": {
             "seed": seed,
             "cv_folds": clamp(minority_train // 5, 2, CV_FOLDS),
-            "selection_metric": "roc_auc",
-            "candidates": CANDIDATES,
+            "selection_metric": SELECTION_METRIC[task],
+            "candidates": TASK_CANDIDATES[task],
             "parity_tolerance": 1.0e-5,
         },
         "evaluate": {
@@ -276,7 +351,7 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
         },
         "model_card": model_card(path, target, len(df)),
     }
-    return params, [c for c in columns if c.role == "left out"], len(df)
+    return params, [c for c in columns if c.role == "left out"], len(df), note
 
 
 def threshold_for(share: float) -> float | dict[str, str]:
@@ -306,6 +381,9 @@ def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
 COMMENTS = {
     "project": "What the model is about, for people (the API, /health, the model card).",
     "data": "Your CSV, read by the csv loader (training/datasets/csv.py).",
+    "features.task": (
+        "binary, multiclass or regression: inferred from the target's values."
+    ),
     "features.positive_label": "The minority class, as the data writes it.",
     "features.numeric": (
         f"Bounds the API accepts: the values seen, widened by {MARGIN:.0%} of their "
@@ -422,28 +500,34 @@ def init(
     delimiter: str | None = None,
     force: bool = False,
     root: Path = ROOT,
+    task: str | None = None,
 ) -> Path:
-    """Write params.yaml for the CSV at `data`, checked as the stages load it."""
+    """Write params.yaml for the CSV at `data`, checked as the stages load it; print
+    the task inferred (or given) and how to change it."""
     if out.exists() and not force:
         raise ConfigError(
             f"{out.name} exists: review or move it, or replace it with FORCE=1 "
             "(make init) or --force"
         )
-    params, left_out, rows = infer(data, target, delimiter, root)
+    params, left_out, rows, note = infer(data, target, delimiter, root, task)
     text = render(params, left_out, params["data"]["source"], rows)
     Params.from_dict(yaml.safe_load(text), out.name)
+    print(note)
     return write_text_atomic(out, text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("data", type=Path, help="your CSV (a header row)")
-    parser.add_argument("target", help="the column to predict (two values)")
+    parser.add_argument("target", help="the column to predict")
+    parser.add_argument("--task", choices=TASKS, help="default: inferred from TARGET")
     parser.add_argument("--out", type=Path, default=PARAMS_FILE)
     parser.add_argument("--delimiter", help="the field delimiter (default: detected)")
     parser.add_argument("--force", action="store_true", help="replace --out")
     args = parser.parse_args(argv)
-    path = init(args.data, args.target, args.out, args.delimiter, args.force)
+    path = init(
+        args.data, args.target, args.out, args.delimiter, args.force, task=args.task
+    )
     print(f"{path}: review it, then `make train`")
     return 0
 

@@ -1,9 +1,13 @@
 """The fitted Pipeline as ONNX, proved equal before anything is published.
 
-Two graphs: the whole Pipeline over raw columns, and the classifier alone over the fitted
-one-hot encoding (with that encoding as data, see bundle/encoding.py). `check_parity`
-scores rows with a graph through the bundle's own engine and refuses (ParityError) when it
-disagrees with the Pipeline. Deterministic: the same fitted Pipeline gives the same bytes.
+Two graphs: the whole Pipeline over raw columns, and the classifier (or a regression's
+regressor) alone over the fitted one-hot encoding (with that encoding as data, see
+bundle/encoding.py). `check_parity` scores rows with a graph through the bundle's own
+engine and refuses (ParityError) when it disagrees with the Pipeline: by more than
+`tolerance` in any probability (every class's, for a multiclass model) or in any label,
+or for a regression by more than `tolerance` times the largest predicted |value| (at
+least 1: float32 inference keeps about seven significant digits, whatever the unit).
+Deterministic: the same fitted Pipeline gives the same bytes.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import copy
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from bundle.engines import MISSING_INPUT, Engine
-from bundle.format import BundleError
+from bundle.format import MULTICLASS, REGRESSION, BundleError
 from training.config import FeatureSpec
 from training.features import CATEGORICAL, IMPUTED, NUMERIC, frame_to_columns
 from training.metrics import labels_from_proba
@@ -99,6 +104,12 @@ def register_missing_indicator() -> None:
     )
 
 
+def graph_options(estimator) -> dict | None:
+    """A classifier's probabilities as a plain [N, k] tensor (no ZipMap); a regressor
+    has no such option."""
+    return {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+
+
 def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     """Convert the whole Pipeline (preprocessing + classifier) to ONNX bytes."""
     from skl2onnx import to_onnx
@@ -119,7 +130,7 @@ def to_onnx_bytes(pipeline: Pipeline, spec: FeatureSpec) -> bytes:
     onx = to_onnx(
         exported,
         initial_types=inputs,
-        options={id(classifier): {"zipmap": False}},
+        options=graph_options(classifier),
         target_opset=TARGET_OPSET,
     )
     return canonical_bytes(onx)
@@ -222,7 +233,7 @@ def to_dense_onnx_bytes(pipeline: Pipeline, width: int) -> bytes:
     onx = to_onnx(
         classifier,
         initial_types=[("encoded", FloatTensorType([None, width]))],
-        options={id(classifier): {"zipmap": False}},
+        options=graph_options(classifier),
         target_opset=TARGET_OPSET,
     )
     return canonical_bytes(onx)
@@ -237,8 +248,12 @@ def check_parity(
     tolerance: float,
 ) -> dict:
     """Compare an engine and the Pipeline on every row of X; ParityError on any excess."""
-    expected = pipeline.predict_proba(X)[:, 1]
     got = engine.proba_columns(frame_to_columns(X, spec)).astype(np.float64)
+    if spec.task == REGRESSION:
+        return value_parity(pipeline.predict(X), got, engine.graph, tolerance)
+    if spec.task == MULTICLASS:
+        return class_parity(pipeline.predict_proba(X), got, engine.graph, tolerance)
+    expected = pipeline.predict_proba(X)[:, 1]
     diff = float(np.max(np.abs(expected - got))) if len(X) else 0.0
     mismatched = int(
         np.sum(
@@ -250,6 +265,42 @@ def check_parity(
         raise ParityError(
             f"the {engine.graph} export disagrees with the Pipeline: max |dp| "
             f"{diff:.3g} (tolerance {tolerance:g}), {mismatched} label(s) differ; "
+            "not publishing"
+        )
+    return report
+
+
+def class_parity(
+    expected: np.ndarray, got: np.ndarray, graph: str, tolerance: float
+) -> dict:
+    """Multiclass parity: every class's probability, and the most probable class."""
+    diff = float(np.max(np.abs(expected - got))) if len(expected) else 0.0
+    mismatched = int(np.sum(expected.argmax(axis=1) != got.argmax(axis=1)))
+    report = {
+        "rows": int(len(expected)),
+        "max_abs_diff": diff,
+        "label_mismatches": mismatched,
+    }
+    if diff > tolerance or mismatched:
+        raise ParityError(
+            f"the {graph} export disagrees with the Pipeline: max |dp| over every "
+            f"class {diff:.3g} (tolerance {tolerance:g}), {mismatched} label(s) "
+            "differ; not publishing"
+        )
+    return report
+
+
+def value_parity(
+    expected: np.ndarray, got: np.ndarray, graph: str, tolerance: float
+) -> dict:
+    """Regression parity: the values, within `tolerance` of the largest |value| (>= 1)."""
+    diff = float(np.max(np.abs(expected - got))) if len(expected) else 0.0
+    scale = max(1.0, float(np.max(np.abs(expected)))) if len(expected) else 1.0
+    report = {"rows": int(len(expected)), "max_abs_diff": diff, "scale": scale}
+    if diff > tolerance * scale:
+        raise ParityError(
+            f"the {graph} export disagrees with the Pipeline: max |dvalue| {diff:.3g} "
+            f"(tolerance {tolerance:g} x the largest |value| {scale:.3g}); "
             "not publishing"
         )
     return report

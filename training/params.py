@@ -21,6 +21,7 @@ PROJECT_KEYS = ("name", "description", "class_names")
 CLASS_NAME_KEYS = ("positive", "negative")
 FEATURE_KEYS = (
     "target",
+    "task",
     "positive_label",
     "numeric",
     "categorical",

@@ -98,3 +98,17 @@ def test_smoke_test_sends_the_api_token_when_the_service_requires_one(
         stop(proc)
     assert without.returncode == 1 and "401" in without.stdout
     assert with_token.returncode == 0, with_token.stdout
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_a_model_of_each_task_passes_the_smoke_test_behind_the_real_server(
+    task_models, task, tmp_path, capsys
+):
+    import smoke_test
+    from testkit.servers import serving
+
+    with serving(task_models(task), log=tmp_path / "server.log") as (url, _):
+        assert smoke_test.run(url, attempts=3, delay=0.5) == 0
+    out = capsys.readouterr().out
+    names = ["low", "median", "high"] if task == "regression" else ["mid", "whale"]
+    assert all(f"PASS  POST /predict {name}" in out for name in names)

@@ -83,17 +83,18 @@ def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
     """The progress loop changes nothing: same folds, same scorers, same numbers."""
     from sklearn.model_selection import StratifiedKFold, cross_validate
 
-    from training.fit import CV_SCORING, build_pipeline
+    from training.fit import CV_SCORING, LOWER_IS_BETTER, build_pipeline
 
     spec = typed.features
+    scoring = CV_SCORING[spec.task]
     X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
     cand = Candidate("hist_gradient_boosting", {"max_iter": 20})
     (row,), _ = cross_validate_candidates({"h": cand}, spec, X, y, 3, 7)
     pipe = build_pipeline(spec, cand.estimator, cand.params, 7)
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=7)
-    ref = cross_validate(pipe, X, y, cv=cv, scoring=CV_SCORING)
-    for metric in CV_SCORING:
-        values = ref[f"test_{metric}"] * (-1 if metric == "brier" else 1)
+    ref = cross_validate(pipe, X, y, cv=cv, scoring=scoring)
+    for metric in scoring:
+        values = ref[f"test_{metric}"] * (-1 if metric in LOWER_IS_BETTER else 1)
         assert row[f"{metric}_mean"] == pytest.approx(np.mean(values), abs=1e-12)
         assert row[f"{metric}_std"] == pytest.approx(np.std(values), abs=1e-12)
 

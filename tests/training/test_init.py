@@ -197,14 +197,14 @@ def test_an_existing_params_file_is_replaced_only_when_forced(tmp_path):
     "target, change, message",
     [
         ("outcome", None, "TARGET 'outcome' is not a column of visits.csv"),
-        ("tier", None, "TARGET 'tier' takes 3 value(s) (0, 1, 2); the model predicts"),
+        ("site", None, "TARGET 'site' takes 1 value(s) ('only'); a model predicts"),
         (
             "answer",
             ["yes"] * 5 + ["no"] * 395,
             "TARGET 'answer': class 'yes' has 5 row(s); a model needs at least 10",
         ),
     ],
-    ids=["no such column", "three classes", "a class too small"],
+    ids=["no such column", "one value", "a class too small"],
 )
 def test_a_file_init_cannot_work_with_is_refused_in_one_line(
     tmp_path, capsys, target, change, message

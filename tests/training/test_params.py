@@ -179,8 +179,8 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         ),
         (
             "features.numerc",
-            "unknown key features.numerc; known: target, positive_label, numeric, "
-            "categorical, rare_category, unseen",
+            "unknown key features.numerc; known: target, task, positive_label, "
+            "numeric, categorical, rare_category, unseen",
         ),
         (
             "model_card.caveat",

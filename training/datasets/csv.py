@@ -14,6 +14,7 @@ import csv
 
 import pandas as pd
 
+from bundle.format import REGRESSION
 from training.clean import drop_overlap, finish, missing_markers, split, strip_cells
 from training.config import ConfigError, Paths
 from training.fetch import copy_source
@@ -88,5 +89,6 @@ def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
     check_delimiter(paths.raw / RAW_NAME, delimiter)
     raw = read(paths.raw / RAW_NAME, delimiter)
     df = finish(strip_cells(raw, missing_markers(data)), target)
-    train, test = split(df, target, data["test_size"], data["seed"])
+    regression = params["features"].get("task") == REGRESSION
+    train, test = split(df, target, data["test_size"], data["seed"], not regression)
     return {"train": drop_overlap(train, test, target), "test": test}
