@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle.format import BINARY
 from bundle.store import load_bundle
 from training.config import ConfigError, Paths
 from training.params import Params, ThresholdRule
@@ -303,5 +304,5 @@ def test_a_fold_that_predicts_no_positive_scores_precision_0_without_a_warning()
     model = DummyClassifier(strategy="most_frequent").fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scores = check_scoring(model, scoring=CV_SCORING)(model, X, y)
+        scores = check_scoring(model, scoring=CV_SCORING[BINARY])(model, X, y)
     assert scores["precision"] == scores["f1"] == scores["recall"] == 0.0
