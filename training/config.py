@@ -60,6 +60,11 @@ class Paths:
         return self.processed / f"{name}.csv"
 
     @property
+    def cleaning(self) -> Path:
+        """What the clean stage removed, step by step (training/clean.py)."""
+        return self.processed / "cleaning.json"
+
+    @property
     def train_csv(self) -> Path:
         return self.split("train")
 

@@ -44,6 +44,9 @@ ID_SPREAD = 1.1
 # Bounds: the values seen, widened on each side by this share of their range.
 MARGIN = 0.10
 BANDED_MAX = 2
+# Rows repeating another row exactly in this share of the file (or more) are data, not
+# accidents (a table of counts per category, answers on a few scales): keep them.
+REPEATED_SHARE = 0.10
 MIN_CLASS_ROWS = 10
 DELIMITERS = ",;\t|"
 # What the template trains today (params.yaml): the same candidates for your data.
@@ -230,6 +233,7 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
         )
     label, minority = positive_label(typed_target(df, target), target)
     df = df.dropna(subset=[target])
+    repeated = float(df.duplicated().mean()) if len(df) else 0.0
     columns = [classify(str(c), df[c]) for c in df.columns if c != target]
     numeric = [c for c in columns if c.role == "numeric"]
     if all(c.role == "left out" for c in columns):
@@ -250,6 +254,8 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             "delimiter": delimiter,
             "test_size": test_size,
             "seed": seed,
+            "deduplicate": repeated < REPEATED_SHARE,
+            "max_dropped_share": DATA_DEFAULTS["max_dropped_share"],
         },
         "features": {
             "target": target,
@@ -302,6 +308,13 @@ def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
 COMMENTS = {
     "project": "What the model is about, for people (the API, /health, the model card).",
     "data": "Your CSV, read by the csv loader (training/datasets/csv.py).",
+    "data.deduplicate": (
+        "false when a tenth of the rows or more repeat another row exactly (repeats are "
+        "then data: kept, and no overlap with the test split dropped); else true."
+    ),
+    "data.max_dropped_share": (
+        "Cleaning that removes more of the rows read than this is refused."
+    ),
     "features.positive_label": "The minority class, as the data writes it.",
     "features.numeric": (
         f"Bounds the API accepts: the values seen, widened by {MARGIN:.0%} of their "

@@ -101,6 +101,22 @@ def test_the_label_is_written_as_the_stages_read_the_target(tmp_path, values, la
     assert written_label == label and type(written_label) is type(label)
 
 
+def test_a_table_of_repeated_rows_is_kept_and_other_data_deduplicated(tmp_path):
+    from training.clean import clean_splits
+    from training.fetch import fetch
+
+    frame = mixed_frame()[["tier", "colour", "answer"]]
+    counts = pd.concat([frame.iloc[:60]] * 3, ignore_index=True)
+    params, text = initialised(tmp_path, counts)
+    assert params["data"]["deduplicate"] is False
+    assert "# false when a tenth of the rows or more repeat another row" in text
+    paths = Paths(root=tmp_path)
+    fetch(paths, tiny(params))
+    frames = clean_splits(paths, tiny(params))
+    assert len(frames["train"]) + len(frames["test"]) == len(counts)
+    assert initialised(tmp_path, force=True)[0]["data"]["deduplicate"] is True
+
+
 def test_bounds_widen_the_values_seen_and_a_non_negative_column_stays_so():
     whole = pd.Series([10.0, 60.0, 110.0])
     assert bounds_of(whole, True) == {"type": "integer", "min": 0, "max": 120}
