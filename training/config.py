@@ -44,7 +44,13 @@ class Paths:
         return self.root / "build" / "fitted"
 
     @property
+    def staged_bundle(self) -> Path:
+        """The export stage's verified bundle; evaluate publishes it with its reports."""
+        return self.root / "build" / "bundle"
+
+    @property
     def model_dir(self) -> Path:
+        """The published bundle, the one the service loads."""
         return self.root / "model"
 
     @property
@@ -79,7 +85,17 @@ class Paths:
 
     @property
     def cv_results(self) -> Path:
+        """The fit stage's CV table (published as reports/cv_results.json)."""
+        return self.fitted / "cv_results.json"
+
+    @property
+    def published_cv_results(self) -> Path:
         return self.reports / "cv_results.json"
+
+    @property
+    def published_cleaning(self) -> Path:
+        """The clean stage's report of removed rows, published with the model."""
+        return self.reports / "cleaning.json"
 
     @property
     def metrics(self) -> Path:

@@ -4,8 +4,9 @@ Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitte
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
 training/onnx_export.py). Then picks the examples the bundle publishes (one confident
-record of each class, one broken: training/examples.py), writes the metadata and
-publishes the bundle atomically (training/publish.py). Everything here is
+record of each class, one broken: training/examples.py), writes the metadata and the
+verified bundle, atomically, to build/bundle (training/publish.py): evaluate measures it
+there and publishes it with its reports. Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`
 """
@@ -87,7 +88,8 @@ def provenance(paths: Paths, n_train: int, n_test: int) -> dict[str, Any]:
 
 
 def export(paths: Paths, params: Params) -> Metadata:
-    """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
+    """Export and gate the fitted Pipeline as the bundle in build/bundle; return its
+    metadata."""
     spec, tp = params.features, params.train
     threshold = params.evaluate.threshold
     pipeline_bytes = paths.pipeline.read_bytes()
@@ -142,7 +144,7 @@ def export(paths: Paths, params: Params) -> Metadata:
         provenance=provenance(paths, len(X_train), len(X_test)),
         missing=missing_markers(params.data.options),
     )
-    publish.publish_bundle(paths.model_dir, meta, blobs)
+    publish.publish_bundle(paths.staged_bundle, meta, blobs)
     return meta
 
 
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     m = meta.metrics
     worst = max(p["max_abs_diff"] for p in meta.parity.values())
     print(
-        f"published {meta.version}: roc_auc={m['roc_auc']:.4f} "
+        f"exported {meta.version}: roc_auc={m['roc_auc']:.4f} "
         f"accuracy={m['accuracy']:.4f} f1={m['f1']:.4f} parity max|dp|={worst:.2g}"
     )
     return 0

@@ -12,6 +12,7 @@ import pytest
 from bundle.files import sha256_file
 from bundle.format import ROLES, read_metadata
 from bundle.store import load_bundle
+from testkit.sample import scratch_copy
 from training import fitted, publish
 from training.export import export
 from training.features import read_processed, split_xy
@@ -188,14 +189,6 @@ def snapshot(folder) -> dict:
     }
 
 
-def scratch_copy(trained, tmp_path):
-    """A copy of the trained project, to retrain in."""
-    root = tmp_path / "project"
-    for part in ("data", "build", "model", "reports"):
-        shutil.copytree(trained.root / part, root / part)
-    return type(trained)(root=root)
-
-
 @pytest.mark.parametrize(
     "target, stage",
     [
@@ -206,7 +199,7 @@ def scratch_copy(trained, tmp_path):
 def test_an_export_that_fails_half_way_leaves_the_published_model_untouched(
     trained, typed, tmp_path, monkeypatch, target, stage
 ):
-    paths = scratch_copy(trained, tmp_path)
+    paths = scratch_copy(trained, tmp_path / "project")
     before = snapshot(paths.model_dir.parent)
 
     def crash(*args, **kwargs):
@@ -224,11 +217,12 @@ def test_refitting_and_exporting_the_same_data_gives_the_same_bytes(
 ):
     """Everything dvc.lock hashes is reproducible: the fitted Pipeline file, every
     bundle file and the metadata, so the model version too."""
-    paths = scratch_copy(trained, tmp_path)
+    paths = scratch_copy(trained, tmp_path / "project")
     fit(paths, typed)
     export(paths, typed)
     assert snapshot(paths.fitted) == snapshot(trained.fitted)
-    assert snapshot(paths.model_dir) == snapshot(trained.model_dir)
+    assert snapshot(paths.staged_bundle) == snapshot(trained.staged_bundle)
+    assert snapshot(paths.staged_bundle) == snapshot(trained.model_dir)
 
 
 EXPORT_SCRIPT = """
