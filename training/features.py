@@ -6,6 +6,7 @@ data set only needs a new `features:` block.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -64,10 +65,17 @@ def target_values(target: pd.Series) -> list[Any]:
 
 
 def split_xy(df: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features in contract order (missing categories as NaN) and the 0/1 target."""
+    """Features in contract order (missing categories as NaN) and the 0/1 target.
+
+    Column names and categories are interned Python strings in object columns: the
+    fitted Pipeline's file records which of its strings are one object, and pandas'
+    string storage (pyarrow when installed, else Python) would make that, and so the
+    file's bytes and the model version, depend on whether pyarrow is installed."""
     X = df[spec.columns].copy()
+    X.columns = pd.Index([sys.intern(str(c)) for c in X.columns], dtype=object)
     for col in spec.categorical:
-        X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
+        texts = X[col].astype(object).where(X[col].notna(), np.nan)
+        X[col] = texts.map(sys.intern, na_action="ignore").astype(object)
     y = (df[spec.target] == spec.positive_label).astype(int).to_numpy()
     return X, y
 

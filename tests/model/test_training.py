@@ -240,10 +240,19 @@ print(hashlib.sha256(to_onnx_bytes(p, spec) + fitted.dumps(p)).hexdigest())
 """
 
 
-def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
-    """The model version is the ONNX file's SHA-256: retraining the same data with the
-    same code must give the same version (and the same fitted file), even though
-    skl2onnx iterates over sets and skops names members after object ids."""
+# Run before EXPORT_SCRIPT: pandas then stores strings as a Python-only environment does.
+WITHOUT_PYARROW = """
+import sys
+class NoPyarrow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyarrow":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoPyarrow())
+"""
+
+
+def export_digest(sampled, pytestconfig, seed: str = "0", script=EXPORT_SCRIPT) -> str:
+    """EXPORT_SCRIPT's digest of the sample's ONNX and fitted files, in a new process."""
     import os
     import subprocess
     import sys
@@ -253,19 +262,33 @@ def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestco
     args = [str(sampled.train_csv)]
     if pytestconfig.getoption("--params"):
         args.append(str(pytestconfig.getoption("--params")))
-    digests = set()
-    for seed in ("1", "2", "3"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run(
-            [sys.executable, "-c", EXPORT_SCRIPT, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        digests.add(out.stdout.strip())
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
+    """The model version is the ONNX file's SHA-256: retraining the same data with the
+    same code must give the same version (and the same fitted file), even though
+    skl2onnx iterates over sets and skops names members after object ids."""
+    digests = {export_digest(sampled, pytestconfig, seed) for seed in ("1", "2", "3")}
     assert len(digests) == 1
+
+
+def test_the_exports_are_byte_identical_with_or_without_pyarrow(sampled, pytestconfig):
+    """pandas keeps strings in pyarrow when it is installed (the dev venv) and in Python
+    objects when not (the run-only venv): the fitted file must not tell them apart."""
+    pytest.importorskip("pyarrow")
+    without = export_digest(
+        sampled, pytestconfig, script=WITHOUT_PYARROW + EXPORT_SCRIPT
+    )
+    assert export_digest(sampled, pytestconfig) == without
 
 
 def test_the_fit_stage_lets_idle_openmp_threads_sleep_unless_told_otherwise():
