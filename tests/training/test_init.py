@@ -154,6 +154,8 @@ def test_a_semicolon_file_is_detected_and_its_delimiter_written(tmp_path):
         "delimiter": ";",
         "test_size": 0.25,
         "seed": 42,
+        "deduplicate": True,
+        "max_dropped_share": 0.2,
     }
     assert params["features"]["categorical"] == ["tier", "colour"]
 
