@@ -335,4 +335,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("clean", main))
+    # The loaders' helpers read the cleaning context of the module they import,
+    # training.clean, not of this __main__ copy of it: run that module's main.
+    from training import clean
+
+    sys.exit(run_stage("clean", clean.main))

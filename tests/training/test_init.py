@@ -298,6 +298,42 @@ def test_an_edited_csv_reruns_fetch_and_clean_under_dvc(tmp_path):
     assert Paths(root=tmp_path).train_csv.read_text() != before
 
 
+def test_the_clean_stage_run_as_a_program_reports_and_applies_its_cleaning(tmp_path):
+    """`python -m training.clean` (as make train runs it) counts what its loader's
+    helpers remove, writes the report, and takes data.deduplicate from params.yaml."""
+    for name in project_files():
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, tmp_path / name)
+    frame = mixed_frame()
+    repeated = pd.concat([frame, frame.iloc[:12]], ignore_index=True)
+    params, _ = initialised(tmp_path, repeated)
+    assert params["data"]["deduplicate"] is True
+
+    def stage(name: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", f"training.{name}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    stage("fetch")
+    out = stage("clean")
+    assert out.startswith("cleaning: 412 rows read, 2.9% removed\n")
+    assert "  duplicates: 12 rows removed" in out
+    report = yaml.safe_load(Paths(root=tmp_path).cleaning.read_text())
+    assert report["removed"][0]["rows"] == 12
+    text = (tmp_path / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(
+        text.replace("deduplicate: true", "deduplicate: false")
+    )
+    assert stage("clean").startswith("cleaning: 412 rows read, 0.0% removed\n")
+    assert len(pd.read_csv(Paths(root=tmp_path).train_csv)) == 309
+
+
 def make_init(*args) -> subprocess.CompletedProcess:
     """`make init ...` in this checkout (STAMP= : the venv is not rebuilt)."""
     from testkit.tools import required
