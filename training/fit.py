@@ -1,7 +1,8 @@
 """Stage 3: choose a model by stratified K-fold CV and refit it on all training data.
 
 `python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
-bytes: the same data, params and code give the same file) and reports/cv_results.json.
+bytes: the same data, params and code give the same file) and its CV table
+(build/fitted/cv_results.json; evaluate publishes it as reports/cv_results.json).
 Nothing here is served yet: the export stage turns the Pipeline into the bundle.
 """
 
