@@ -131,7 +131,7 @@ pull: $(RUN_STAMP) ## Download data and model from the DVC remote (dvc pull)
 	$(DVC) pull
 
 model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, train and push it
-	@$(DVC) pull export || { \
+	@$(DVC) pull model || { \
 	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
 	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
 

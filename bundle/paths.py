@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
-# MODEL_DIR's default: the export stage's output.
+# MODEL_DIR's default: the published bundle (the evaluate stage's output).
 DEFAULT_MODEL_DIR = "model"
 
 

@@ -26,7 +26,7 @@ from bundle.format import BundleError
 from bundle.paths import ROOT
 from deploy.settings import ServerSettings
 
-# The export stage's output in dvc.yaml: the only thing a server needs (no raw data).
+# The published bundle in dvc.yaml (an output of evaluate): all a server needs (no raw data).
 PULL_TARGET = "model"
 # The name given to a remote defined only by the DVC_REMOTE_URL config var.
 URL_REMOTE_NAME = "env"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bundle.files import write_json_atomic
 from training.clean import to_csv_text
 from training.config import ROOT, Paths
 from training.params import Params
@@ -58,7 +59,7 @@ def sample_project(root: Path, params: dict) -> Paths:
 
     Raw files already verified in this checkout's data/raw are reused (no download).
     """
-    from training.clean import clean_splits
+    from training.clean import clean_and_report
     from training.fetch import fetch
 
     typed = Params.from_dict(params)
@@ -66,20 +67,33 @@ def sample_project(root: Path, params: dict) -> Paths:
     if Paths().raw.is_dir():
         shutil.copytree(Paths().raw, paths.raw)
     fetch(paths, typed)
-    frames = clean_splits(paths, typed)
+    frames, report = clean_and_report(paths, typed)
     paths.processed.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train", TRAIN_ROWS), ("test", TEST_ROWS)):
         text = to_csv_text(sample(frames[name], typed.features.target, rows))
         paths.split(name).write_text(text, encoding="utf-8")
+    write_json_atomic(paths.cleaning, report)  # of the whole data, before sampling
     return paths
 
 
 def train_project(paths: Paths, params: dict) -> Paths:
-    """Fit and export in `paths` (the model in paths.model_dir)."""
+    """Fit, export and evaluate in `paths`: the model in paths.model_dir, published with
+    its reports as `make train` publishes them."""
+    from training.evaluate import evaluate
     from training.export import export
     from training.fit import fit
 
     typed = Params.from_dict(params)
     fit(paths, typed)
     export(paths, typed)
+    evaluate(paths, typed)
     return paths
+
+
+def scratch_copy(trained: Paths, root: Path) -> Paths:
+    """A copy of a trained project tree in `root` (data, build, model, reports), to
+    retrain or re-evaluate in."""
+    for part in ("data", "build", "model", "reports"):
+        if (trained.root / part).is_dir():
+            shutil.copytree(trained.root / part, root / part)
+    return Paths(root=root)

@@ -101,10 +101,19 @@ def dvc_env(config_dir: Path, remote_url: str) -> dict[str, str]:
     return env
 
 
-# What `dvc commit export` needs besides the checkout: the stage's untracked deps and out.
+# What `dvc commit evaluate` needs besides the checkout: the stage's untracked deps and
+# outs (the stage publishing model/ with its reports).
 _AT = Paths(root=Path())
 TRAINED = tuple(
-    str(p) for p in (_AT.model_dir, _AT.processed, _AT.fitted, _AT.cv_results)
+    str(p)
+    for p in (
+        _AT.model_dir,
+        _AT.processed,
+        _AT.fitted,
+        _AT.staged_bundle,
+        _AT.reports,
+        _AT.model_card,
+    )
 )
 
 
@@ -112,8 +121,8 @@ def push_model(project: Path, remote: Path, root: Path = ROOT) -> str:
     """As a developer would: record the model of the trained `project` folder in dvc.lock
     and push it to `remote`.
 
-    Works in a scratch copy of the checkout (the export stage's deps must exist for
-    `dvc commit`); returns the resulting dvc.lock text, which the slug then carries.
+    Works in a scratch copy of the checkout (the evaluate stage's deps and outs must
+    exist for `dvc commit`); returns the resulting dvc.lock text, which the slug then carries.
     """
     dvc = [sys.executable, "-m", "dvc"]
     with tempfile.TemporaryDirectory(prefix="model-dev-") as tmp:
@@ -128,8 +137,8 @@ def push_model(project: Path, remote: Path, root: Path = ROOT) -> str:
                 shutil.copy2(project / name, target)
         env = dvc_env(Path(tmp) / "dvc-config", str(remote))
         for args in (
-            ["commit", "--force", "export"],
-            ["push", "-r", "bench", "export"],
+            ["commit", "--force", "evaluate"],
+            ["push", "-r", "bench", "evaluate"],
         ):
             subprocess.run(
                 dvc + args, cwd=dev, env=env, check=True, capture_output=True

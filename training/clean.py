@@ -6,6 +6,15 @@ checked against params.yaml exactly as the next stage will read them: a missing 
 numeric column that does not parse, a positive label the target never takes, a categorical
 feature with one value, a class too small for the CV folds, a column that `evaluate` or
 `model_card` names but the data lacks each stop the stage with one line, before any fit.
+
+What cleaning removes is counted, step by step (empty rows, rows without a target, exact
+duplicates, training rows also in the test split): the stage prints the counts, writes
+them to data/processed/cleaning.json (evaluate publishes it as reports/cleaning.json, the
+model card cites it) and refuses, in one line, when they add up to more than
+`data.max_dropped_share` of the rows read. `data.deduplicate: false` keeps repeated rows
+(a table of counts per category repeats them legitimately) and the overlap with the test
+split. The helpers take both from the `cleaning` context the stage opens, so a loader of
+your own that uses them is counted and governed the same way.
 `python -m training.clean`
 """
 
@@ -14,21 +23,69 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import pandas as pd
 import yaml
 
-from bundle.files import write_text_atomic
+from bundle.files import write_json_atomic, write_text_atomic
 from bundle.format import MULTICLASS, REGRESSION
 from bundle.profile import BAND_SUFFIX
 from bundle.rules import cell_text
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import check_unimputed, read_processed, target_values
-from training.params import Params, load, quote_hint
+from training.params import DATA_DEFAULTS, Params, load, quote_hint
 from training.stage import run_stage
 
 MISSING_MARKERS = ("?", "")
+# Why each cleaning step removes rows, as the report and the refusal say it.
+REASONS = {
+    "empty rows": "every cell missing",
+    "no target": "the target is missing",
+    "duplicates": "exact repeats of another row; data.deduplicate: false keeps them",
+    "overlap": "training rows whose features are also in the test split: a leak",
+}
+
+
+@dataclass
+class Cleaning:
+    """The cleaning policy (`data.deduplicate`) and the rows each step removed."""
+
+    deduplicate: bool = DATA_DEFAULTS["deduplicate"]
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def note(self, step: str, rows: int) -> None:
+        """Count `rows` removed by `step` (a step may run once per table)."""
+        if rows:
+            self.removed[step] = self.removed.get(step, 0) + int(rows)
+
+
+_CURRENT: ContextVar[Cleaning | None] = ContextVar("cleaning", default=None)
+
+
+@contextmanager
+def cleaning(data: dict):
+    """The `Cleaning` the helpers below use while a loader runs (`data`: the section)."""
+    log = Cleaning(bool(data.get("deduplicate", DATA_DEFAULTS["deduplicate"])))
+    token = _CURRENT.set(log)
+    try:
+        yield log
+    finally:
+        _CURRENT.reset(token)
+
+
+def current() -> Cleaning:
+    """The stage's open `Cleaning`, or a default one (a loader called on its own)."""
+    return _CURRENT.get() or Cleaning()
+
+
+def note_removed(step: str, rows: int) -> None:
+    """For a loader's own steps: count rows it removed (add a REASONS-like word to
+    its CLEANING_STEPS)."""
+    current().note(step, rows)
 
 
 def missing_markers(data: dict) -> tuple[str, ...]:
@@ -40,26 +97,38 @@ def strip_cells(raw: pd.DataFrame, markers=MISSING_MARKERS) -> pd.DataFrame:
     """Cells read as scoring reads them (stripped, a missing marker as missing, by
     bundle.rules.cell_text, which the bundle's readers share), empty rows gone."""
     df = raw.apply(lambda col: col.astype(str).map(lambda t: cell_text(t, markers)))
-    return df.dropna(how="all")
+    return counted("empty rows", df, df.dropna(how="all"))
+
+
+def counted(step: str, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """`after`, with the rows it lacks against `before` noted as removed by `step`."""
+    current().note(step, len(before) - len(after))
+    return after
 
 
 def finish(df: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Rows without a target and exact duplicates dropped."""
+    """Rows without a target dropped, and exact duplicates unless data.deduplicate is
+    false."""
     if target not in df.columns:
         raise ConfigError(
             f"features.target {target!r} is not a column of the data "
             f"(columns: {', '.join(map(str, df.columns))})"
         )
-    df = df.dropna(subset=[target])
-    return df.drop_duplicates().reset_index(drop=True)
+    df = counted("no target", df, df.dropna(subset=[target]))
+    if current().deduplicate:
+        df = counted("duplicates", df, df.drop_duplicates())
+    return df.reset_index(drop=True)
 
 
 def drop_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Training rows whose features also appear in the test split are dropped (leakage)."""
+    """Training rows whose features also appear in the test split are dropped (leakage),
+    unless data.deduplicate is false: then repeated rows are the data, not a leak."""
+    if not current().deduplicate:
+        return train.reset_index(drop=True)
     features = [c for c in train.columns if c != target]
     keys = pd.MultiIndex.from_frame(test[features].fillna("\0"))
     seen = pd.MultiIndex.from_frame(train[features].fillna("\0")).isin(keys)
-    return train[~seen].reset_index(drop=True)
+    return counted("overlap", train, train[~seen]).reset_index(drop=True)
 
 
 def split(
@@ -222,25 +291,89 @@ def check_training_data(train: pd.DataFrame, spec: FeatureSpec, folds: int) -> N
         )
 
 
+def loss_report(log: Cleaning, frames: dict[str, pd.DataFrame], data: dict) -> dict:
+    """What cleaning kept and removed (rows read = kept + removed), step by step."""
+    kept = {name: len(df) for name, df in frames.items()}
+    removed = sum(log.removed.values())
+    read = sum(kept.values()) + removed
+    return {
+        "rows_read": read,
+        "rows_kept": kept,
+        "removed": [
+            {"step": step, "rows": rows, "why": REASONS.get(step, step)}
+            for step, rows in log.removed.items()
+        ],
+        "removed_share": round(removed / read, 6) if read else 0.0,
+        "max_dropped_share": data["max_dropped_share"],
+        "deduplicate": log.deduplicate,
+    }
+
+
+def loss_lines(report: dict) -> list[str]:
+    """The report in words, one line per step that removed rows."""
+    lines = [
+        f"cleaning: {report['rows_read']} rows read, "
+        f"{report['removed_share']:.1%} removed"
+    ]
+    lines += [
+        f"  {r['step']}: {r['rows']} rows removed ({r['why']})"
+        for r in report["removed"]
+    ]
+    return lines
+
+
+def check_loss(report: dict) -> None:
+    """Refuse, in one line, cleaning that removed more than data.max_dropped_share."""
+    if report["removed_share"] <= report["max_dropped_share"]:
+        return
+    steps = ", ".join(f"{r['step']} {r['rows']}" for r in report["removed"])
+    hint = (
+        "; if the rows are legitimately repeated set data.deduplicate: false"
+        if report["deduplicate"]
+        else ""
+    )
+    raise ConfigError(
+        f"cleaning removed {report['removed_share']:.1%} of the "
+        f"{report['rows_read']} rows read ({steps}), more than "
+        f"data.max_dropped_share={report['max_dropped_share']}{hint}; or raise "
+        "data.max_dropped_share"
+    )
+
+
 def clean_splits(paths: Paths, params: Params) -> dict[str, pd.DataFrame]:
     """Clean, checked train/test tables from data/raw, by the configured loader."""
-    spec = params.features
-    frames = dataset_for(params.data.loader).load(paths, params.raw)
+    return clean_and_report(paths, params)[0]
+
+
+def clean_and_report(paths: Paths, params: Params):
+    """The clean, checked train/test tables and the report of what cleaning removed."""
+    spec, data = params.features, params.data.options
+    with cleaning(data) as log:
+        frames = dataset_for(params.data.loader).load(paths, params.raw)
+    report = loss_report(log, frames, data)
+    check_loss(report)
     checked = {name: check_split(name, df, spec) for name, df in frames.items()}
     check_training_data(checked["train"], spec, params.train.cv_folds)
     check_unimputed(spec, checked["train"], checked["test"])
     check_references(frames["test"], params)
-    return frames
+    return frames, report
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     paths = Paths()
-    for name, df in clean_splits(paths, load()).items():
+    frames, report = clean_and_report(paths, load())
+    print("\n".join(loss_lines(report)))
+    for name, df in frames.items():
         write_text_atomic(paths.split(name), to_csv_text(df))
         print(f"{name}: {len(df)} rows -> {paths.split(name)}")
+    write_json_atomic(paths.cleaning, report)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("clean", main))
+    # The loaders' helpers read the cleaning context of the module they import,
+    # training.clean, not of this __main__ copy of it: run that module's main.
+    from training import clean
+
+    sys.exit(run_stage("clean", clean.main))

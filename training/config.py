@@ -46,7 +46,13 @@ class Paths:
         return self.root / "build" / "fitted"
 
     @property
+    def staged_bundle(self) -> Path:
+        """The export stage's verified bundle; evaluate publishes it with its reports."""
+        return self.root / "build" / "bundle"
+
+    @property
     def model_dir(self) -> Path:
+        """The published bundle, the one the service loads."""
         return self.root / "model"
 
     @property
@@ -60,6 +66,11 @@ class Paths:
     def split(self, name: str) -> Path:
         """A clean split (train, test) as the clean stage writes it."""
         return self.processed / f"{name}.csv"
+
+    @property
+    def cleaning(self) -> Path:
+        """What the clean stage removed, step by step (training/clean.py)."""
+        return self.processed / "cleaning.json"
 
     @property
     def train_csv(self) -> Path:
@@ -76,7 +87,17 @@ class Paths:
 
     @property
     def cv_results(self) -> Path:
+        """The fit stage's CV table (published as reports/cv_results.json)."""
+        return self.fitted / "cv_results.json"
+
+    @property
+    def published_cv_results(self) -> Path:
         return self.reports / "cv_results.json"
+
+    @property
+    def published_cleaning(self) -> Path:
+        """The clean stage's report of removed rows, published with the model."""
+        return self.reports / "cleaning.json"
 
     @property
     def metrics(self) -> Path:

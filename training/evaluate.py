@@ -1,8 +1,12 @@
-"""Stage 4: measure the published model on the held-out split and write every report.
+"""Stage 5: measure the exported model on the held-out split, then publish it with every
+report, together or not at all.
 
-Scores the test split with the served artifact itself (the bundle, through the loader the
-service uses), then writes metrics, slice metrics, the bias audit, figures and the
-model card. `python -m training.evaluate`
+Scores the test split with the served artifact itself (the bundle export wrote to
+build/bundle, through the loader the service uses), writes metrics, slice metrics, the
+bias audit, figures, the model card, the CV table and the cleaning report into a staging
+tree, and only then publishes the bundle into model/ and the reports over reports/ and
+MODEL_CARD.md (training/publish.py). A failure before that leaves all of them as they
+were. `python -m training.evaluate`
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from bundle.files import write_json_atomic, write_text_atomic
 from bundle.store import LoadedBundle, load_bundle
-from training import bias, figures, slicing
+from training import bias, figures, publish, slicing
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import (
@@ -94,12 +98,35 @@ def write_figures(paths: Paths, y, proba, table, overall_f1, audit_result) -> di
 
 
 def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
-    """Write reports/ and MODEL_CARD.md for the published model; return the metrics."""
+    """Measure the exported bundle, then publish it with its reports; return the
+    metrics."""
+    with publish.staged_reports(paths.reports) as staging:
+        metrics = write_reports(paths, Paths(root=staging), params)
+        publish.publish_with_reports(
+            paths.staged_bundle, paths.model_dir, staging, paths.root
+        )
+    return metrics
+
+
+def read_json(path, stage: str) -> Any:
+    """A stage's JSON output, or ConfigError saying which stage to run."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} is missing: run the {stage} stage first (make train)"
+        ) from None
+
+
+def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
+    """Every report and MODEL_CARD.md for the bundle in build/bundle, under `out`."""
     spec, ev = params.features, params.evaluate
+    cv = read_json(paths.cv_results, "fit")
+    cleaning = read_json(paths.cleaning, "clean")
     test = read_processed(paths.test_csv, spec, "test")
     check_columns(test, ev)
     X, y = split_xy(test, spec)
-    model = load_bundle(paths.model_dir)
+    model = load_bundle(paths.staged_bundle)
     model.metadata.target.require_binary("evaluate (slices, bias audit, model card)")
     proba = score(model, X, spec)
     # The bundle's threshold: the one the fit stage chose and the service predicts with.
@@ -108,20 +135,23 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     metrics = classification_metrics(y, proba, threshold)
     table = slice_report(test, y, y_pred, spec, ev, model.features)
     audit_result = audit(test, y, y_pred, ev)
-    write_json_atomic(paths.metrics, metrics)
-    write_text_atomic(paths.slices_text, slicing.format_slices(table, metrics))
-    write_json_atomic(paths.slices_json, records(table))
-    write_json_atomic(paths.bias_json, audit_result)
-    write_text_atomic(paths.bias_markdown, bias.format_bias(audit_result))
-    figs = write_figures(paths, y, proba, table, metrics["f1"], audit_result)
-    cv = json.loads(paths.cv_results.read_text())
-    ctx = card_context(model, metrics, cv, table, audit_result, figs, params, len(X))
-    write_text_atomic(paths.model_card, render_model_card(ctx))
+    write_json_atomic(out.metrics, metrics)
+    write_text_atomic(out.slices_text, slicing.format_slices(table, metrics))
+    write_json_atomic(out.slices_json, records(table))
+    write_json_atomic(out.bias_json, audit_result)
+    write_text_atomic(out.bias_markdown, bias.format_bias(audit_result))
+    write_json_atomic(out.published_cv_results, cv)
+    write_json_atomic(out.published_cleaning, cleaning)
+    figs = write_figures(out, y, proba, table, metrics["f1"], audit_result)
+    ctx = card_context(
+        model, metrics, cv, table, audit_result, figs, params, len(X), cleaning
+    )
+    write_text_atomic(out.model_card, render_model_card(ctx))
     return metrics
 
 
 def card_context(
-    model, metrics, cv, table, audit_result, figs, params: Params, n_test
+    model, metrics, cv, table, audit_result, figs, params: Params, n_test, cleaning
 ) -> dict:
     """Everything the model card shows, taken from the pipeline's own outputs."""
     meta = model.metadata
@@ -147,6 +177,7 @@ def card_context(
             "positive_label": meta.target.positive_name,
             "negative_label": meta.target.negative_name,
             "cleaning": list(dataset.CLEANING_STEPS),
+            "removed": cleaning,
         },
         "use": {
             "intended": list(card.intended_use),

@@ -3,11 +3,12 @@
 Exports two ONNX graphs (the whole Pipeline; the classifier alone over the fitted one-hot
 encoding), scores the whole test split with each through the bundle's own engines and
 refuses to publish when either disagrees with the Pipeline (the parity gate,
-training/onnx_export.py), at the threshold the fit stage chose (reports/cv_results.json;
+training/onnx_export.py), at the threshold the fit stage chose (build/fitted/cv_results.json;
 binary). Then picks the examples the bundle publishes (one confident record of each
 class, or a low, median and high target; one broken: training/examples.py), writes the
-metadata (the test metrics of features.task) and
-publishes the bundle atomically (training/publish.py). Everything here is
+metadata (the test metrics of features.task) and the verified bundle, atomically, to
+build/bundle (training/publish.py): evaluate measures it there and publishes it with its
+reports. Everything here is
 deterministic: the same fitted Pipeline gives the same bytes and the same model version.
 `python -m training.export`
 """
@@ -143,7 +144,8 @@ def say_lacking(examples: Examples, target: Target) -> None:
 
 
 def export(paths: Paths, params: Params) -> Metadata:
-    """Export, gate and publish the fitted Pipeline as the bundle; return its metadata."""
+    """Export and gate the fitted Pipeline as the bundle in build/bundle; return its
+    metadata."""
     spec, tp = params.features, params.train
     pipeline_bytes = paths.pipeline.read_bytes()
     pipeline = fitted.loads(pipeline_bytes, paths.pipeline)
@@ -214,7 +216,7 @@ def export(paths: Paths, params: Params) -> Metadata:
         provenance=provenance(paths, len(X_train), len(X_test)),
         missing=missing_markers(params.data.options),
     )
-    publish.publish_bundle(paths.model_dir, meta, blobs)
+    publish.publish_bundle(paths.staged_bundle, meta, blobs)
     return meta
 
 
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         shown = " ".join(f"{k}={v:.4f}" for k, v in m.items())
-    print(f"published {meta.version}: {shown} parity max|dp|={worst:.2g}")
+    print(f"exported {meta.version}: {shown} parity max|dp|={worst:.2g}")
     return 0
 
 

@@ -6,6 +6,7 @@ data set only needs a new `features:` block.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -78,10 +79,17 @@ def split_xy(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features in contract order (missing categories as NaN) and the target: 0/1
     (binary), the class's index in `classes` (multiclass; default: the values of `df`),
-    or the value as a float (regression)."""
+    or the value as a float (regression).
+
+    Column names and categories are interned Python strings in object columns: the
+    fitted Pipeline's file records which of its strings are one object, and pandas'
+    string storage (pyarrow when installed, else Python) would make that, and so the
+    file's bytes and the model version, depend on whether pyarrow is installed."""
     X = df[spec.columns].copy()
+    X.columns = pd.Index([sys.intern(str(c)) for c in X.columns], dtype=object)
     for col in spec.categorical:
-        X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
+        texts = X[col].astype(object).where(X[col].notna(), np.nan)
+        X[col] = texts.map(sys.intern, na_action="ignore").astype(object)
     if spec.task == MULTICLASS:
         index = {v: i for i, v in enumerate(classes or target_values(df[spec.target]))}
         values = [v.item() if isinstance(v, np.generic) else v for v in df[spec.target]]

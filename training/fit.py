@@ -5,9 +5,10 @@ regression; the candidates' estimators and the CV metrics are the task's (ESTIMA
 CV_SCORING), and the selection metric must be one of the task's.
 
 `python -m training.fit` writes the fitted Pipeline (build/fitted/pipeline.skops, canonical
-bytes: the same data, params and code give the same file) and reports/cv_results.json,
-with the decision threshold `evaluate.threshold` gives on the winner's out-of-fold
-predictions (training/threshold.py).
+bytes: the same data, params and code give the same file) and its CV table
+(build/fitted/cv_results.json; evaluate publishes it as reports/cv_results.json), with
+the decision threshold `evaluate.threshold` gives on the winner's out-of-fold
+predictions (training/threshold.py; binary).
 Nothing here is served yet: the export stage turns the Pipeline into the bundle.
 """
 

@@ -51,6 +51,9 @@ CATEGORY_MAX = 100
 # Bounds: the values seen, widened on each side by this share of their range.
 MARGIN = 0.10
 BANDED_MAX = 2
+# Rows repeating another row exactly in this share of the file (or more) are data, not
+# accidents (a table of counts per category, answers on a few scales): keep them.
+REPEATED_SHARE = 0.10
 MIN_CLASS_ROWS = 10
 DELIMITERS = ",;\t|"
 # What the template trains today (params.yaml): the same candidates for your data.
@@ -301,6 +304,7 @@ def infer(
         raise ConfigError(f"TARGET {target!r} holds text: it cannot be a regression")
     label, minority = smallest_class(values, target, task)
     df = df.dropna(subset=[target])
+    repeated = float(df.duplicated().mean()) if len(df) else 0.0
     columns = [classify(str(c), df[c]) for c in df.columns if c != target]
     numeric = [c for c in columns if c.role == "numeric"]
     if all(c.role == "left out" for c in columns):
@@ -321,6 +325,8 @@ def infer(
             "delimiter": delimiter,
             "test_size": test_size,
             "seed": seed,
+            "deduplicate": repeated < REPEATED_SHARE,
+            "max_dropped_share": DATA_DEFAULTS["max_dropped_share"],
         },
         "features": {
             "target": target,
@@ -381,6 +387,13 @@ def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
 COMMENTS = {
     "project": "What the model is about, for people (the API, /health, the model card).",
     "data": "Your CSV, read by the csv loader (training/datasets/csv.py).",
+    "data.deduplicate": (
+        "false when a tenth of the rows or more repeat another row exactly (repeats are "
+        "then data: kept, and no overlap with the test split dropped); else true."
+    ),
+    "data.max_dropped_share": (
+        "Cleaning that removes more of the rows read than this is refused."
+    ),
     "features.task": (
         "binary, multiclass or regression: inferred from the target's values."
     ),
@@ -389,7 +402,7 @@ COMMENTS = {
         f"Bounds the API accepts: the values seen, widened by {MARGIN:.0%} of their "
         f"range. missing: {DEFAULT_IMPUTATION} where the file has gaps: the model fills "
         "a missing value with the training median and sees that it was missing "
-        "(mean, constant with fill: <number>, or refuse: docs/training.md)."
+        "(mean, constant with fill: <number>, or refuse: docs/pipeline.md)."
     ),
     "features.categorical": (
         "Text columns, and whole numbers with few values (codes); allowed values are "

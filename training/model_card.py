@@ -113,6 +113,24 @@ def _data(data: dict) -> list[str]:
         lines += [""]
     lines += ["Cleaning steps:", ""]
     lines += [f"- {step}" for step in data.get("cleaning") or []] or ["- none"]
+    return lines + _removed(data.get("removed"))
+
+
+def _removed(report: dict | None) -> list[str]:
+    """What cleaning removed, step by step, citing the report that counts it."""
+    if not report:
+        return []
+    path = str(Paths(root=Path()).published_cleaning)
+    lines = [
+        "",
+        f"Rows removed by cleaning ([{path}]({path})): "
+        f"{report['rows_read'] - sum(report['rows_kept'].values())} of "
+        f"{report['rows_read']} read ({report['removed_share']:.1%}).",
+        "",
+    ]
+    rows = [[r["step"], str(r["rows"]), r["why"]] for r in report["removed"]]
+    if rows:
+        lines += rendering.table(["Step", "Rows", "Why"], rows)
     return lines
 
 

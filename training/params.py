@@ -40,8 +40,16 @@ DATA_KEYS = (
     "test_size",
     "seed",
     "missing",
+    "deduplicate",
+    "max_dropped_share",
 )
-DATA_DEFAULTS = {"test_size": 0.25, "seed": 42, "delimiter": ","}
+DATA_DEFAULTS = {
+    "test_size": 0.25,
+    "seed": 42,
+    "delimiter": ",",
+    "deduplicate": True,
+    "max_dropped_share": 0.2,
+}
 # data.delimiter: one character, or "auto" to let the csv loader detect it.
 AUTO_DELIMITER = "auto"
 FILE_KEYS = ("member", "sha256")
@@ -121,6 +129,11 @@ class Reader:
             raise self.fail(key, f"a number from {low:g} to {high:g}", value)
         return value
 
+    def flag(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
     def text(self, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value:
             raise self.fail(key, "a text", value)
@@ -195,6 +208,8 @@ class DataParams:
             options.setdefault(key, default)
         r.number("data.test_size", options["test_size"], 0, 1)
         r.whole("data.seed", options["seed"])
+        r.flag("data.deduplicate", options["deduplicate"])
+        r.number("data.max_dropped_share", options["max_dropped_share"], 0, 1)
         if "missing" in raw:
             r.texts("data.missing", raw["missing"])
         return cls(loader, options)

@@ -3,12 +3,16 @@ numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
 import pytest
 
+from bundle.format import read_metadata
+from testkit.sample import scratch_copy
 from training.evaluate import evaluate
+from training.export import export
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +65,53 @@ def test_model_card_shows_the_measured_numbers_and_links_figures(evaluated):
         png = paths.figure(name)
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert f"reports/figures/{name}.png" in card
+
+
+def published(root) -> dict:
+    """model/, reports/ and MODEL_CARD.md as they are: every file's bytes, by path."""
+    files = [root / "MODEL_CARD.md", *(root / "model").rglob("*")]
+    files += (root / "reports").rglob("*")
+    return {str(p.relative_to(root)): p.read_bytes() for p in files if p.is_file()}
+
+
+def test_a_failing_evaluate_leaves_the_model_reports_and_card_as_they_were(
+    trained, typed, tmp_path, monkeypatch
+):
+    paths = scratch_copy(trained, tmp_path)
+    evaluate(paths, typed)  # a published model with its reports
+    other = dataclasses.replace(
+        typed, evaluate=dataclasses.replace(typed.evaluate, threshold=0.3)
+    )
+    new = export(paths, other).version  # a different bundle, exported, unpublished
+    before = published(tmp_path)
+    assert read_metadata(paths.model_dir).version != new
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated failure writing the model card")
+
+    monkeypatch.setattr("training.evaluate.render_model_card", crash)
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        evaluate(paths, other)
+    assert published(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.undo()
+    evaluate(paths, other)
+    assert read_metadata(paths.model_dir).version == new
+    assert new in paths.model_card.read_text()
+
+
+def test_evaluate_publishes_the_cv_table_and_the_cleaning_report_the_card_cites(
+    evaluated,
+):
+    paths, _ = evaluated
+    assert json.loads(paths.published_cv_results.read_text()) == json.loads(
+        paths.cv_results.read_text()
+    )
+    report = json.loads(paths.published_cleaning.read_text())
+    assert report == json.loads(paths.cleaning.read_text())
+    card = paths.model_card.read_text()
+    assert (
+        "Rows removed by cleaning ([reports/cleaning.json](reports/cleaning.json))"
+        in card
+    )
+    assert f"of {report['rows_read']} read" in card

@@ -12,6 +12,7 @@ import pytest
 from bundle.files import sha256_file
 from bundle.format import ROLES, read_metadata
 from bundle.store import load_bundle
+from testkit.sample import scratch_copy
 from training import fitted, publish
 from training.export import export
 from training.features import read_processed, split_xy
@@ -190,14 +191,6 @@ def snapshot(folder) -> dict:
     }
 
 
-def scratch_copy(trained, tmp_path):
-    """A copy of the trained project, to retrain in."""
-    root = tmp_path / "project"
-    for part in ("data", "build", "model", "reports"):
-        shutil.copytree(trained.root / part, root / part)
-    return type(trained)(root=root)
-
-
 @pytest.mark.parametrize(
     "target, stage",
     [
@@ -208,7 +201,7 @@ def scratch_copy(trained, tmp_path):
 def test_an_export_that_fails_half_way_leaves_the_published_model_untouched(
     trained, typed, tmp_path, monkeypatch, target, stage
 ):
-    paths = scratch_copy(trained, tmp_path)
+    paths = scratch_copy(trained, tmp_path / "project")
     before = snapshot(paths.model_dir.parent)
 
     def crash(*args, **kwargs):
@@ -226,11 +219,12 @@ def test_refitting_and_exporting_the_same_data_gives_the_same_bytes(
 ):
     """Everything dvc.lock hashes is reproducible: the fitted Pipeline file, every
     bundle file and the metadata, so the model version too."""
-    paths = scratch_copy(trained, tmp_path)
+    paths = scratch_copy(trained, tmp_path / "project")
     fit(paths, typed)
     export(paths, typed)
     assert snapshot(paths.fitted) == snapshot(trained.fitted)
-    assert snapshot(paths.model_dir) == snapshot(trained.model_dir)
+    assert snapshot(paths.staged_bundle) == snapshot(trained.staged_bundle)
+    assert snapshot(paths.staged_bundle) == snapshot(trained.model_dir)
 
 
 EXPORT_SCRIPT = """
@@ -248,10 +242,19 @@ print(hashlib.sha256(to_onnx_bytes(p, spec) + fitted.dumps(p)).hexdigest())
 """
 
 
-def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
-    """The model version is the ONNX file's SHA-256: retraining the same data with the
-    same code must give the same version (and the same fitted file), even though
-    skl2onnx iterates over sets and skops names members after object ids."""
+# Run before EXPORT_SCRIPT: pandas then stores strings as a Python-only environment does.
+WITHOUT_PYARROW = """
+import sys
+class NoPyarrow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyarrow":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoPyarrow())
+"""
+
+
+def export_digest(sampled, pytestconfig, seed: str = "0", script=EXPORT_SCRIPT) -> str:
+    """EXPORT_SCRIPT's digest of the sample's ONNX and fitted files, in a new process."""
     import os
     import subprocess
     import sys
@@ -261,19 +264,33 @@ def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestco
     args = [str(sampled.train_csv)]
     if pytestconfig.getoption("--params"):
         args.append(str(pytestconfig.getoption("--params")))
-    digests = set()
-    for seed in ("1", "2", "3"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run(
-            [sys.executable, "-c", EXPORT_SCRIPT, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        digests.add(out.stdout.strip())
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
+    """The model version is the ONNX file's SHA-256: retraining the same data with the
+    same code must give the same version (and the same fitted file), even though
+    skl2onnx iterates over sets and skops names members after object ids."""
+    digests = {export_digest(sampled, pytestconfig, seed) for seed in ("1", "2", "3")}
     assert len(digests) == 1
+
+
+def test_the_exports_are_byte_identical_with_or_without_pyarrow(sampled, pytestconfig):
+    """pandas keeps strings in pyarrow when it is installed (the dev venv) and in Python
+    objects when not (the run-only venv): the fitted file must not tell them apart."""
+    pytest.importorskip("pyarrow")
+    without = export_digest(
+        sampled, pytestconfig, script=WITHOUT_PYARROW + EXPORT_SCRIPT
+    )
+    assert export_digest(sampled, pytestconfig) == without
 
 
 def test_the_fit_stage_lets_idle_openmp_threads_sleep_unless_told_otherwise():

@@ -181,3 +181,24 @@ def test_a_dep_list_lacking_an_imported_file_or_naming_unused_code_is_reported()
     assert missing_deps(needed, deps) == ["training/stage.py"]
     assert unneeded_deps(needed, deps) == ["training/clean.py"]
     assert missing_deps(needed, [*deps, "training"]) == []
+
+
+def out_entries(stage: dict) -> dict[str, dict]:
+    """A stage's outs and metrics by path, each with its options ({} when none)."""
+    entries = {}
+    for out in stage.get("outs", []) + stage.get("metrics", []):
+        path, options = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+        entries[path] = options or {}
+    return entries
+
+
+def test_the_stage_that_publishes_the_model_publishes_every_report_and_keeps_them():
+    """DVC deletes a stage's outputs before it runs unless they persist: evaluate's
+    must, so a failing evaluate leaves the last good model, reports and card."""
+    publishing = [n for n, s in STAGES.items() if "model" in out_entries(s)]
+    assert publishing == ["evaluate"]
+    outs = out_entries(STAGES["evaluate"])
+    assert {"MODEL_CARD.md", "reports/metrics.json", "reports/cleaning.json"} <= set(
+        outs
+    )
+    assert [p for p, o in outs.items() if not o.get("persist")] == []

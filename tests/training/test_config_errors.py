@@ -417,6 +417,14 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
             ),
             "features.numeric.width: indicator has no use with missing: refuse",
         ),
+        (
+            changed("data.deduplicate", "no"),
+            "params.yaml: data.deduplicate must be true or false, not 'no'",
+        ),
+        (
+            changed("data.max_dropped_share", 20),
+            "params.yaml: data.max_dropped_share must be a number from 0 to 1, not 20",
+        ),
     ],
     ids=[
         "required key missing",
@@ -443,6 +451,8 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         "fill not a number",
         "indicator not a boolean",
         "indicator with refuse",
+        "deduplicate not a boolean",
+        "dropped share as a percentage",
     ],
 )
 def test_params_that_cannot_work_are_refused_as_they_are_read(params, message):
@@ -456,3 +466,64 @@ def test_a_file_that_is_not_a_mapping_of_sections_is_refused():
         ConfigError, match="^params.yaml: expected a mapping of sections"
     ):
         Params.from_dict(["train", "evaluate"])
+
+
+def counts_table(repeats: int = 4) -> str:
+    """A table of counts per category (no ID column): each row `repeats` times."""
+    rows = [(w, c, w % 2) for w in range(1, 21) for c in ("red", "blue")]
+    lines = [f"{w},{c},{label}" for w, c, label in rows for _ in range(repeats)]
+    return "width,colour,label\n" + "\n".join(lines) + "\n"
+
+
+def test_cleaning_reports_the_rows_each_step_removed_and_why(tmp_path):
+    from training.clean import clean_and_report, loss_lines
+
+    unique = pd.DataFrame(
+        {
+            "width": np.arange(60),
+            "colour": np.resize(["red", "blue", "green"], 60),
+            "label": np.arange(60) % 2,
+        }
+    ).to_csv(index=False)
+    text = unique + "3,red,1\n3,red,1\n5,green,1\n7,blue,\n,,\n"
+    (tmp_path / "toy.csv").write_text(text)
+    paths, typed = Paths(root=tmp_path), Params.from_dict(PARAMS)
+    from training.fetch import fetch
+
+    fetch(paths, typed)
+    frames, report = clean_and_report(paths, typed)
+    assert report["rows_read"] == 65
+    assert report["rows_kept"] == {"train": len(frames["train"]), "test": 15}
+    assert {r["step"]: r["rows"] for r in report["removed"]} == {
+        "empty rows": 1,
+        "no target": 1,
+        "duplicates": 3,
+    }
+    assert loss_lines(report)[0] == "cleaning: 65 rows read, 7.7% removed"
+    assert "  no target: 1 rows removed (the target is missing)" in loss_lines(report)
+
+
+def test_cleaning_that_removes_more_than_the_share_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        run_until_fit(tmp_path, PARAMS, counts_table())
+    assert str(caught.value) == (
+        "cleaning removed 75.0% of the 160 rows read (duplicates 120), more than "
+        "data.max_dropped_share=0.2; if the rows are legitimately repeated set "
+        "data.deduplicate: false; or raise data.max_dropped_share"
+    )
+
+
+def test_a_table_of_repeated_rows_is_kept_whole_with_deduplicate_off(tmp_path):
+    from training.clean import clean_and_report
+
+    params = changed("data.deduplicate", False)
+    (tmp_path / "toy.csv").write_text(counts_table())
+    paths, typed = Paths(root=tmp_path), Params.from_dict(params)
+    from training.fetch import fetch
+
+    fetch(paths, typed)
+    frames, report = clean_and_report(paths, typed)
+    assert len(frames["train"]) + len(frames["test"]) == 160
+    assert report["removed"] == [] and report["removed_share"] == 0.0
+    train_keys = set(frames["train"].itertuples(index=False))
+    assert train_keys & set(frames["test"].itertuples(index=False))

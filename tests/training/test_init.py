@@ -110,6 +110,22 @@ def test_the_label_is_written_as_the_stages_read_the_target(tmp_path, values, la
     assert written_label == label and type(written_label) is type(label)
 
 
+def test_a_table_of_repeated_rows_is_kept_and_other_data_deduplicated(tmp_path):
+    from training.clean import clean_splits
+    from training.fetch import fetch
+
+    frame = mixed_frame()[["tier", "colour", "answer"]]
+    counts = pd.concat([frame.iloc[:60]] * 3, ignore_index=True)
+    params, text = initialised(tmp_path, counts)
+    assert params["data"]["deduplicate"] is False
+    assert "# false when a tenth of the rows or more repeat another row" in text
+    paths = Paths(root=tmp_path)
+    fetch(paths, tiny(params))
+    frames = clean_splits(paths, tiny(params))
+    assert len(frames["train"]) + len(frames["test"]) == len(counts)
+    assert initialised(tmp_path, force=True)[0]["data"]["deduplicate"] is True
+
+
 def test_bounds_widen_the_values_seen_and_a_non_negative_column_stays_so():
     whole = pd.Series([10.0, 60.0, 110.0])
     assert bounds_of(whole, True) == {"type": "integer", "min": 0, "max": 120}
@@ -147,6 +163,8 @@ def test_a_semicolon_file_is_detected_and_its_delimiter_written(tmp_path):
         "delimiter": ";",
         "test_size": 0.25,
         "seed": 42,
+        "deduplicate": True,
+        "max_dropped_share": 0.2,
     }
     assert params["features"]["categorical"] == ["tier", "colour"]
 
@@ -326,6 +344,42 @@ def test_an_edited_csv_reruns_fetch_and_clean_under_dvc(tmp_path):
     edited = dvc(tmp_path, "repro", "clean")
     assert "Running stage 'clean'" in edited
     assert Paths(root=tmp_path).train_csv.read_text() != before
+
+
+def test_the_clean_stage_run_as_a_program_reports_and_applies_its_cleaning(tmp_path):
+    """`python -m training.clean` (as make train runs it) counts what its loader's
+    helpers remove, writes the report, and takes data.deduplicate from params.yaml."""
+    for name in project_files():
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, tmp_path / name)
+    frame = mixed_frame()
+    repeated = pd.concat([frame, frame.iloc[:12]], ignore_index=True)
+    params, _ = initialised(tmp_path, repeated)
+    assert params["data"]["deduplicate"] is True
+
+    def stage(name: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", f"training.{name}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    stage("fetch")
+    out = stage("clean")
+    assert out.startswith("cleaning: 412 rows read, 2.9% removed\n")
+    assert "  duplicates: 12 rows removed" in out
+    report = yaml.safe_load(Paths(root=tmp_path).cleaning.read_text())
+    assert report["removed"][0]["rows"] == 12
+    text = (tmp_path / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(
+        text.replace("deduplicate: true", "deduplicate: false")
+    )
+    assert stage("clean").startswith("cleaning: 412 rows read, 0.0% removed\n")
+    assert len(pd.read_csv(Paths(root=tmp_path).train_csv)) == 309
 
 
 def make_init(*args) -> subprocess.CompletedProcess:

@@ -288,3 +288,21 @@ def test_threshold_section_states_a_floor_rule_with_its_floor(ctx):
     ctx["threshold"].update(rule="precision", at_least=0.8)
     card = render_model_card(ctx)
     assert "highest recall with precision at least 0.8" in card
+
+
+def test_data_section_counts_what_cleaning_removed_citing_the_report(ctx):
+    ctx["data"]["removed"] = {
+        "rows_read": 1000,
+        "rows_kept": {"train": 700, "test": 250},
+        "removed": [
+            {"step": "duplicates", "rows": 40, "why": "exact repeats of another row"},
+            {"step": "no target", "rows": 10, "why": "the target is missing"},
+        ],
+        "removed_share": 0.05,
+    }
+    section = render_model_card(ctx).split("## Data and processing")[1]
+    assert (
+        "Rows removed by cleaning ([reports/cleaning.json](reports/cleaning.json)): "
+        "50 of 1000 read (5.0%)." in section
+    )
+    assert "| duplicates | 40 | exact repeats of another row |" in section

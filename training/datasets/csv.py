@@ -24,9 +24,10 @@ RAW_NAME = "data.csv"
 CLEANING_STEPS = [
     "blanks around every cell stripped",
     "empty cells (and the configured missing markers) mean missing",
-    "rows without a target and exact duplicate rows dropped",
+    "rows without a target dropped; exact duplicate rows too (data.deduplicate)",
     "a stratified train/test split (data.test_size, data.seed)",
-    "training rows that also appear in the test split dropped (no leakage)",
+    "training rows that also appear in the test split dropped (no leakage; "
+    "data.deduplicate: false keeps them)",
 ]
 
 
