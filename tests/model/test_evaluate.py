@@ -3,7 +3,6 @@ numbers."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pandas as pd
@@ -79,10 +78,12 @@ def test_a_failing_evaluate_leaves_the_model_reports_and_card_as_they_were(
 ):
     paths = scratch_copy(trained, tmp_path)
     evaluate(paths, typed)  # a published model with its reports
-    other = dataclasses.replace(
-        typed, evaluate=dataclasses.replace(typed.evaluate, threshold=0.3)
-    )
-    new = export(paths, other).version  # a different bundle, exported, unpublished
+    # Another decision threshold from the fit stage: a different bundle, unpublished.
+    cv = json.loads(paths.cv_results.read_text())
+    cv["threshold"]["value"] = 0.3
+    paths.cv_results.write_text(json.dumps(cv))
+    other = typed
+    new = export(paths, other).version
     before = published(tmp_path)
     assert read_metadata(paths.model_dir).version != new
 
