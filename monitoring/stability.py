@@ -96,15 +96,23 @@ def mark_flagged(figures: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def reading() -> dict[str, Any]:
-    """How to read the drift figures, in words (GET /monitoring's `reading`)."""
+def reading(task: str = "binary") -> dict[str, Any]:
+    """How to read the drift figures of a model of `task`, in words (GET /monitoring's
+    `reading`)."""
+    far = (
+        f"more than {SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, "
+        f"over >= {SLICE_MIN_RECORDS} records"
+    )
+    slices = {
+        "multiclass": f"far from training: a class's predicted rate {far}",
+        "regression": "mean predicted value, live and on held-out data (not judged: "
+        "no standard error)",
+    }
     return {
         "psi": f"population stability index against training: < {PSI_MODERATE} "
         f"stable, {PSI_MODERATE}-{PSI_SIGNIFICANT} moderate, > {PSI_SIGNIFICANT} "
         "significant",
         "min_records": MIN_RECORDS,
-        "slices": f"far from training: predicted-positive rate more than "
-        f"{SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, over "
-        f">= {SLICE_MIN_RECORDS} records",
+        "slices": slices.get(task, f"far from training: predicted-positive rate {far}"),
         "since": "counts since the server started, all workers",
     }

@@ -139,7 +139,7 @@ def dropped_counter(app: Flask, metric: Metric) -> Callable[[int], None] | None:
 def report(drift: DriftCounter, version: str) -> dict[str, Any]:
     """GET /monitoring's body: the drift figures with how to read them."""
     figures = mark_flagged(drift.figures())
-    return {"model_version": version, "reading": reading(), **figures}
+    return {"model_version": version, "reading": reading(drift.task), **figures}
 
 
 class DriftCollector:

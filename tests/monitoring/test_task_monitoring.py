@@ -101,6 +101,8 @@ def test_the_held_out_records_served_live_give_back_the_reference_figures(
     served = answers(client, records)
     body = client.get("/monitoring").get_json()
     assert body["records"] == len(records)
+    words = {"multiclass": "a class's predicted rate", "regression": "mean predicted"}
+    assert words[task] in body["reading"]["slices"]
     pred = body["prediction"]
     assert sum(b["records"] for b in pred["bins"]) == len(records)
     for b in pred["bins"]:  # the same records through the same engine
