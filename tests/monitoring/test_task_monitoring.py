@@ -280,3 +280,20 @@ def test_make_alerts_writes_promtool_valid_rules_on_metrics_the_task_exposes(
     slice_alert = {"multiclass": "ModelSliceClassRate", "regression": None}[task]
     assert "ModelSlicePositiveRate" not in names
     assert slice_alert is None or slice_alert in names
+
+
+def test_a_binary_profile_is_written_as_before_other_tasks_had_one(profile):
+    data = json.loads(profile.to_bytes())
+    assert set(data) == {
+        "rows",
+        "features",
+        "prediction",
+        "prediction_rows",
+        "positive_rate",
+        "slices",
+        "slice_rules",
+    }
+    assert set(data["prediction"]) == {"name", "edges", "shares"}
+    for group in data["slices"]:
+        assert "class_rates" not in group and "mean_prediction" not in group
+        assert len(group["positive_rate"]) == len(group["values"])
