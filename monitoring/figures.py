@@ -125,13 +125,11 @@ def slice_rates_png(
     )
     ax.scatter(live, y, color=colors, label="live", zorder=3)
     ax.set_yticks(y, [p["name"] for p in rows], fontsize=8)
-    if "rate" in what:
+    title = f"Slices furthest from training, >= {MIN_SUPPORT} records"
+    if "rate" in what:  # a rate is judged; a mean prediction is not
         ax.set_xlim(0, 1)
-    ax.set(
-        xlabel=what,
-        title=f"Slices furthest from training, >= {MIN_SUPPORT} records "
-        "(red: far from training)",
-    )
+        title += " (red: far from training)"
+    ax.set(xlabel=what, title=title)
     ax.legend(loc="lower right")
     return save_figure(fig, path)
 

@@ -136,7 +136,7 @@ def _slices(ctx: dict) -> list[str]:
         for p in points[:TOP_SLICES]
     ]
     if task == MULTICLASS:
-        title, what = "## Slice class rates against training", "each class's rate"
+        title, what = "## Slice class rates against training", "rate of each class"
     else:
         title, what = (
             "## Slice positive rates against training",
