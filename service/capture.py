@@ -3,10 +3,11 @@
 Each line is one scored record: `{"type": "capture", "ts", "request_id", "row",
 "model_version", "prediction", "probability", "record"}`, the answer's fields being
 POST /predict's for the task: the class and its probability (binary), those and every
-class's `probabilities` (multiclass), or the value as `prediction` (regression). `row` is the record's place in
-its batch (0 for POST /predict), so a true label can be joined later by request ID and
-row (`make monitor`); callers who send their own `X-Request-ID` know both. Only the
-validated record is written: never a header, so never the bearer token.
+class's `probabilities` (multiclass), or the value as `prediction` (regression). `row` is
+the record's place in its batch (0 for POST /predict), so a true label can be joined
+later by request ID and row (`make monitor`); callers who send their own `X-Request-ID`
+know both. Only the validated record is written: never a header, so never the bearer
+token.
 
 Destination `stdout` (Heroku's log drains carry it) or a file, appended to by every
 worker; each write is one `os.write` of whole lines, so workers' lines do not mix.
