@@ -7,7 +7,9 @@ are generated for the bundle being served rather than committed for one data set
 
 writes `alerts.yml` (rules), `dashboard.json` (Grafana) and `prometheus.yml` (a scrape
 config that loads the rules). The drift thresholds are monitoring/stability.py's, the same
-that GET /monitoring reads with.
+that GET /monitoring reads with. Both follow the model's task: a slice's
+predicted-positive rate (binary) or each class's rate (multiclass) is alerted on; a
+regression's slice means are shown, not alerted on (they have no standard error).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import yaml
 
 from bundle.files import write_text_atomic
+from bundle.format import BINARY, MULTICLASS, REGRESSION
 from bundle.paths import ROOT
 from monitoring import catalogue
 from monitoring.stability import (
@@ -96,26 +99,80 @@ def recording_rules(ns: str, window: str) -> list[dict]:
     ]
 
 
+# What the prediction is, by task, in an alert's words.
+PREDICTED = {
+    BINARY: "predicted probabilities",
+    MULTICLASS: "predicted class shares",
+    REGRESSION: "predicted values",
+}
+
+
+def slice_alert(ns: str, project: str, task: str, pending: str) -> list[dict]:
+    """The task's slice alert: a slice's predicted-positive rate (binary) or a class's
+    rate in a slice (multiclass) far from training; none for a regression."""
+    slice_records = catalogue.SLICE_RECORDS.series(ns)
+    if task == REGRESSION:
+        return []
+    if task == MULTICLASS:
+        rate, reference_rate, z = (
+            m.series(ns)
+            for m in (
+                catalogue.SLICE_CLASS_RATE,
+                catalogue.SLICE_REFERENCE_CLASS_RATE,
+                catalogue.SLICE_CLASS_RATE_Z,
+            )
+        )
+        return [
+            alert(
+                "ModelSliceClassRate",
+                f"""abs({rate} - {reference_rate})
+                > {SLICE_GAP} and abs({z}) > {SLICE_Z}
+                and on (job, instance, feature, value) {slice_records}
+                >= {SLICE_MIN_RECORDS}""",
+                pending,
+                "ticket",
+                f"{project}: rate of class {{{{ $labels.class }}}} in "
+                "{{ $labels.feature }}={{ $labels.value }} is far from training",
+            )
+        ]
+    rate, reference_rate, z = (
+        m.series(ns)
+        for m in (
+            catalogue.SLICE_POSITIVE_RATE,
+            catalogue.SLICE_REFERENCE_POSITIVE_RATE,
+            catalogue.SLICE_POSITIVE_RATE_Z,
+        )
+    )
+    return [
+        alert(
+            "ModelSlicePositiveRate",
+            f"""abs({rate} - {reference_rate})
+            > {SLICE_GAP} and abs({z}) > {SLICE_Z}
+            and {slice_records} >= {SLICE_MIN_RECORDS}""",
+            pending,
+            "ticket",
+            f"{project}: predicted-positive rate of {{{{ $labels.feature }}}}="
+            "{{ $labels.value }} is far from training",
+        )
+    ]
+
+
 def rules(
-    namespace: str, project: str, pending: str | None = None, window: str = "1h"
+    namespace: str,
+    project: str,
+    pending: str | None = None,
+    window: str = "1h",
+    task: str = BINARY,
 ) -> dict[str, Any]:
     """The recording and alerting rules for a service whose metrics start with
-    `namespace`. Drift is judged on the records of the last `window`.
+    `namespace`, serving a model of `task`. Drift is judged on the records of the last
+    `window`.
 
     `pending` overrides every rule's `for:` (the end-to-end test uses seconds)."""
     ns = namespace
     requests = catalogue.HTTP_REQUESTS.series(ns)
     latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
     records = catalogue.MONITORED_RECORDS.series(ns)
-    rate, reference_rate, z, slice_records = (
-        m.series(ns)
-        for m in (
-            catalogue.SLICE_POSITIVE_RATE,
-            catalogue.SLICE_REFERENCE_POSITIVE_RATE,
-            catalogue.SLICE_POSITIVE_RATE_Z,
-            catalogue.SLICE_RECORDS,
-        )
-    )
 
     def wait(default: str) -> str:
         return pending or default
@@ -161,19 +218,10 @@ def rules(
             f"{recorded(ns, 'prediction', window)} > {PSI_SIGNIFICANT}",
             wait("15m"),
             "ticket",
-            f"{project}: predicted probabilities drifted from training "
+            f"{project}: {PREDICTED[task]} drifted from training "
             f"(PSI above {PSI_SIGNIFICANT} over {window})",
         ),
-        alert(
-            "ModelSlicePositiveRate",
-            f"""abs({rate} - {reference_rate})
-            > {SLICE_GAP} and abs({z}) > {SLICE_Z}
-            and {slice_records} >= {SLICE_MIN_RECORDS}""",
-            wait("15m"),
-            "ticket",
-            f"{project}: predicted-positive rate of {{{{ $labels.feature }}}}="
-            "{{ $labels.value }} is far from training",
-        ),
+        *slice_alert(ns, project, task, wait("15m")),
     ]
     return {
         "groups": [
@@ -198,8 +246,82 @@ def panel(title: str, targets: list[tuple[str, str]], y: int, x: int, unit: str)
     }
 
 
-def dashboard(namespace: str, project: str) -> dict[str, Any]:
-    """A Grafana dashboard of the service's traffic, latency, predictions and drift."""
+def prediction_panel(ns: str, task: str) -> tuple[str, list, str]:
+    """The prediction's drift with the task's overall figure: the predicted-positive
+    share (binary), each class's share (multiclass) or the mean prediction."""
+    series = {m.suffix: m.series(ns) for m in catalogue.CATALOGUE}
+    psi = [
+        (f"max({recorded(ns, 'prediction', '1h')})", "prediction PSI, last hour"),
+        (f"max({series['prediction_drift_psi']})", "prediction PSI, since start"),
+    ]
+    if task == MULTICLASS:
+        bins = series["prediction_bin_records"]
+        share = (
+            f"sum by (bin) (rate({bins}[5m])) / ignoring (bin) group_left "
+            f"sum(rate({bins}[5m]))",
+            "share of {{bin}}",
+        )
+        return "Prediction drift (PSI) and class shares", [*psi, share], "none"
+    if task == REGRESSION:
+        means = [
+            (f"max({series['prediction_mean']})", "mean prediction, since start"),
+            (
+                f"max({series['prediction_reference_mean']})",
+                "mean prediction, training",
+            ),
+        ]
+        return "Prediction drift (PSI) and mean prediction", [*psi, *means], "none"
+    positive = (
+        f"sum(rate({series['slice_predicted_positive']}[5m])) / "
+        f"sum(rate({series['slice_records']}[5m]))",
+        "positive share (all slices)",
+    )
+    return (
+        "Prediction drift (PSI) and predicted-positive share",
+        [*psi, positive],
+        "none",
+    )
+
+
+def slice_panel(ns: str, task: str) -> tuple[str, list, str]:
+    """The slices furthest from training by the task's figure."""
+    series = {m.suffix: m.series(ns) for m in catalogue.CATALOGUE}
+    if task == MULTICLASS:
+        by, live, ref = (
+            "feature, value, class",
+            "slice_class_rate",
+            "slice_reference_class_rate",
+        )
+        title, legend = "class rate", "{{feature}}={{value}} {{class}}"
+    elif task == REGRESSION:
+        by, live, ref = (
+            "feature, value",
+            "slice_mean_prediction",
+            "slice_reference_mean_prediction",
+        )
+        title, legend = "mean prediction", "{{feature}}={{value}}"
+    else:
+        by, live, ref = (
+            "feature, value",
+            "slice_positive_rate",
+            "slice_reference_positive_rate",
+        )
+        title, legend = "predicted-positive rate", "{{feature}}={{value}}"
+    expr = (
+        f"topk(10, abs(max by ({by}) ({series[live]}) - max by ({by}) "
+        f"({series[ref]})))"
+    )
+    unit = "none" if task == REGRESSION else "percentunit"
+    return (
+        f"Slices furthest from training ({title}, live - training)",
+        [(expr, legend)],
+        unit,
+    )
+
+
+def dashboard(namespace: str, project: str, task: str = BINARY) -> dict[str, Any]:
+    """A Grafana dashboard of the service's traffic, latency, predictions and drift, for
+    a model of `task`."""
     ns = namespace
     requests = catalogue.HTTP_REQUESTS.series(ns)
     latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
@@ -252,37 +374,8 @@ def dashboard(namespace: str, project: str) -> dict[str, Any]:
             [(f"max by (feature) ({series['feature_drift_psi']})", "{{feature}}")],
             "none",
         ),
-        (
-            "Prediction drift (PSI) and predicted-positive share",
-            [
-                (
-                    f"max({recorded(ns, 'prediction', '1h')})",
-                    "prediction PSI, last hour",
-                ),
-                (
-                    f"max({series['prediction_drift_psi']})",
-                    "prediction PSI, since start",
-                ),
-                (
-                    f"sum(rate({series['slice_predicted_positive']}[5m])) / "
-                    f"sum(rate({series['slice_records']}[5m]))",
-                    "positive share (all slices)",
-                ),
-            ],
-            "none",
-        ),
-        (
-            "Slices furthest from training (predicted-positive rate, live - training)",
-            [
-                (
-                    f"topk(10, abs(max by (feature, value) "
-                    f"({series['slice_positive_rate']}) - max by (feature, value) "
-                    f"({series['slice_reference_positive_rate']})))",
-                    "{{feature}}={{value}}",
-                )
-            ],
-            "percentunit",
-        ),
+        prediction_panel(ns, task),
+        slice_panel(ns, task),
         (
             "Records counted for monitoring per second",
             [(f"sum(rate({series['monitored_records']}[5m]))", "records/s")],
@@ -324,11 +417,16 @@ def scrape_config(target: str, rules_file: str, interval: str = "15s") -> dict:
     }
 
 
-def write_all(out: Path, namespace: str, project: str) -> list[Path]:
+def write_all(
+    out: Path, namespace: str, project: str, task: str = BINARY
+) -> list[Path]:
     """alerts.yml, dashboard.json and prometheus.yml into `out` (atomically)."""
+    board = dashboard(namespace, project, task)
     files = {
-        "alerts.yml": yaml.safe_dump(rules(namespace, project), sort_keys=False),
-        "dashboard.json": json.dumps(dashboard(namespace, project), indent=2) + "\n",
+        "alerts.yml": yaml.safe_dump(
+            rules(namespace, project, task=task), sort_keys=False
+        ),
+        "dashboard.json": json.dumps(board, indent=2) + "\n",
         "prometheus.yml": yaml.safe_dump(
             scrape_config("127.0.0.1:8000", "alerts.yml"), sort_keys=False
         ),
@@ -345,12 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         meta = read_metadata(args.model)
-        meta.target.require_binary("make alerts")
     except BundleError as exc:
         print(f"alerts: {exc}", file=sys.stderr)
         return 2
     project = meta.project
-    for path in write_all(args.out, project.slug, project.name):
+    for path in write_all(args.out, project.slug, project.name, meta.target.task):
         print(f"wrote {path}")
     return 0
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bundle.format import BINARY, MULTICLASS, REGRESSION, TASKS
+
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
 # What Prometheus appends to a sample's name, by metric type.
 SAMPLE_SUFFIX = {COUNTER: "_total", GAUGE: "", HISTOGRAM: ""}
@@ -19,12 +21,14 @@ SAMPLE_SUFFIX = {COUNTER: "_total", GAUGE: "", HISTOGRAM: ""}
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: its name after `<namespace>_`, type, labels and help text."""
+    """One metric: its name after `<namespace>_`, type, labels, help text and the
+    tasks whose service exposes it."""
 
     suffix: str
     kind: str
     labels: tuple[str, ...]
     help: str
+    tasks: tuple[str, ...] = TASKS
 
     def name(self, namespace: str) -> str:
         """The metric's name, as prometheus_client takes it."""
@@ -40,6 +44,7 @@ class Metric:
 REQUEST_LABELS = ("method", "route", "status")
 BIN_LABELS = ("feature", "bin")
 SLICE_LABELS = ("feature", "value")
+SLICE_CLASS_LABELS = ("feature", "value", "class")
 
 HTTP_REQUESTS = Metric(
     "http_requests",
@@ -85,7 +90,7 @@ PREDICTION_BIN_RECORDS = Metric(
     "prediction_bin_records",
     COUNTER,
     ("bin",),
-    "Scored records by reference bin of the predicted probability.",
+    "Scored records by reference bin of the prediction (probability, class or value).",
 )
 PREDICTION_REFERENCE_SHARE = Metric(
     "prediction_reference_share",
@@ -97,7 +102,21 @@ PREDICTION_DRIFT_PSI = Metric(
     "prediction_drift_psi",
     GAUGE,
     (),
-    "Population stability index of the predicted probability.",
+    "Population stability index of the prediction (probability, class or value).",
+)
+PREDICTION_MEAN = Metric(
+    "prediction_mean",
+    GAUGE,
+    (),
+    "Mean predicted value, live.",
+    (REGRESSION,),
+)
+PREDICTION_REFERENCE_MEAN = Metric(
+    "prediction_reference_mean",
+    GAUGE,
+    (),
+    "Mean predicted value on held-out training data.",
+    (REGRESSION,),
 )
 SLICE_RECORDS = Metric(
     "slice_records", COUNTER, SLICE_LABELS, "Scored records by slice."
@@ -107,24 +126,70 @@ SLICE_PREDICTED_POSITIVE = Metric(
     COUNTER,
     SLICE_LABELS,
     "Scored records predicted positive, by slice.",
+    (BINARY,),
 )
 SLICE_POSITIVE_RATE = Metric(
     "slice_positive_rate",
     GAUGE,
     SLICE_LABELS,
     "Predicted-positive rate of the slice, live.",
+    (BINARY,),
 )
 SLICE_REFERENCE_POSITIVE_RATE = Metric(
     "slice_reference_positive_rate",
     GAUGE,
     SLICE_LABELS,
     "Predicted-positive rate of the slice on held-out training data.",
+    (BINARY,),
 )
 SLICE_POSITIVE_RATE_Z = Metric(
     "slice_positive_rate_z",
     GAUGE,
     SLICE_LABELS,
     "Live minus reference positive rate, in standard errors.",
+    (BINARY,),
+)
+SLICE_CLASS_PREDICTED = Metric(
+    "slice_class_predicted",
+    COUNTER,
+    SLICE_CLASS_LABELS,
+    "Scored records predicted the class, by slice.",
+    (MULTICLASS,),
+)
+SLICE_CLASS_RATE = Metric(
+    "slice_class_rate",
+    GAUGE,
+    SLICE_CLASS_LABELS,
+    "Share of the slice's records predicted the class, live.",
+    (MULTICLASS,),
+)
+SLICE_REFERENCE_CLASS_RATE = Metric(
+    "slice_reference_class_rate",
+    GAUGE,
+    SLICE_CLASS_LABELS,
+    "Share of the slice's records predicted the class on held-out training data.",
+    (MULTICLASS,),
+)
+SLICE_CLASS_RATE_Z = Metric(
+    "slice_class_rate_z",
+    GAUGE,
+    SLICE_CLASS_LABELS,
+    "Live minus reference class rate, in standard errors.",
+    (MULTICLASS,),
+)
+SLICE_MEAN_PREDICTION = Metric(
+    "slice_mean_prediction",
+    GAUGE,
+    SLICE_LABELS,
+    "Mean predicted value of the slice, live.",
+    (REGRESSION,),
+)
+SLICE_REFERENCE_MEAN_PREDICTION = Metric(
+    "slice_reference_mean_prediction",
+    GAUGE,
+    SLICE_LABELS,
+    "Mean predicted value of the slice on held-out training data.",
+    (REGRESSION,),
 )
 DRIFT_DROPPED_RECORDS = Metric(
     "drift_dropped_records",
@@ -150,22 +215,41 @@ CATALOGUE = (
     PREDICTION_BIN_RECORDS,
     PREDICTION_REFERENCE_SHARE,
     PREDICTION_DRIFT_PSI,
+    PREDICTION_MEAN,
+    PREDICTION_REFERENCE_MEAN,
     SLICE_RECORDS,
     SLICE_PREDICTED_POSITIVE,
     SLICE_POSITIVE_RATE,
     SLICE_REFERENCE_POSITIVE_RATE,
     SLICE_POSITIVE_RATE_Z,
+    SLICE_CLASS_PREDICTED,
+    SLICE_CLASS_RATE,
+    SLICE_REFERENCE_CLASS_RATE,
+    SLICE_CLASS_RATE_Z,
+    SLICE_MEAN_PREDICTION,
+    SLICE_REFERENCE_MEAN_PREDICTION,
     DRIFT_DROPPED_RECORDS,
     CAPTURE_DROPPED_RECORDS,
 )
 
 
+def of_task(task: str) -> tuple[Metric, ...]:
+    """The metrics the service of a model of `task` exposes."""
+    return tuple(m for m in CATALOGUE if task in m.tasks)
+
+
 def markdown_table(namespace: str = "<slug>") -> str:
     """The metrics table of docs/monitoring.md, derived from CATALOGUE."""
-    lines = ["| metric | type | labels | what |", "|---|---|---|---|"]
+    lines = [
+        "| metric | type | labels | tasks | what |",
+        "|---|---|---|---|---|",
+    ]
     for m in CATALOGUE:
         labels = ", ".join(f"`{label}`" for label in m.labels)
-        lines.append(f"| `{m.series(namespace)}` | {m.kind} | {labels} | {m.help} |")
+        tasks = "all" if m.tasks == TASKS else ", ".join(m.tasks)
+        lines.append(
+            f"| `{m.series(namespace)}` | {m.kind} | {labels} | {tasks} | {m.help} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -49,48 +49,87 @@ def feature_histograms(features: list[dict], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def prediction_png(prediction: dict, path: Path) -> Path:
-    """The predicted probability's bins, training vs live."""
+def prediction_png(
+    prediction: dict, path: Path, what: str = "Predicted probability"
+) -> Path:
+    """The prediction's bins (`what`: probability, class or value), training vs live."""
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     value = prediction["psi"]
     drifted = value is not None and value > PSI_SIGNIFICANT
     shown = "n/a" if value is None else f"{value:.3f}"
-    _bars(ax, prediction["bins"], f"Predicted probability (PSI {shown})", drifted)
+    _bars(ax, prediction["bins"], f"{what} (PSI {shown})", drifted)
     ax.legend()
     return save_figure(fig, path)
 
 
-def slice_rates_png(slices: list[dict], path: Path, top: int = 20) -> Path:
-    """Predicted-positive rate of the slices that moved most: training vs live."""
-    rows = [
-        (f"{g['feature']}={v['value']}", v)
-        for g in slices
-        for v in g["values"]
-        if v["positive_rate"] is not None
-        and v["reference_positive_rate"] is not None
-        and min(v["records"], v["reference_support"]) >= MIN_SUPPORT
-    ]
-    rows.sort(key=lambda r: -abs(r[1]["z"] or 0.0))
-    rows = rows[:top][::-1]
+def slice_points(slices: list[dict]) -> list[dict]:
+    """Each slice's (each class's, multiclass) live figure against training's, where
+    both sides hold MIN_SUPPORT records, furthest moved first (in standard errors; a
+    regression's mean prediction has none: by its difference)."""
+    points = []
+    for g in slices:
+        for v in g["values"]:
+            if min(v["records"], v["reference_support"]) < MIN_SUPPORT:
+                continue
+            name = f"{g['feature']}={v['value']}"
+            if "classes" in v:
+                figures = [
+                    (f"{name} {c['class']}", c["rate"], c["reference_rate"], c)
+                    for c in v["classes"]
+                ]
+            elif "mean_prediction" in v:
+                figures = [
+                    (name, v["mean_prediction"], v["reference_mean_prediction"], v)
+                ]
+            else:
+                figures = [(name, v["positive_rate"], v["reference_positive_rate"], v)]
+            points += [
+                {
+                    "name": label,
+                    "records": v["records"],
+                    "live": live,
+                    "reference": ref,
+                    "z": at.get("z"),
+                    "far": bool(at.get("far_from_training")),
+                }
+                for label, live, ref, at in figures
+                if live is not None and ref is not None
+            ]
+    points.sort(key=lambda p: -moved(p))
+    return points
+
+
+def moved(point: dict) -> float:
+    """How far a slice point moved: |z|, or |live - training| without one."""
+    if point["z"] is not None:
+        return abs(point["z"])
+    return abs(point["live"] - point["reference"])
+
+
+def slice_rates_png(
+    slices: list[dict], path: Path, top: int = 20, what: str = "predicted-positive rate"
+) -> Path:
+    """The task's slice figure (`what`) of the slices that moved most: training vs
+    live."""
+    rows = slice_points(slices)[:top][::-1]
     fig = Figure(figsize=(8, 0.35 * len(rows) + 1.5), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(rows))
-    ref = [v["reference_positive_rate"] for _, v in rows]
-    live = [v["positive_rate"] for _, v in rows]
-    colors = [FLAG_COLOR if v.get("far_from_training") else BAR_COLOR for _, v in rows]
+    ref = [p["reference"] for p in rows]
+    live = [p["live"] for p in rows]
+    colors = [FLAG_COLOR if p["far"] else BAR_COLOR for p in rows]
     ax.hlines(y, ref, live, color="grey", linewidth=1)
     ax.scatter(
         ref, y, color=REFERENCE_COLOR, edgecolor="black", label="training", zorder=3
     )
     ax.scatter(live, y, color=colors, label="live", zorder=3)
-    ax.set_yticks(y, [name for name, _ in rows], fontsize=8)
-    ax.set(
-        xlim=(0, 1),
-        xlabel="predicted-positive rate",
-        title=f"Slices furthest from training, >= {MIN_SUPPORT} records "
-        "(red: far from training)",
-    )
+    ax.set_yticks(y, [p["name"] for p in rows], fontsize=8)
+    title = f"Slices furthest from training, >= {MIN_SUPPORT} records"
+    if "rate" in what:  # a rate is judged; a mean prediction is not
+        ax.set_xlim(0, 1)
+        title += " (red: far from training)"
+    ax.set(xlabel=what, title=title)
     ax.legend(loc="lower right")
     return save_figure(fig, path)
 

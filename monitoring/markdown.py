@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bundle.format import MULTICLASS, REGRESSION
 from monitoring import rendering
-from monitoring.figures import MIN_SUPPORT
+from monitoring.figures import MIN_SUPPORT, slice_points
 from monitoring.stability import MIN_RECORDS, PSI_MODERATE, PSI_SIGNIFICANT
 
 TOP_SLICES = 15
@@ -83,47 +84,69 @@ def _drift(ctx: dict) -> list[str]:
     ]
 
 
+# Per task: what the prediction is, and each slice's figure.
+PREDICTED = {MULTICLASS: "predicted class", REGRESSION: "predicted value"}
+SLICE_FIGURE = {MULTICLASS: "class rates", REGRESSION: "mean predictions"}
+
+
 def _prediction(ctx: dict) -> list[str]:
-    pred = ctx["figures"]["prediction"]
-    return [
+    pred, task = ctx["figures"]["prediction"], ctx["model"].metadata.target.task
+    what = PREDICTED.get(task, "predicted probability")
+    lines = [
         "",
         "## Prediction drift",
         "",
-        f"- PSI of the predicted probability: {rendering.number(pred['psi'], 3)} "
-        f"({pred['status']})",
-        f"- Predicted-positive rate: live {_pct(pred['positive_rate'])}, held-out "
-        f"training data {_pct(pred['reference_positive_rate'])}",
-        "",
-        f"![Predicted probability]({ctx['images']['prediction']})",
+        f"- PSI of the {what}: {rendering.number(pred['psi'], 3)} ({pred['status']})",
     ]
+    if task == MULTICLASS:
+        lines += [
+            f"- Class shares: {b['bin']} live {_pct(b['share'])}, held-out training "
+            f"data {_pct(b['reference_share'])}"
+            for b in pred["bins"]
+        ]
+    elif task == REGRESSION:
+        lines.append(
+            f"- Mean prediction: live {rendering.number(pred['mean_prediction'])}, "
+            f"held-out training data "
+            f"{rendering.number(pred['reference_mean_prediction'])}"
+        )
+    else:
+        lines.append(
+            f"- Predicted-positive rate: live {_pct(pred['positive_rate'])}, held-out "
+            f"training data {_pct(pred['reference_positive_rate'])}"
+        )
+    return lines + ["", f"![{what.capitalize()}]({ctx['images']['prediction']})"]
 
 
 def _slices(ctx: dict) -> list[str]:
-    values = [
-        (g["feature"], v)
-        for g in ctx["figures"]["slices"]
-        for v in g["values"]
-        if v["reference_positive_rate"] is not None
-        and min(v["records"], v["reference_support"]) >= MIN_SUPPORT
-    ]
-    values.sort(key=lambda fv: -abs(fv[1]["z"] or 0.0))
-    far = [f"{f}={v['value']}" for f, v in values if v["far_from_training"]]
+    task = ctx["model"].metadata.target.task
+    points = slice_points(ctx["figures"]["slices"])
+    far = [p["name"] for p in points if p["far"]]
+    if task == REGRESSION:
+        return _mean_slices(ctx, points)
     rows = [
         [
-            f"{f}={v['value']}",
-            v["records"],
-            _pct(v["positive_rate"]),
-            _pct(v["reference_positive_rate"]),
-            rendering.number(v["z"], 1),
-            "yes" if v["far_from_training"] else "",
+            p["name"],
+            p["records"],
+            _pct(p["live"]),
+            _pct(p["reference"]),
+            rendering.number(p["z"], 1),
+            "yes" if p["far"] else "",
         ]
-        for f, v in values[:TOP_SLICES]
+        for p in points[:TOP_SLICES]
     ]
+    if task == MULTICLASS:
+        title, what = "## Slice class rates against training", "rate of each class"
+    else:
+        title, what = (
+            "## Slice positive rates against training",
+            "predicted-positive rate",
+        )
     return [
         "",
-        "## Slice positive rates against training",
+        title,
         "",
-        "The slices the evaluation reports, by how far their predicted-positive rate "
+        f"The slices the evaluation reports, by how far their {what} "
         f"moved (in standard errors; the {TOP_SLICES} furthest of those with at least "
         f"{MIN_SUPPORT} records live and held-out).",
         "",
@@ -133,7 +156,37 @@ def _slices(ctx: dict) -> list[str]:
             ["slice", "records", "live rate", "training rate", "z", "far"], rows
         ),
         "",
-        f"![Slice positive rates]({ctx['images']['slices']})",
+        f"![Slice {SLICE_FIGURE.get(task, 'positive rates')}]"
+        f"({ctx['images']['slices']})",
+    ]
+
+
+def _mean_slices(ctx: dict, points: list[dict]) -> list[str]:
+    """A regression's slices: live mean prediction against training's."""
+    rows = [
+        [
+            p["name"],
+            p["records"],
+            rendering.number(p["live"]),
+            rendering.number(p["reference"]),
+            rendering.number(p["live"] - p["reference"]),
+        ]
+        for p in points[:TOP_SLICES]
+    ]
+    return [
+        "",
+        "## Slice mean predictions against training",
+        "",
+        "The slices the evaluation reports, by how far their mean predicted value "
+        f"moved (the {TOP_SLICES} furthest of those with at least {MIN_SUPPORT} "
+        "records live and held-out; a mean has no standard error here, so no slice is "
+        "judged far from training).",
+        "",
+        *rendering.table(
+            ["slice", "records", "live mean", "training mean", "difference"], rows
+        ),
+        "",
+        f"![Slice mean predictions]({ctx['images']['slices']})",
     ]
 
 
@@ -149,6 +202,8 @@ def _labelled(ctx: dict) -> list[str]:
     labelled = ctx["labelled"]
     frame, table = labelled["frame"], labelled["table"]
     lines = ["", "## With true labels", "", f"- Records with a label: {len(frame):,}"]
+    if "metrics" in labelled:  # multiclass, regression
+        return lines + _task_metrics(ctx, labelled["metrics"])
     if table is None:
         return lines + ["- Both classes are needed to score slices; not scored."]
     overall = table.attrs["overall_f1"]
@@ -181,6 +236,19 @@ def _labelled(ctx: dict) -> list[str]:
         ["slice", "support", "precision", "recall", "F1", "training F1", ""], rows
     )
     return lines + ["", f"![Live slice F1]({ctx['images']['slice_f1']})"]
+
+
+def _task_metrics(ctx: dict, metrics: dict[str, float] | None) -> list[str]:
+    """A multiclass or regression model's metrics on labelled live records, next to the
+    held-out test figures of training."""
+    if metrics is None:
+        return ["- No captured record has a label; not scored."]
+    trained = ctx["model"].metadata.metrics
+    return [
+        f"- {name}: live {rendering.number(value, 4)}, held-out training "
+        f"{rendering.number(trained.get(name), 4)}"
+        for name, value in metrics.items()
+    ]
 
 
 def render(ctx: dict[str, Any]) -> str:

@@ -10,9 +10,13 @@ same with captured records. The bins are defined here once, so all three agree:
 - a categorical feature: one bucket per category holding at least 1% of the training
   rows and not grouped by training, then `(other)` for the rarer known ones (training's
   own value for them), `(unknown)` and `(missing)`;
-- the predicted probability: deciles of the held-out predictions;
+- the prediction, by task: the predicted probability's deciles (binary), the predicted
+  class's share (multiclass) or the predicted value's deciles (regression), all of the
+  held-out predictions;
 - slices: the ones the evaluation reports (every value of a categorical feature, the
-  numeric bands), each with its predicted-positive rate and metrics on held-out data.
+  numeric bands), each with the task's figure on held-out data: its predicted-positive
+  rate and metrics (binary), each class's predicted share (multiclass) or the mean
+  predicted value (regression).
 
 How far live counts are from these shares, and when that matters, is
 monitoring/stability.py's.
@@ -29,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bundle.format import REFERENCE_PROFILE, BundleError
+from bundle.format import BINARY, MULTICLASS, REFERENCE_PROFILE, TASKS, BundleError
 from bundle.profile import MISSING
 from bundle.rules import OTHER  # the rare categories' bucket: training's grouped value
 
@@ -139,6 +143,27 @@ class CategoryBins:
         }
 
 
+@dataclass(frozen=True)
+class ClassBins:
+    """A multiclass model's predictions: one bin per class (display names, in the
+    model's class order); a prediction is counted by its class's index."""
+
+    name: str
+    classes: tuple[str, ...]
+    shares: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.shares) != len(self.classes):
+            raise ValueError(f"{self.name}: one share per class")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.classes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "classes": list(self.classes), "shares": self.shares}
+
+
 Bins = NumericBins | CategoryBins
 
 
@@ -149,7 +174,9 @@ class SliceGroup:
     `source` is the record field; `band_edges` (right-open [lo, hi), as
     monitoring/slices.py add_bands) turn a number into a band, the last value ("other")
     taking what falls outside; else the values are the field's categories and
-    (missing).
+    (missing). The figures are the task's: `positive_rate`, `f1` and `too_small`
+    (binary), `class_rates` (multiclass: per value, each class's predicted share) or
+    `mean_prediction` (regression); another task's are empty.
     """
 
     feature: str
@@ -160,11 +187,20 @@ class SliceGroup:
     positive_rate: tuple[float | None, ...]
     f1: tuple[float | None, ...]
     too_small: tuple[bool, ...]
+    class_rates: tuple[tuple[float | None, ...], ...] = ()
+    mean_prediction: tuple[float | None, ...] = ()
     _lookup: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.values)
-        if not all(len(x) == n for x in (self.support, self.positive_rate, self.f1)):
+        figures = (
+            self.positive_rate,
+            self.f1,
+            self.too_small,
+            self.class_rates,
+            self.mean_prediction,
+        )
+        if len(self.support) != n or any(len(x) not in (0, n) for x in figures):
             raise ValueError(f"slices of {self.feature}: one figure per value")
         lookup: dict[Any, int] = {v: i for i, v in enumerate(self.values)}
         if MISSING in lookup:
@@ -196,7 +232,16 @@ class SliceGroup:
             "positive_rate": list(self.positive_rate),
             "f1": list(self.f1),
             "too_small": list(self.too_small),
-        }
+        } | self.task_json()
+
+    def task_json(self) -> dict[str, Any]:
+        """The figures of a multiclass or regression model (none for binary)."""
+        out: dict[str, Any] = {}
+        if self.class_rates:
+            out["class_rates"] = [list(rates) for rates in self.class_rates]
+        if self.mean_prediction:
+            out["mean_prediction"] = list(self.mean_prediction)
+        return out
 
 
 @dataclass(frozen=True)
@@ -219,16 +264,29 @@ class SliceRules:
 @dataclass(frozen=True)
 class Profile:
     """The reference: feature bins from the training split; predictions and slices
-    from the held-out split scored by the served engine."""
+    from the held-out split scored by the served engine.
+
+    `prediction` is the task's: the probability's bins (binary), the classes'
+    (ClassBins, multiclass) or the predicted value's (regression); `positive_rate` is a
+    binary model's, `mean_prediction` a regression's. A binary profile's JSON has
+    neither `task` nor `mean_prediction`: as written before other tasks had one."""
 
     rows: int
     features: tuple[Bins, ...]
-    prediction: NumericBins
+    prediction: NumericBins | ClassBins
     prediction_rows: int
-    positive_rate: float
+    positive_rate: float | None
     slices: tuple[SliceGroup, ...]
     # None in a bundle trained before the rules travelled with the profile.
     slice_rules: SliceRules | None = None
+    task: str = BINARY
+    mean_prediction: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task {self.task!r} is not one of {TASKS}")
+        if (self.task == MULTICLASS) != isinstance(self.prediction, ClassBins):
+            raise ValueError("a multiclass profile, and only one, has class bins")
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -245,6 +303,12 @@ class Profile:
         }
         if self.slice_rules is not None:
             data["slice_rules"] = self.slice_rules.to_json()
+        if self.task != BINARY:
+            data["task"] = self.task
+        if self.positive_rate is None:
+            del data["positive_rate"]
+        if self.mean_prediction is not None:
+            data["mean_prediction"] = self.mean_prediction
         return data
 
     def to_bytes(self) -> bytes:
@@ -282,17 +346,29 @@ class Profile:
                 positive_rate=tuple(d["positive_rate"]),
                 f1=tuple(d["f1"]),
                 too_small=tuple(d["too_small"]),
+                class_rates=tuple(tuple(r) for r in d.get("class_rates", ())),
+                mean_prediction=tuple(d.get("mean_prediction", ())),
             )
+
+        def prediction(d: dict) -> NumericBins | ClassBins:
+            if "classes" in d:
+                return ClassBins(d["name"], tuple(d["classes"]), tuple(d["shares"]))
+            return NumericBins(d["name"], tuple(d["edges"]), tuple(d["shares"]))
+
+        def optional(key: str) -> float | None:
+            return None if data.get(key) is None else float(data[key])
 
         p, rules = data["prediction"], data.get("slice_rules")
         return cls(
             rows=int(data["rows"]),
             features=tuple(bins(d) for d in data["features"]),
-            prediction=NumericBins(p["name"], tuple(p["edges"]), tuple(p["shares"])),
+            prediction=prediction(p),
             prediction_rows=int(data["prediction_rows"]),
-            positive_rate=float(data["positive_rate"]),
+            positive_rate=optional("positive_rate"),
             slices=tuple(group(d) for d in data["slices"]),
             slice_rules=None if rules is None else slice_rules(rules),
+            task=data.get("task", BINARY),
+            mean_prediction=optional("mean_prediction"),
         )
 
 

@@ -8,7 +8,10 @@ in which those lines appear after a prefix (`heroku logs` output, a log drain's 
 lines that are not capture lines are skipped. LABELS (optional) is a CSV of true labels,
 joined by `request_id` (and `row`, for records sent in a batch; 0 when absent), with the
 label in a `label` column or the target's own column; its values are the data's (e.g.
-`1` or `yes`) or the class display names. Writes MONITORING.md and its PNG figures to --out.
+`1` or `yes`) or the class display names, or a regression's numbers. With labels the
+report recomputes the task's metrics on live data: F1 per slice (binary), accuracy and
+macro F1 (multiclass), RMSE and MAE (regression). Writes MONITORING.md and its PNG
+figures to --out.
 
 The live figures are counted with the service's own code (monitoring/counts.py) against
 the reference profile in the bundle, so the report and /monitoring agree.
@@ -28,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bundle.files import write_text_atomic
-from bundle.format import BundleError
+from bundle.format import BINARY, MULTICLASS, REGRESSION, BundleError
 from bundle.paths import ROOT
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
@@ -38,6 +41,9 @@ from monitoring.slices import add_bands, slice_metrics
 from monitoring.stability import PSI_SIGNIFICANT, mark_flagged
 
 TOP_SLICES = 15
+RATE = "predicted-positive rate"
+# The slice figure's axis, by task (binary: RATE).
+SLICE_AXES = {MULTICLASS: "predicted class rate", REGRESSION: "mean predicted value"}
 
 
 class ReportError(ValueError):
@@ -46,11 +52,13 @@ class ReportError(ValueError):
 
 @dataclass
 class Capture:
-    """The captured records, in order, with what the service answered."""
+    """The captured records, in order, with what the service answered (`predictions`:
+    the class, or a regression's value; `probabilities`: the class's, if any)."""
 
     records: list[dict] = field(default_factory=list)
     keys: list[tuple[str, int]] = field(default_factory=list)
-    probabilities: list[float] = field(default_factory=list)
+    probabilities: list[float | None] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)
     skipped: int = 0
@@ -74,16 +82,29 @@ def read_capture(lines: Iterable[str]) -> Capture:
             continue
         out.records.append(item["record"])
         out.keys.append((str(item["request_id"]), int(item.get("row", 0))))
-        out.probabilities.append(float(item["probability"]))
+        probability = item.get("probability")
+        out.probabilities.append(None if probability is None else float(probability))
+        out.predictions.append(item.get("prediction"))
         out.times.append(str(item.get("ts", "")))
         out.versions.add(str(item.get("model_version", "")))
     return out
 
 
-def label_value(text: str, model: LoadedBundle) -> int | None:
-    """1 / 0 for a label as the data or the display names spell it (then 1/0 and
-    true/false, unless the data uses those for something else); None if neither."""
+def label_value(text: str, model: LoadedBundle) -> float | int | None:
+    """The label as the model's scores read it, or None: a binary 1 / 0 as the data or
+    the display names spell it (then 1/0 and true/false, unless the data uses those for
+    something else); a class's index by its value or display name; a number."""
     target = model.metadata.target
+    if target.task == REGRESSION:
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if np.isfinite(value) else None
+    if target.task == MULTICLASS:
+        index = {str(c): i for i, c in enumerate(target.classes)}
+        index |= {name: i for i, name in enumerate(target.class_names)}
+        return index.get(text.strip())
     names = {str(target.negative): 0, target.negative_name: 0}
     names |= {str(target.positive): 1, target.positive_name: 1}
     for alias, value in (("1", 1), ("0", 0), ("true", 1), ("false", 0)):
@@ -91,8 +112,9 @@ def label_value(text: str, model: LoadedBundle) -> int | None:
     return names.get(text.strip())
 
 
-def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], int]:
-    """(request ID, row) -> 1/0 from a CSV; ReportError names what is missing."""
+def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], Any]:
+    """(request ID, row) -> label (label_value) from a CSV; ReportError names what is
+    missing."""
     column_names = ("label", model.metadata.target.column)
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -114,13 +136,37 @@ def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], int]:
     return labels
 
 
-def drift_figures(model: LoadedBundle, capture: Capture) -> dict[str, Any]:
-    """The service's figures, counted from the capture."""
+def counter_of(model: LoadedBundle) -> DriftCounter:
+    """A drift counter on the bundle's reference profile."""
     profile = read_profile(model)
     if profile is None:
         raise ReportError(f"{model.path}: the bundle has no reference profile")
-    counter = DriftCounter(profile, model.metadata.target.threshold)
-    counter.count_many(capture.records, np.asarray(capture.probabilities))
+    return DriftCounter(profile, model.metadata.target.threshold)
+
+
+def captured_scores(counter: DriftCounter, capture: Capture) -> np.ndarray:
+    """Each captured answer's score, as the service counted it; ReportError for an
+    answer this model cannot give (a class it does not have, a missing field)."""
+    try:
+        return np.fromiter(
+            (
+                counter.score(p, q, p)
+                for p, q in zip(capture.predictions, capture.probabilities)
+            ),
+            np.float64,
+            len(capture.predictions),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(
+            f"the capture holds an answer this {counter.task} model does not give: "
+            f"{exc!r} (captured by another model?)"
+        ) from exc
+
+
+def drift_figures(model: LoadedBundle, capture: Capture) -> dict[str, Any]:
+    """The service's figures, counted from the capture."""
+    counter = counter_of(model)
+    counter.count_many(capture.records, captured_scores(counter, capture))
     return counter.figures()
 
 
@@ -129,8 +175,12 @@ def live_frame(model: LoadedBundle, capture: Capture, labels: dict) -> pd.DataFr
     keep = [i for i, key in enumerate(capture.keys) if key in labels]
     frame = pd.DataFrame([capture.records[i] for i in keep])
     frame["_y"] = [labels[capture.keys[i]] for i in keep]
-    threshold = model.metadata.target.threshold
-    frame["_pred"] = [int(capture.probabilities[i] >= threshold) for i in keep]
+    counter = counter_of(model)
+    scores = captured_scores(counter, capture)[keep]
+    if counter.task == BINARY:
+        frame["_pred"] = (scores >= counter.threshold).astype(int)
+    else:  # the class's index, or the value
+        frame["_pred"] = scores.astype(int) if counter.task == MULTICLASS else scores
     bands = {
         g.source: list(g.band_edges)
         for g in read_profile(model).slices
@@ -167,6 +217,40 @@ def labelled_slices(model: LoadedBundle, frame: pd.DataFrame):
     return table
 
 
+def task_metrics(task: str, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """A multiclass model's accuracy and macro F1 (over the classes either side has,
+    as the model card's), or a regression's RMSE and MAE, on labelled live records."""
+    if task == REGRESSION:
+        error = predicted.astype(float) - y.astype(float)
+        return {
+            "rmse": float(np.sqrt(np.mean(error**2))),
+            "mae": float(np.mean(np.abs(error))),
+        }
+    f1 = []
+    for c in np.union1d(y, predicted):
+        tp = np.sum((y == c) & (predicted == c))
+        wrong = np.sum((y == c) != (predicted == c))
+        f1.append(2 * tp / (2 * tp + wrong))
+    return {"accuracy": float(np.mean(y == predicted)), "f1_macro": float(np.mean(f1))}
+
+
+def labelled_figures(model: LoadedBundle, frame: pd.DataFrame, out: Path) -> dict:
+    """The labelled records' figures: slice F1 (binary, with both classes there) or
+    the task's metrics; the figure files they make."""
+    task = model.metadata.target.task
+    if task != BINARY:
+        metrics = None
+        if len(frame):
+            y, predicted = frame["_y"].to_numpy(), frame["_pred"].to_numpy()
+            metrics = task_metrics(task, y, predicted)
+        return {"frame": frame, "table": None, "metrics": metrics}
+    if len(frame) and frame["_y"].nunique() == 2:
+        table = labelled_slices(model, frame)
+        figure = figures.slice_f1_png(table, out / "slice_f1.png")
+        return {"frame": frame, "table": table, "image": figure}
+    return {"frame": frame, "table": None}
+
+
 def build(
     model: LoadedBundle,
     capture: Capture,
@@ -174,26 +258,27 @@ def build(
     out: Path,
 ) -> Path:
     """Write MONITORING.md and its figures into `out`; return the Markdown's path."""
-    from monitoring.markdown import render
+    from monitoring.markdown import PREDICTED, render
 
     if not capture.records:
         raise ReportError("the capture holds no capture lines (CAPTURE_ENABLED=true?)")
     fig = mark_flagged(drift_figures(model, capture))
+    task = model.metadata.target.task
+    predicted = PREDICTED.get(task, "predicted probability")
     made = {
         "features": figures.feature_histograms(fig["features"], out / "drift.png"),
-        "prediction": figures.prediction_png(fig["prediction"], out / "prediction.png"),
-        "slices": figures.slice_rates_png(fig["slices"], out / "slice_rates.png"),
+        "prediction": figures.prediction_png(
+            fig["prediction"], out / "prediction.png", predicted.capitalize()
+        ),
+        "slices": figures.slice_rates_png(
+            fig["slices"], out / "slice_rates.png", what=SLICE_AXES.get(task, RATE)
+        ),
     }
     labelled = None
     if labels is not None:
-        frame = live_frame(model, capture, labels)
-        if len(frame) and frame["_y"].nunique() == 2:
-            labelled = {"frame": frame, "table": labelled_slices(model, frame)}
-            made["slice_f1"] = figures.slice_f1_png(
-                labelled["table"], out / "slice_f1.png"
-            )
-        else:
-            labelled = {"frame": frame, "table": None}
+        labelled = labelled_figures(model, live_frame(model, capture, labels), out)
+        if "image" in labelled:
+            made["slice_f1"] = labelled["image"]
     context = {
         "model": model,
         "capture": capture,
@@ -214,7 +299,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = load_bundle(args.model)
-        model.metadata.target.require_binary("make monitor")
         with open(args.capture, encoding="utf-8", errors="replace") as fh:
             capture = read_capture(fh)
         labels = read_labels(args.labels, model) if args.labels else None

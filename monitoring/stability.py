@@ -55,35 +55,64 @@ def psi_status(value: float | None) -> str:
     return "moderate" if value > PSI_MODERATE else "stable"
 
 
-def flagged(value: dict) -> bool:
-    """A slice whose predicted-positive rate is far from training (as the alert)."""
-    rate, ref, z = value["positive_rate"], value["reference_positive_rate"], value["z"]
-    if rate is None or ref is None or z is None:
+def far(records: int, rate, reference, z) -> bool:
+    """A live rate far from training (as the alert): by more than SLICE_GAP and SLICE_Z
+    standard errors over at least SLICE_MIN_RECORDS."""
+    if rate is None or reference is None or z is None:
         return False
     return (
-        value["records"] >= SLICE_MIN_RECORDS
-        and abs(rate - ref) > SLICE_GAP
+        records >= SLICE_MIN_RECORDS
+        and abs(rate - reference) > SLICE_GAP
         and abs(z) > SLICE_Z
     )
 
 
+def flagged(value: dict) -> bool:
+    """A slice whose predicted-positive rate is far from training (as the alert)."""
+    return far(
+        value["records"],
+        value["positive_rate"],
+        value["reference_positive_rate"],
+        value["z"],
+    )
+
+
 def mark_flagged(figures: dict[str, Any]) -> dict[str, Any]:
-    """The drift figures with each slice value's `far_from_training` set."""
+    """The drift figures with each slice value's `far_from_training` set: its
+    predicted-positive rate's (binary), or any class's rate's, each class marked too
+    (multiclass). A regression's mean prediction has no standard error: not judged."""
     for group in figures["slices"]:
         for value in group["values"]:
-            value["far_from_training"] = flagged(value)
+            if "classes" in value:
+                for c in value["classes"]:
+                    c["far_from_training"] = far(
+                        value["records"], c["rate"], c["reference_rate"], c["z"]
+                    )
+                value["far_from_training"] = any(
+                    c["far_from_training"] for c in value["classes"]
+                )
+            elif "positive_rate" in value:
+                value["far_from_training"] = flagged(value)
     return figures
 
 
-def reading() -> dict[str, Any]:
-    """How to read the drift figures, in words (GET /monitoring's `reading`)."""
+def reading(task: str = "binary") -> dict[str, Any]:
+    """How to read the drift figures of a model of `task`, in words (GET /monitoring's
+    `reading`)."""
+    far = (
+        f"more than {SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, "
+        f"over >= {SLICE_MIN_RECORDS} records"
+    )
+    slices = {
+        "multiclass": f"far from training: a class's predicted rate {far}",
+        "regression": "mean predicted value, live and on held-out data (not judged: "
+        "no standard error)",
+    }
     return {
         "psi": f"population stability index against training: < {PSI_MODERATE} "
         f"stable, {PSI_MODERATE}-{PSI_SIGNIFICANT} moderate, > {PSI_SIGNIFICANT} "
         "significant",
         "min_records": MIN_RECORDS,
-        "slices": f"far from training: predicted-positive rate more than "
-        f"{SLICE_GAP} and {SLICE_Z} standard errors from the held-out rate, over "
-        f">= {SLICE_MIN_RECORDS} records",
+        "slices": slices.get(task, f"far from training: predicted-positive rate {far}"),
         "since": "counts since the server started, all workers",
     }

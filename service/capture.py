@@ -1,10 +1,13 @@
 """Data capture: an opt-in, sampled log of scored records, as JSON lines.
 
 Each line is one scored record: `{"type": "capture", "ts", "request_id", "row",
-"model_version", "prediction", "probability", "record"}`. `row` is the record's place in
-its batch (0 for POST /predict), so a true label can be joined later by request ID and
-row (`make monitor`); callers who send their own `X-Request-ID` know both. Only the
-validated record is written: never a header, so never the bearer token.
+"model_version", "prediction", "probability", "record"}`, the answer's fields being
+POST /predict's for the task: the class and its probability (binary), those and every
+class's `probabilities` (multiclass), or the value as `prediction` (regression). `row` is
+the record's place in its batch (0 for POST /predict), so a true label can be joined
+later by request ID and row (`make monitor`); callers who send their own `X-Request-ID`
+know both. Only the validated record is written: never a header, so never the bearer
+token.
 
 Destination `stdout` (Heroku's log drains carry it) or a file, appended to by every
 worker; each write is one `os.write` of whole lines, so workers' lines do not mix.
@@ -25,7 +28,7 @@ import logging
 import os
 import random
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from service.settings import ConfigError
 
@@ -35,6 +38,18 @@ _encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 # A failing destination fails on every request: one warning a minute says it, not one a
 # request (which would fill the same full disk with log lines).
 WARN_INTERVAL = 60.0
+
+
+def answer(result: NamedTuple) -> dict[str, Any]:
+    """A prediction's captured fields (bundle/predictor.py's Prediction), as POST
+    /predict answers them: a regression's value, else the class, its probability and
+    (multiclass) every class's."""
+    if result.value is not None:
+        return {"prediction": float(result.value)}
+    out = {"prediction": result.label, "probability": float(result.probability)}
+    if result.probabilities is not None:
+        out["probabilities"] = result.probabilities
+    return out
 
 
 def timestamp(now: float) -> str:
@@ -128,7 +143,7 @@ class Capture:
         return [i for i in range(n) if draw() < rate]
 
     def line(
-        self, request_id: str, row: int, record: Mapping[str, Any], label: str, p: float
+        self, request_id: str, row: int, record: Mapping[str, Any], result: NamedTuple
     ) -> str:
         return _encode(
             {
@@ -137,8 +152,7 @@ class Capture:
                 "request_id": request_id,
                 "row": row,
                 "model_version": self.version,
-                "prediction": label,
-                "probability": float(p),
+                **answer(result),
                 "record": record,
             }
         )
@@ -147,8 +161,7 @@ class Capture:
         self,
         request_id: str,
         records: Sequence[Mapping[str, Any]],
-        labels: Sequence[str],
-        probabilities: Sequence[float],
+        results: Sequence[NamedTuple],
     ) -> int:
         """Capture a sample of these scored records; how many lines were written.
 
@@ -158,10 +171,9 @@ class Capture:
             return 0
         try:
             lines = [
-                (
-                    self.line(request_id, i, records[i], labels[i], probabilities[i])
-                    + "\n"
-                ).encode("utf-8")
+                (self.line(request_id, i, records[i], results[i]) + "\n").encode(
+                    "utf-8"
+                )
                 for i in rows
             ]
             return self._emit(lines)

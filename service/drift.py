@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from bundle.format import BINARY
+from bundle.format import MULTICLASS, REGRESSION
 from bundle.predictor import Prediction
 from monitoring import catalogue
 from monitoring.catalogue import Metric
@@ -62,26 +62,27 @@ class Monitor:
     def observe_one(self, record: Mapping[str, Any], result: Prediction) -> None:
         if self.drift is not None:
             try:
-                self.drift.count_one(record, result.probability)
+                score = self.drift.score(result.label, result.probability, result.value)
+                self.drift.count_one(record, score)
             except Exception:
                 self._drift_failed(1)
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
-            self.capture.write(rid, [record], [result.label], [result.probability])
+            self.capture.write(rid, [record], [result])
 
     def observe_many(
         self, records: Sequence[Mapping[str, Any]], results: list[Prediction]
     ) -> None:
         if self.drift is not None:
             try:
-                proba = np.fromiter((r.probability for r in results), np.float64)
-                self.drift.count_many(records, proba)
+                score = self.drift.score
+                scores = (score(r.label, r.probability, r.value) for r in results)
+                self.drift.count_many(records, np.fromiter(scores, np.float64))
             except Exception:
                 self._drift_failed(len(results))
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
-            labels = [r.label for r in results]
-            self.capture.write(rid, records, labels, [r.probability for r in results])
+            self.capture.write(rid, records, results)
 
     def _drift_failed(self, n: int) -> None:
         """Count n records drift could not count; log (with the error) once a minute."""
@@ -138,7 +139,7 @@ def dropped_counter(app: Flask, metric: Metric) -> Callable[[int], None] | None:
 def report(drift: DriftCounter, version: str) -> dict[str, Any]:
     """GET /monitoring's body: the drift figures with how to read them."""
     figures = mark_flagged(drift.figures())
-    return {"model_version": version, "reading": reading(), **figures}
+    return {"model_version": version, "reading": reading(drift.task), **figures}
 
 
 class DriftCollector:
@@ -177,8 +178,74 @@ class DriftCollector:
         yield shares
         if pred["psi"] is not None:
             yield family(catalogue.PREDICTION_DRIFT_PSI, ns, value=pred["psi"])
+        if "mean_prediction" in pred:  # regression
+            for key, metric in (
+                ("mean_prediction", catalogue.PREDICTION_MEAN),
+                ("reference_mean_prediction", catalogue.PREDICTION_REFERENCE_MEAN),
+            ):
+                if pred[key] is not None:
+                    yield family(metric, ns, value=pred[key])
 
     def slice_families(self, slices: list[dict]):
+        """Per slice: its records and the task's figure."""
+        if self.drift.task == MULTICLASS:
+            yield from self.class_slice_families(slices)
+        elif self.drift.task == REGRESSION:
+            yield from self.mean_slice_families(slices)
+        else:
+            yield from self.positive_slice_families(slices)
+
+    def slice_records(self, slices: list[dict]):
+        records = family(catalogue.SLICE_RECORDS, self.ns)
+        for group in slices:
+            for value in group["values"]:
+                records.add_metric([group["feature"], value["value"]], value["records"])
+        return records
+
+    def class_slice_families(self, slices: list[dict]):
+        ns = self.ns
+        families = {
+            key: family(metric, ns)
+            for key, metric in (
+                ("predicted", catalogue.SLICE_CLASS_PREDICTED),
+                ("rate", catalogue.SLICE_CLASS_RATE),
+                ("reference_rate", catalogue.SLICE_REFERENCE_CLASS_RATE),
+                ("z", catalogue.SLICE_CLASS_RATE_Z),
+            )
+        }
+        for group in slices:
+            for value in group["values"]:
+                for c in value["classes"]:
+                    key = [group["feature"], value["value"], c["class"]]
+                    for name, found in families.items():
+                        if c[name] is not None:
+                            found.add_metric(key, c[name])
+        yield self.slice_records(slices)
+        yield from families.values()
+
+    def mean_slice_families(self, slices: list[dict]):
+        ns = self.ns
+        families = {
+            key: family(metric, ns)
+            for key, metric in (
+                ("mean_prediction", catalogue.SLICE_MEAN_PREDICTION),
+                (
+                    "reference_mean_prediction",
+                    catalogue.SLICE_REFERENCE_MEAN_PREDICTION,
+                ),
+            )
+        }
+        for group in slices:
+            for value in group["values"]:
+                for name, found in families.items():
+                    if value[name] is not None:
+                        found.add_metric(
+                            [group["feature"], value["value"]], value[name]
+                        )
+        yield self.slice_records(slices)
+        yield from families.values()
+
+    def positive_slice_families(self, slices: list[dict]):
         ns = self.ns
         families = {
             key: family(metric, ns)
@@ -210,14 +277,6 @@ def register_monitoring(app: Flask, model) -> None:
     """Drift counting (+ /monitoring, + /metrics families) and capture, as configured."""
     config = app.config
     if model is None:
-        return
-    task = model.metadata.target.task
-    if task != BINARY and (config["MONITORING_ENABLED"] or config["CAPTURE_ENABLED"]):
-        LOG.warning(
-            "monitoring and capture off: they follow binary models only so far, and "
-            "the model's task is %s",
-            task,
-        )
         return
     drift = None
     if config["MONITORING_ENABLED"]:

@@ -187,12 +187,18 @@ def export(paths: Paths, params: Params) -> Metadata:
         **graphs,
         FITTED_PIPELINE: pipeline_bytes,
     }
-    # Drift monitoring reads a binary model's profile only, so far: none for the others.
-    if task == BINARY:
-        profile = reference_profile(
-            X_train, X_test, y_test, proba, rules, threshold, params.evaluate.slices
-        )
-        blobs[REFERENCE_PROFILE] = profile.to_bytes()
+    profile = reference_profile(
+        X_train,
+        X_test,
+        y_test,
+        proba,
+        rules,
+        threshold,
+        params.evaluate.slices,
+        task,
+        target.class_names,
+    )
+    blobs[REFERENCE_PROFILE] = profile.to_bytes()
     files = file_entries(blobs)
     chosen = cv["selected"]
     examples = pick_examples(X_test, y_test, proba, rules, target)

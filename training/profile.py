@@ -1,9 +1,10 @@
 """The reference profile the bundle carries, so the service can watch for drift.
 
 Feature bins and shares come from the training split (what the model learned from); the
-distribution of predicted probabilities and each slice's predicted-positive rate come
-from the held-out split scored by the served engine (what unseen, in-distribution
-traffic looks like), next to the slice metrics the evaluation reports. The bin rules
+distribution of predictions and each slice's figure (predicted-positive rate, each
+class's share or the mean predicted value, by task) come from the held-out split scored
+by the served engine (what unseen, in-distribution traffic looks like), next to the
+slice metrics the evaluation reports (binary). The bin rules
 are monitoring/profile.py's; this module only measures the data. Deterministic: the same
 data and model give the same bytes.
 """
@@ -15,12 +16,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from bundle.format import BINARY, MULTICLASS
 from bundle.profile import MISSING, band_column
 from bundle.rules import FeatureRule
 from monitoring.profile import (
     OTHER,
     UNKNOWN,
     CategoryBins,
+    ClassBins,
     NumericBins,
     Profile,
     SliceGroup,
@@ -36,6 +39,8 @@ DECILES = np.linspace(0.1, 0.9, 9)
 # mostly noise, and one more metric series.
 MIN_CATEGORY_SHARE = 0.01
 PROBABILITY = "probability"
+# The prediction bins' names of a multiclass and a regression model.
+CLASS, VALUE = "class", "value"
 
 
 def numeric_bins(name: str, values, missing: bool = False) -> NumericBins:
@@ -108,6 +113,22 @@ def slice_group(
     )
 
 
+def slice_plan(
+    X: pd.DataFrame, rules: tuple[FeatureRule, ...], sp: SliceParams
+) -> tuple[pd.DataFrame, list[tuple]]:
+    """The evaluation's slices (evaluate.slices in params.yaml) whose source the model
+    takes: every categorical feature, and the bands of numeric features; with the
+    banded frame they are read from."""
+    bands = {c: e for c, e in sp.bands.items() if c in X.columns}
+    banded = add_bands(X, bands)
+    # A grouped category is no slice of its own: the model never sees it.
+    plan = [(r.name, r.name, [*kept(r), MISSING], None) for r in rules if not r.numeric]
+    for col, edges in bands.items():
+        labels = [str(c) for c in banded[band_column(col)].cat.categories]
+        plan.append((band_column(col), col, labels, edges))
+    return banded, plan
+
+
 def slice_groups(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -116,16 +137,9 @@ def slice_groups(
     threshold: float,
     sp: SliceParams,
 ) -> tuple[SliceGroup, ...]:
-    """The evaluation's slices (evaluate.slices in params.yaml) whose source the model
-    takes: every categorical feature, and the bands of numeric features."""
-    bands = {c: e for c, e in sp.bands.items() if c in X.columns}
-    banded = add_bands(X, bands)
+    """A binary model's slices, with predicted-positive rate and F1."""
+    banded, plan = slice_plan(X, rules, sp)
     predicted = labels_from_proba(proba, threshold)
-    # A grouped category is no slice of its own: the model never sees it.
-    plan = [(r.name, r.name, [*kept(r), MISSING], None) for r in rules if not r.numeric]
-    for col, edges in bands.items():
-        labels = [str(c) for c in banded[band_column(col)].cat.categories]
-        plan.append((band_column(col), col, labels, edges))
     table = slice_metrics(
         banded,
         y,
@@ -141,6 +155,62 @@ def slice_groups(
     )
 
 
+def task_slice_group(
+    feature: str,
+    source: str,
+    values: list[str],
+    edges: list[float] | None,
+    keys: pd.Series,
+    predicted: np.ndarray,
+    classes: int,
+) -> SliceGroup:
+    """One feature's slices with their held-out support and each class's predicted
+    share (`classes` > 0: `predicted` holds class indices) or mean predicted value."""
+    support, figures = [], []
+    for value in values:
+        hit = (keys == value).to_numpy()
+        n = int(hit.sum())
+        support.append(n)
+        if classes:
+            shares = np.bincount(predicted[hit], minlength=classes) / max(n, 1)
+            figures.append(rounded(shares if n else [None] * classes))
+        else:
+            figures.append(float(predicted[hit].mean()) if n else None)
+    if classes:
+        per_task = {"class_rates": tuple(figures)}
+    else:
+        per_task = {"mean_prediction": rounded(figures)}
+    return SliceGroup(
+        feature=feature,
+        source=source,
+        values=tuple(values),
+        band_edges=None if edges is None else tuple(float(e) for e in edges),
+        support=tuple(support),
+        positive_rate=(),
+        f1=(),
+        too_small=(),
+        **per_task,
+    )
+
+
+def task_slice_groups(
+    X: pd.DataFrame,
+    predicted: np.ndarray,
+    rules: tuple[FeatureRule, ...],
+    sp: SliceParams,
+    classes: int,
+) -> tuple[SliceGroup, ...]:
+    """A multiclass (class indices, `classes` of them) or regression (values) model's
+    slices: the same slices as a binary model's, with the task's figure."""
+    banded, plan = slice_plan(X, rules, sp)
+    return tuple(
+        task_slice_group(
+            f, source, values, edges, slice_keys(banded[f]), predicted, classes
+        )
+        for f, source, values, edges in plan
+    )
+
+
 def reference_profile(
     X_train: pd.DataFrame,
     X_test: pd.DataFrame,
@@ -149,8 +219,12 @@ def reference_profile(
     rules: tuple[FeatureRule, ...],
     threshold: float,
     slices: SliceParams,
+    task: str = BINARY,
+    classes: tuple[str, ...] = (),
 ) -> Profile:
-    """The profile written to the bundle as reference.json."""
+    """The profile written to the bundle as reference.json. `proba_test` is what the
+    engine gives: the positive class's probabilities (binary), the [n, k] class
+    probabilities (multiclass, `classes` their display names) or the values."""
     features = tuple(
         (
             numeric_bins(r.name, X_train[r.name], r.nullable)
@@ -159,15 +233,38 @@ def reference_profile(
         )
         for r in rules
     )
+    rule_figures = SliceRules(
+        slices.min_support, float(slices.f1_margin), slices.min_positives
+    )
     proba = np.asarray(proba_test, dtype=np.float64)
+    common = {
+        "rows": int(len(X_train)),
+        "features": features,
+        "prediction_rows": int(len(proba)),
+        "slice_rules": rule_figures,
+    }
+    if task == BINARY:
+        return Profile(
+            **common,
+            prediction=numeric_bins(PROBABILITY, proba),
+            positive_rate=round(float((proba >= threshold).mean()), 6),
+            slices=slice_groups(X_test, y_test, proba, rules, threshold, slices),
+        )
+    if task == MULTICLASS:
+        predicted = np.argmax(proba, axis=1)
+        shares = np.bincount(predicted, minlength=len(classes)) / len(predicted)
+        return Profile(
+            **common,
+            prediction=ClassBins(CLASS, tuple(classes), rounded(shares)),
+            positive_rate=None,
+            slices=task_slice_groups(X_test, predicted, rules, slices, len(classes)),
+            task=task,
+        )
     return Profile(
-        rows=int(len(X_train)),
-        features=features,
-        prediction=numeric_bins(PROBABILITY, proba),
-        prediction_rows=int(len(proba)),
-        positive_rate=round(float((proba >= threshold).mean()), 6),
-        slices=slice_groups(X_test, y_test, proba, rules, threshold, slices),
-        slice_rules=SliceRules(
-            slices.min_support, float(slices.f1_margin), slices.min_positives
-        ),
+        **common,
+        prediction=numeric_bins(VALUE, proba),
+        positive_rate=None,
+        slices=task_slice_groups(X_test, proba, rules, slices, 0),
+        task=task,
+        mean_prediction=round(float(proba.mean()), 6),
     )

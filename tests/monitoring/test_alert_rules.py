@@ -248,3 +248,73 @@ def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
     used = set().union(*(metric_names(e, ns) for e in rule_exprs + board_exprs))
     assert used and used <= names, sorted(used - names)
     json.dumps(board)  # serialisable as the file Grafana imports
+
+
+def class_rate_cases(ns: str, rule_set: dict) -> list[dict]:
+    """A multiclass model's slice series: a class far from training over enough
+    records fires; the same over too few records, or within 4 standard errors, does
+    not, nor does another class of the far slice."""
+    series = []
+    for value, z, per_minute in (("far", 6, 20), ("few", 6, 1), ("noisy", 2, 20)):
+        key = f'{SERIES}, feature="g", value="{value}"'
+        series.append((f"{ns}_slice_records_total{{{key}}}", f"0+{per_minute}x65"))
+        for cls, rate, z_of in (("whale", 0.5, z), ("mid", 0.3, 0)):
+            labels = f'{key}, class="{cls}"'
+            series += [
+                (f"{ns}_slice_class_rate{{{labels}}}", f"{rate}x65"),
+                (f"{ns}_slice_reference_class_rate{{{labels}}}", "0.3x65"),
+                (f"{ns}_slice_class_rate_z{{{labels}}}", f"{z_of}x65"),
+            ]
+    fired = expected(
+        rule_set,
+        "ModelSliceClassRate",
+        "ticket",
+        feature="g",
+        value="far",
+        **{"class": "whale"},
+    )
+    return [
+        {
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in series],
+            "alert_rule_test": [
+                {
+                    "eval_time": "5m",
+                    "alertname": "ModelSliceClassRate",
+                    "exp_alerts": [],
+                },
+                {
+                    "eval_time": "40m",
+                    "alertname": "ModelSliceClassRate",
+                    "exp_alerts": [fired],
+                },
+            ],
+        }
+    ]
+
+
+def test_promtool_fires_a_multiclass_class_rate_alert_only_where_far_over_enough_records(
+    promtool, project, tmp_path
+):
+    rule_set = alerts.rules(project.slug, project.name, task="multiclass")
+    names = {r.get("alert") for g in rule_set["groups"] for r in g["rules"]}
+    assert "ModelSliceClassRate" in names and "ModelSlicePositiveRate" not in names
+    (tmp_path / "alerts.yml").write_text(yaml.safe_dump(rule_set))
+    tests = {
+        "rule_files": ["alerts.yml"],
+        "evaluation_interval": "1m",
+        "tests": class_rate_cases(project.slug, rule_set),
+    }
+    (tmp_path / "alerts.test.yml").write_text(yaml.safe_dump(tests))
+    for command in (
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ):
+        done = subprocess.run(
+            [promtool, *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from bundle.predictor import Prediction
 from service import create_app
 from service.capture import Capture
 from service.settings import ConfigError, Settings
@@ -166,12 +167,13 @@ def test_capture_failures_are_logged_once_a_minute_with_the_records_dropped(
     capture.destination = str(tmp_path / "gone" / "c.jsonl")  # every open now fails
     now = [1000.0]
     capture._warn.clock = lambda: now[0]
-    records, labels, proba = [{"x": 1}, {"x": 2}], ["a", "b"], [0.1, 0.9]
+    records = [{"x": 1}, {"x": 2}]
+    results = [Prediction("a", 0.1), Prediction("b", 0.9)]
     for _ in range(5):
-        assert capture.write("r", records, labels, proba) == 0
+        assert capture.write("r", records, results) == 0
         now[0] += 10
     now[0] += 20  # 60 s after the first warning
-    assert capture.write("r", records[:1], labels[:1], proba[:1]) == 0
+    assert capture.write("r", records[:1], results[:1]) == 0
     warned = [r.getMessage() for r in caplog.records if r.name == "service.capture"]
     assert len(warned) == 2, warned
     assert "2 record(s) dropped" in warned[0] and "9 record(s) dropped" in warned[1]

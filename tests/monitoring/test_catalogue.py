@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bundle.store import load_bundle
 from monitoring import alerts
-from monitoring.catalogue import CATALOGUE, HISTOGRAM, markdown_table
+from monitoring.catalogue import CATALOGUE, HISTOGRAM, markdown_table, of_task
 from service import create_app
 from service.settings import Settings
 
@@ -22,25 +24,31 @@ def test_the_monitoring_doc_lists_exactly_the_catalogue():
     assert markdown_table() in doc
 
 
-def test_every_metric_on_the_metrics_page_is_in_the_catalogue_and_back(
-    loaded_model, example_record, tmp_path
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_metric_on_the_metrics_page_is_in_the_task_s_catalogue_and_back(
+    request, task, tmp_path
 ):
+    if task == "binary":
+        model = request.getfixturevalue("loaded_model")
+    else:
+        model = load_bundle(request.getfixturevalue("task_models")(task))
     settings = Settings(
         capture_enabled=True, capture_destination=str(tmp_path / "capture.jsonl")
     )
-    app = create_app({"TESTING": True}, model=loaded_model, settings=settings)
+    app = create_app({"TESTING": True}, model=model, settings=settings)
     client = app.test_client()
-    response = client.post("/predict/batch", json={"records": [example_record]})
+    records = [e.record for e in model.metadata.examples.scored()]
+    response = client.post("/predict/batch", json={"records": records})
     assert response.status_code == 200
     text = client.get("/metrics").get_data(as_text=True)
-    namespace = loaded_model.metadata.project.slug
+    namespace = model.metadata.project.slug
     # prometheus_client's own `*_created` timestamps are not metrics of the service.
     exposed = {
         (family.name, family.type, family.documentation)
         for family in text_string_to_metric_families(text)
         if not family.name.endswith("_created")
     }
-    listed = {(m.name(namespace), m.kind, m.help) for m in CATALOGUE}
+    listed = {(m.name(namespace), m.kind, m.help) for m in of_task(task)}
     assert exposed == listed
 
 

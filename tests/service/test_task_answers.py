@@ -4,7 +4,6 @@ it always did. The OpenAPI spec describes the task's answer, built from the bund
 
 from __future__ import annotations
 
-import logging
 
 import pytest
 
@@ -130,15 +129,3 @@ def test_a_binary_model_answers_exactly_as_before(client, loaded_model):
     assert set(batch["predictions"][0]) == {"prediction", "probability"}
     schema, _ = response_schema(client, "/predict")
     assert set(schema["properties"]) == {"prediction", "probability", "model_version"}
-
-
-def test_monitoring_is_off_outside_binary_with_one_warning(task_models, caplog):
-    model = load_bundle(task_models("regression"))
-    with caplog.at_level(logging.WARNING, logger="service.monitoring"):
-        app = create_app({"TESTING": True}, model=model, settings=Settings())
-    assert "model_monitor" not in app.extensions
-    assert [r.getMessage() for r in caplog.records] == [
-        "monitoring and capture off: they follow binary models only so far, and the "
-        "model's task is regression"
-    ]
-    assert app.test_client().get("/monitoring").status_code == 404
