@@ -104,7 +104,7 @@ def evaluate(paths: Paths, params: Params) -> dict[str, Any]:
     proba = score(model, X, spec)
     if model.metadata.target.task != BINARY:
         # Multiclass and regression: their own metrics, slices, audit and card.
-        return task_eval.evaluate_task(paths, params, model, test, proba)
+        return task_eval.evaluate_task(paths, params, model, test, proba, card_context)
     # The bundle's threshold: the one the fit stage chose and the service predicts with.
     threshold = model.metadata.target.threshold
     y_pred = labels_from_proba(proba, threshold)

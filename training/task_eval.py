@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -214,13 +214,18 @@ def write_task_figures(paths: Paths, target: Target, y, predicted, table, audit)
 
 
 def evaluate_task(
-    paths: Paths, params: Params, model: LoadedBundle, test: pd.DataFrame, scores
+    paths: Paths,
+    params: Params,
+    model: LoadedBundle,
+    test: pd.DataFrame,
+    scores,
+    card_context: Callable[..., dict],
 ) -> dict[str, float]:
     """Write reports/ and MODEL_CARD.md for a multiclass or regression model from its
-    `scores` on the test split (probabilities or values); return the metrics."""
-    # The stage module imports this one: its shared card context is taken at call time.
-    from training.evaluate import card_context, records
+    `scores` on the test split (probabilities or values); return the metrics.
 
+    `card_context` is the stage's (training/evaluate.py, which imports this module): the
+    card's model, data, use and CV sections are built as the binary card's."""
     spec, ev, target = params.features, params.evaluate, model.metadata.target
     multiclass = target.task == MULTICLASS
     _, y = split_xy(test, spec, list(target.classes) if multiclass else None)
@@ -232,14 +237,15 @@ def evaluate_task(
     features = spec.categorical + ev.slices.band_columns
     table = slice_table(target, frame, y, predicted, features, ev)
     audit = task_audit(target, test, y, predicted, ev)
-    write_json_atomic(paths.metrics, metrics)
-    write_text_atomic(paths.slices_text, format_task_slices(table, target))
-    write_json_atomic(paths.slices_json, records(table))
-    write_json_atomic(paths.bias_json, audit)
-    write_text_atomic(paths.bias_markdown, bias.format_bias(audit))
     figs = write_task_figures(paths, target, y, predicted, table, audit)
     cv = json.loads(paths.cv_results.read_text())
     ctx = card_context(model, headline, cv, table, audit, figs, params, len(test))
+    write_json_atomic(paths.metrics, metrics)
+    write_text_atomic(paths.slices_text, format_task_slices(table, target))
+    # The card's context holds the table as JSON-safe rows.
+    write_json_atomic(paths.slices_json, ctx["slices"])
+    write_json_atomic(paths.bias_json, audit)
+    write_text_atomic(paths.bias_markdown, bias.format_bias(audit))
     ctx["task"] = task_context(target, y, metrics, table)
     ctx["data"]["target_is"] = (
         "one of the classes " + ", ".join(f"`{n}`" for n in names)
