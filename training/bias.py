@@ -43,6 +43,17 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num / den.where(den != 0)).astype(float)
 
 
+def group_names(sensitive: pd.Series) -> pd.Series:
+    """The attribute's values as group names (str), NaN as "(missing)", positioned 0..n-1."""
+    return pd.Series(
+        sensitive.astype(object)
+        .where(sensitive.notna(), MISSING)
+        .astype(str)
+        .to_numpy(dtype=object),
+        name=sensitive.name if sensitive.name is not None else "group",
+    )
+
+
 def group_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, sensitive: pd.Series
 ) -> pd.DataFrame:
@@ -56,14 +67,8 @@ def group_metrics(
     n = len(sensitive)
     yt = as_binary(y_true, "y_true", n)
     yp = as_binary(y_pred, "y_pred", n)
-    name = sensitive.name if sensitive.name is not None else "group"
-    groups = pd.Series(
-        sensitive.astype(object)
-        .where(sensitive.notna(), MISSING)
-        .astype(str)
-        .to_numpy(dtype=object),
-        name=name,
-    )
+    groups = group_names(sensitive)
+    name = groups.name
     frame = MetricFrame(
         metrics={"size": count, "tp": _tp, "fp": _fp, "fn": _fn, "tn": _tn},
         y_true=yt,
@@ -217,14 +222,6 @@ def audit_groups(
             for m in disp.columns
         }
     return audit
-
-
-def group_names(sensitive: pd.Series) -> pd.Series:
-    """The attribute's values as group names (str), NaN as "(missing)"."""
-    return pd.Series(
-        sensitive.astype(object).where(sensitive.notna(), MISSING).astype(str),
-        name=sensitive.name if sensitive.name is not None else "group",
-    ).reset_index(drop=True)
 
 
 def class_group_metrics(
