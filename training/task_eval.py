@@ -48,21 +48,22 @@ def per_class(y, y_pred, names: list[str]) -> dict[str, float]:
 
 
 def class_slice(y, y_pred, names: list[str], min_positives: int) -> dict[str, Any]:
-    """A multiclass slice's accuracy, macro F1 over the classes it holds (a band that
-    holds one class is not marked down for the classes it lacks) and each class's
-    recall where it has min_positives records of it."""
-    recall = {}
-    for k, name in enumerate(names):
-        actual = int((y == k).sum())
-        enough = actual >= max(min_positives, 1)
-        recall[name] = (
-            float(((y == k) & (y_pred == k)).sum() / actual) if enough else None
+    """A multiclass slice's accuracy, and its macro F1 and each class's recall over the
+    classes it holds min_positives records of: a band that holds one class (and a
+    stray record of another) is judged on that class, not marked down for the rest."""
+    held = [k for k in range(len(names)) if (y == k).sum() >= max(min_positives, 1)]
+    recall = {
+        name: (
+            float(((y == k) & (y_pred == k)).sum() / (y == k).sum())
+            if k in held
+            else None
         )
+        for k, name in enumerate(names)
+    }
+    f1 = f1_score(y, y_pred, labels=held or None, average="macro", zero_division=0)
     return {
         "accuracy": float(accuracy_score(y, y_pred)),
-        "f1_macro": float(
-            f1_score(y, y_pred, labels=np.unique(y), average="macro", zero_division=0)
-        ),
+        "f1_macro": float(f1),
         "recall": recall,
     }
 

@@ -42,7 +42,7 @@ def test_a_multiclass_slice_has_accuracy_macro_f1_and_each_class_recall(
     assert (a["support"], a["accuracy"], a["f1_macro"]) == (4, 1.0, 1.0)
     assert a["recall"] == {"x": 1.0, "y": None, "z": None}  # one y, one z: too few
     assert b["accuracy"] == 0.5 and b["recall"] == {"x": 0.5, "y": 0.5, "z": None}
-    # Macro F1 over the classes the slice holds (x, y): both F1 0.5.
+    # Macro F1 over the classes the slice holds two records of (x, y): both F1 0.5.
     assert b["f1_macro"] == pytest.approx(0.5)
     assert b["flagged"] and not a["flagged"]
     assert c["too_small"] and not c["flagged"]
@@ -51,6 +51,16 @@ def test_a_multiclass_slice_has_accuracy_macro_f1_and_each_class_recall(
     assert "Overall: macro F1 " in text and "recall:z" in text
     assert "  b " in text and "FLAGGED: f1_macro 0.5" in text
     assert "too small to judge" in text.splitlines()[-1]
+
+
+def test_a_class_with_too_few_records_in_a_slice_leaves_its_macro_f1(full_params):
+    frame = pd.DataFrame({"g": ["a"] * 4})
+    y, predicted = np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0])
+    ev = evaluate_params(full_params, min_positives=2)
+    (row,) = slice_table(MULTICLASS, frame, y, predicted, ["g"], ev).to_dict("records")
+    # Judged on x alone (tp 3, fp 1): F1 6/7; the single y would have halved it.
+    assert row["f1_macro"] == pytest.approx(6 / 7)
+    assert row["recall"] == {"x": 1.0, "y": None, "z": None}
 
 
 def test_a_slice_is_flagged_only_beyond_the_macro_f1_margin(frame, full_params):
