@@ -116,6 +116,18 @@ def _ordered_values(column: pd.Series, present: list[Any]) -> list[Any]:
     return values + [MISSING] if MISSING in present else values
 
 
+def slice_groups(frame: pd.DataFrame, features: list[str]):
+    """(feature, value, row positions) of every slice, in display order: what the
+    multiclass and regression slice tables score (NaN is the "(missing)" slice)."""
+    for feature in features:
+        column = frame[feature].reset_index(drop=True)
+        keys = column.astype(object).where(column.notna(), MISSING)
+        codes, uniques = pd.factorize(keys)
+        position = {v: i for i, v in enumerate(uniques)}
+        for value in _ordered_values(column, list(uniques)):
+            yield feature, _native(value), np.flatnonzero(codes == position[value])
+
+
 def slice_metrics(
     frame: pd.DataFrame,
     y_true: ArrayLike,

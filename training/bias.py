@@ -6,7 +6,7 @@ reference group) and whether each disparity lies in the fairness band.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,17 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num / den.where(den != 0)).astype(float)
 
 
+def group_names(sensitive: pd.Series) -> pd.Series:
+    """The attribute's values as group names (str), NaN as "(missing)", positioned 0..n-1."""
+    return pd.Series(
+        sensitive.astype(object)
+        .where(sensitive.notna(), MISSING)
+        .astype(str)
+        .to_numpy(dtype=object),
+        name=sensitive.name if sensitive.name is not None else "group",
+    )
+
+
 def group_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, sensitive: pd.Series
 ) -> pd.DataFrame:
@@ -56,14 +67,8 @@ def group_metrics(
     n = len(sensitive)
     yt = as_binary(y_true, "y_true", n)
     yp = as_binary(y_pred, "y_pred", n)
-    name = sensitive.name if sensitive.name is not None else "group"
-    groups = pd.Series(
-        sensitive.astype(object)
-        .where(sensitive.notna(), MISSING)
-        .astype(str)
-        .to_numpy(dtype=object),
-        name=name,
-    )
+    groups = group_names(sensitive)
+    name = groups.name
     frame = MetricFrame(
         metrics={"size": count, "tp": _tp, "fp": _fp, "fn": _fn, "tn": _tn},
         y_true=yt,
@@ -104,14 +109,18 @@ def _reference_group(groups: pd.DataFrame, reference: str | None) -> str:
     return str(reference)
 
 
-def disparities(groups: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
-    """Each group's DISPARITY_METRICS divided by the reference group's value.
+def disparities(
+    groups: pd.DataFrame,
+    reference: str | None = None,
+    judged: tuple[str, ...] = DISPARITY_METRICS,
+) -> pd.DataFrame:
+    """Each group's `judged` metrics divided by the reference group's value.
 
     The reference defaults to the largest group and is stored in attrs["reference"].
     A zero or NaN denominator gives NaN (the determination is then "undefined").
     """
     ref = _reference_group(groups, reference)
-    metrics = [m for m in DISPARITY_METRICS if m in groups.columns]
+    metrics = [m for m in judged if m in groups.columns]
     values = groups[metrics].astype(float)
     base = values.loc[ref]
     disp = values.div(base.where(base != 0), axis=1)
@@ -162,16 +171,37 @@ def bias_audit(
     An attribute is "unfair" for a metric when any group's disparity is outside the
     band, else "undefined" when any group's disparity is NaN, else "fair".
     """
+    return audit_groups(
+        lambda sensitive: group_metrics(y_true, y_pred, sensitive),
+        DISPARITY_METRICS,
+        frame,
+        attributes,
+        reference,
+        band,
+    )
+
+
+def audit_groups(
+    per_group: Callable[[pd.Series], pd.DataFrame],
+    judged: tuple[str, ...],
+    frame: pd.DataFrame,
+    attributes: list[str],
+    reference: dict[str, str] | None = None,
+    band: tuple[float, float] = (0.8, 1.25),
+) -> dict:
+    """The audit of any task: `per_group` gives an attribute's group table (indexed by
+    group name, with a `size` column) and `judged` names the metrics whose disparity
+    is judged against the band."""
     reference = reference or {}
     audit: dict[str, Any] = {
         "band": [float(band[0]), float(band[1])],
-        "metrics": list(DISPARITY_METRICS),
+        "metrics": list(judged),
         "attributes": {},
         "summary": {},
     }
     for attr in attributes:
-        groups = group_metrics(y_true, y_pred, frame[attr].reset_index(drop=True))
-        disp = disparities(groups, reference.get(attr))
+        groups = per_group(frame[attr].reset_index(drop=True))
+        disp = disparities(groups, reference.get(attr), judged)
         fair = fairness(disp, band)
         entry: dict[str, Any] = {}
         for group in groups.index:
@@ -192,6 +222,62 @@ def bias_audit(
             for m in disp.columns
         }
     return audit
+
+
+def class_group_metrics(
+    y_true: ArrayLike, y_pred: ArrayLike, names: list[str], sensitive: pd.Series
+) -> pd.DataFrame:
+    """Per group of a multiclass model (class indices in the order of `names`): size,
+    and per class `recall:<name>` (NaN without a record of it) and `selection_rate:<name>`
+    (the group's share predicted as it)."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    groups = group_names(sensitive)
+    rows = {}
+    for group, index in groups.groupby(groups, sort=True).groups.items():
+        t, p = yt[index], yp[index]
+        row: dict[str, Any] = {"size": len(index)}
+        for k, name in enumerate(names):
+            actual = int((t == k).sum())
+            row[f"recall:{name}"] = (
+                float(((t == k) & (p == k)).sum()) / actual if actual else np.nan
+            )
+            row[f"selection_rate:{name}"] = float((p == k).mean())
+        rows[str(group)] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = groups.name
+    return out
+
+
+def class_metric_names(names: list[str]) -> tuple[str, ...]:
+    """The judged metrics of a multiclass audit: each class's recall, then selection rate."""
+    return tuple(f"recall:{n}" for n in names) + tuple(
+        f"selection_rate:{n}" for n in names
+    )
+
+
+# A regression's judged metrics: the error's size, and the level it predicts.
+REGRESSION_METRICS = ("mae", "rmse", "mean_prediction")
+
+
+def regression_group_metrics(
+    y_true: ArrayLike, value: ArrayLike, sensitive: pd.Series
+) -> pd.DataFrame:
+    """Per group of a regression: size, mae, rmse, mean_prediction and mean_actual."""
+    yt, yp = np.asarray(y_true, dtype=float), np.asarray(value, dtype=float)
+    groups = group_names(sensitive)
+    rows = {}
+    for group, index in groups.groupby(groups, sort=True).groups.items():
+        t, p = yt[index], yp[index]
+        rows[str(group)] = {
+            "size": len(index),
+            "mae": float(np.abs(p - t).mean()),
+            "rmse": float(np.sqrt(((p - t) ** 2).mean())),
+            "mean_prediction": float(p.mean()),
+            "mean_actual": float(t.mean()),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = groups.name
+    return out
 
 
 def _cell(value: float | None, disparity: float | None, fair: bool | None) -> str:
@@ -225,6 +311,15 @@ def _unfair_findings(audit: dict) -> list[str]:
     return findings
 
 
+# Said of a binary audit, whose ppr disparity follows group size.
+PPR_NOTE = [
+    "ppr (a group's share of all predicted positives) follows group size as well "
+    "as model behaviour, so smaller groups show low ppr disparity by "
+    "construction; read it with pprev.",
+    "",
+]
+
+
 def format_bias(audit: dict) -> str:
     """Markdown summary of the audit: verdict table, unfair findings, group tables."""
     lo, hi = audit["band"]
@@ -236,10 +331,7 @@ def format_bias(audit: dict) -> str:
         f"reference group's) lies in [{lo:.2f}, {hi:.2f}]; an attribute is unfair on "
         f"a metric when any group falls outside. Undefined: a zero denominator.",
         "",
-        "ppr (a group's share of all predicted positives) follows group size as well "
-        "as model behaviour, so smaller groups show low ppr disparity by "
-        "construction; read it with pprev.",
-        "",
+        *PPR_NOTE[: 2 if "ppr" in metrics else 0],
         _row(["attribute", "reference", *metrics]),
         _row(["---"] * (2 + len(metrics))),
     ]

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from bundle.files import write_json_atomic, write_text_atomic
+from bundle.format import BINARY
 from bundle.store import LoadedBundle, load_bundle
-from training import bias, figures, publish, slicing
+from training import bias, figures, publish, slicing, task_eval
 from training.config import ConfigError, FeatureSpec, Paths
 from training.datasets import dataset_for
 from training.features import (
@@ -127,8 +128,12 @@ def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
     check_columns(test, ev)
     X, y = split_xy(test, spec)
     model = load_bundle(paths.staged_bundle)
-    model.metadata.target.require_binary("evaluate (slices, bias audit, model card)")
     proba = score(model, X, spec)
+    if model.metadata.target.task != BINARY:
+        # Multiclass and regression: their own metrics, slices, audit and card.
+        return task_eval.evaluate_task(
+            out, params, model, test, proba, card_context, cv, cleaning
+        )
     # The bundle's threshold: the one the fit stage chose and the service predicts with.
     threshold = model.metadata.target.threshold
     y_pred = labels_from_proba(proba, threshold)
@@ -191,7 +196,8 @@ def card_context(
             "selection_criterion": meta.model["selection"],
             "selected": cv["selected"],
         },
-        "threshold": threshold_context(meta, cv, params),
+        # A binary model's: the other tasks have no threshold.
+        "threshold": threshold_context(meta, cv, params) if "threshold" in cv else None,
         "slices": records(table),
         "weakest_slices": records(slicing.weakest_slices(table, 3)),
         "bias": audit_result,

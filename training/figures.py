@@ -16,11 +16,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from numpy.typing import ArrayLike
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from monitoring.rendering import BAR_COLOR, FLAG_COLOR, save_figure
 
 DISPARITY_METRICS = ("fpr", "fnr", "pprev")
+METRIC_COLORS = ("tab:orange", "tab:purple", "tab:green")
 
 
 def _both_classes(y_true: ArrayLike) -> np.ndarray:
@@ -72,15 +73,22 @@ def calibration_png(
     return save_figure(fig, path)
 
 
-def slice_f1_png(table: pd.DataFrame, overall_f1: float, path: Path) -> Path:
-    """Horizontal F1 bars of judgeable slices, overall F1 line, flagged bars in red."""
+def slice_f1_png(
+    table: pd.DataFrame,
+    overall_f1: float,
+    path: Path,
+    column: str = "f1",
+    label: str = "F1",
+) -> Path:
+    """Horizontal bars of judgeable slices' `column` (F1; a regression's RMSE), the
+    overall line, flagged bars in red."""
     rows = table[~table["too_small"].astype(bool)]
     labels = [f"{f} = {v}" for f, v in zip(rows["feature"], rows["value"])]
     colors = [FLAG_COLOR if f else BAR_COLOR for f in rows["flagged"].astype(bool)]
     fig = Figure(figsize=(7, max(2.5, 0.3 * len(rows) + 1.5)), layout="constrained")
     ax = fig.add_subplot()
     if len(rows):
-        ax.barh(np.arange(len(rows)), rows["f1"], color=colors)
+        ax.barh(np.arange(len(rows)), rows[column], color=colors)
         ax.set_yticks(np.arange(len(rows)), labels=labels, fontsize=8)
         ax.invert_yaxis()
     else:
@@ -89,7 +97,9 @@ def slice_f1_png(table: pd.DataFrame, overall_f1: float, path: Path) -> Path:
     line = ax.axvline(
         overall_f1, color="black", linestyle="--", label=f"overall {overall_f1:.3f}"
     )
-    ax.set(xlim=(0, 1), xlabel="F1", title="F1 by slice")
+    # A score lies in [0, 1]; an error is as large as the target's scale.
+    top = 1 if column.startswith("f1") else 1.1 * max([overall_f1, *rows[column]])
+    ax.set(xlim=(0, top), xlabel=label, title=f"{label} by slice")
     # Outside the axes: inside, the legend would hide the bars near F1 = 1.
     ax.legend(
         handles=[line, Patch(color=FLAG_COLOR, label="flagged")],
@@ -100,8 +110,70 @@ def slice_f1_png(table: pd.DataFrame, overall_f1: float, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def disparity_png(audit: dict, path: Path) -> Path:
-    """Per attribute, each group's fpr/fnr/pprev disparity with the fair band shaded."""
+def confusion_matrix_png(y_true, y_pred, names: list[str], path: Path) -> Path:
+    """Counts of each actual class (rows) predicted as each class (columns), with each
+    row's share as the colour: the diagonal is what the model gets right."""
+    k = len(names)
+    counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = counts / np.where(totals == 0, 1, totals)
+    fig = Figure(figsize=(1.5 + 0.7 * k, 1.2 + 0.6 * k), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            dark = shares[i, j] > 0.5
+            ax.text(
+                j,
+                i,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+                fontsize=8,
+            )
+    ticks = np.arange(k)
+    ax.set_xticks(ticks, labels=names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(ticks, labels=names, fontsize=8)
+    ax.set(xlabel="Predicted class", ylabel="Actual class", title="Confusion matrix")
+    fig.colorbar(image, ax=ax, label="Share of the actual class")
+    return save_figure(fig, path)
+
+
+def predicted_vs_actual_png(y_true, value, path: Path) -> Path:
+    """Each test record's predicted value against its actual one, with the diagonal."""
+    t, p = np.asarray(y_true, dtype=float), np.asarray(value, dtype=float)
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(t, p, s=6, alpha=0.4, color=BAR_COLOR, label="test record")
+    ax.plot(
+        [lo, hi], [lo, hi], linestyle="--", color="grey", label="predicted = actual"
+    )
+    ax.set(xlabel="Actual", ylabel="Predicted", title="Predicted vs actual")
+    ax.legend(loc="upper left")
+    return save_figure(fig, path)
+
+
+def residuals_png(y_true, value, path: Path, n_bins: int = 30) -> Path:
+    """Residuals (actual - predicted) against the prediction, and their histogram."""
+    p = np.asarray(value, dtype=float)
+    residual = np.asarray(y_true, dtype=float) - p
+    fig = Figure(figsize=(5, 6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 2]})
+    top.scatter(p, residual, s=6, alpha=0.4, color=BAR_COLOR)
+    top.axhline(0, linestyle="--", color="grey")
+    top.set(xlabel="Predicted", ylabel="Actual - predicted", title="Residuals")
+    bottom.hist(residual, bins=n_bins, color=BAR_COLOR)
+    bottom.set(xlabel="Actual - predicted", ylabel="Count")
+    return save_figure(fig, path)
+
+
+def disparity_png(
+    audit: dict, path: Path, shown: tuple[str, ...] = DISPARITY_METRICS
+) -> Path:
+    """Per attribute, each group's disparity on the `shown` metrics (fpr/fnr/pprev)
+    with the fair band shaded."""
     lo, hi = audit["band"]
     attributes = list(audit["attributes"].items())
     heights = [max(1, len(info["groups"])) for _, info in attributes] or [1]
@@ -112,14 +184,16 @@ def disparity_png(audit: dict, path: Path) -> Path:
     axes = fig.subplots(
         len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights}
     )[:, 0]
-    width = 0.8 / len(DISPARITY_METRICS)
-    colors = ("tab:orange", "tab:purple", "tab:green")
+    width = 0.8 / len(shown)
+    colors = (
+        METRIC_COLORS if len(shown) <= 3 else [f"C{j % 10}" for j in range(len(shown))]
+    )
     for ax, (attr, info) in zip(axes, attributes):
         groups = list(info["groups"].items())
         ax.axvspan(lo, hi, color="tab:green", alpha=0.15, label=f"fair [{lo}, {hi}]")
         ax.axvline(1.0, color="grey", linewidth=0.8)
-        for j, (metric, color) in enumerate(zip(DISPARITY_METRICS, colors)):
-            ys = np.arange(len(groups)) + (j - 1) * width
+        for j, (metric, color) in enumerate(zip(shown, colors)):
+            ys = np.arange(len(groups)) + (j - (len(shown) - 1) / 2) * width
             xs = [rec["disparity"].get(metric) for _, rec in groups]
             # An undefined disparity (None) has no bar; "n/a" says why it is missing.
             ax.barh(

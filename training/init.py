@@ -423,8 +423,9 @@ COMMENTS = {
         "0.8}} or {rule: recall, at_least: 0.7}."
     ),
     "evaluate.targets": (
-        "Quality targets the published model must reach (e.g. roc_auc: 0.8): set them "
-        "once you know what it reaches."
+        "Quality targets the published model must reach, test metrics of its task "
+        "(binary roc_auc: 0.8, multiclass f1_macro: 0.8, regression r2: 0.5; rmse, "
+        "mae, log_loss and brier are ceilings): set them once you know what it reaches."
     ),
     "evaluate.slices.bands": "Numeric columns sliced into bands at their quartiles.",
     "evaluate.bias.attributes": (

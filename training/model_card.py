@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bundle.format import MULTICLASS
 from monitoring import rendering
 from training.bias import format_bias
 from training.config import Paths
@@ -17,12 +18,23 @@ METRIC_NAMES = {
     "accuracy": "Accuracy",
     "roc_auc": "ROC AUC",
     "brier": "Brier score (lower is better)",
+    "log_loss": "Log loss (lower is better)",
+    "f1_macro": "Macro F1",
+    "balanced_accuracy": "Balanced accuracy",
+    "rmse": "RMSE (lower is better)",
+    "mae": "MAE (lower is better)",
+    "r2": "R²",
 }
 FIGURE_TITLES = {
     "roc": "ROC curve",
     "calibration": "Calibration (reliability) curve",
     "slice_f1": "F1 by slice",
     "disparity": "Bias disparities",
+    "confusion_matrix": "Confusion matrix",
+    "predicted_vs_actual": "Predicted vs actual",
+    "residuals": "Residuals",
+    "slice_f1_macro": "Macro F1 by slice",
+    "slice_rmse": "RMSE by slice",
 }
 
 
@@ -87,7 +99,12 @@ def _intended(ctx: dict) -> list[str]:
         f"`{data['positive_label']}` against `{data['negative_label']}`).",
         "",
     ]
-    lines += _bullets(use["intended"], "not stated (model_card.intended_use)")
+    return lines + _uses(use)
+
+
+def _uses(use: dict) -> list[str]:
+    """The intended and out-of-scope uses, as params.yaml's model_card states them."""
+    lines = _bullets(use["intended"], "not stated (model_card.intended_use)")
     lines += ["", "## Out-of-scope uses", ""]
     lines += _bullets(use["out_of_scope"], "not stated (model_card.out_of_scope)")
     return lines
@@ -99,7 +116,8 @@ def _data(data: dict) -> list[str]:
         "",
         f"- Source: {data['source']}",
         f"- Training rows: {data['n_train']}; test rows: {data['n_test']}",
-        f"- Target: `{data['target']}`, positive class `{data['positive_label']}`",
+        f"- Target: `{data['target']}`, "
+        + data.get("target_is", f"positive class `{data['positive_label']}`"),
         f"- Features ({len(data['features'])}): "
         + ", ".join(f"`{f}`" for f in data["features"]),
         "",
@@ -353,6 +371,139 @@ def render_model_card(ctx: dict) -> str:
         _threshold(ctx["threshold"]),
         _calibration(ctx),
         _slices(ctx),
+        _bias(ctx["bias"]),
+        _caveats(ctx),
+        _figures(ctx["figures"]),
+    ]
+    return "\n\n".join("\n".join(s) for s in sections) + "\n"
+
+
+def _task_intended(ctx: dict) -> list[str]:
+    """Intended use of a multiclass or regression model: what it predicts."""
+    data, task = ctx["data"], ctx["task"]
+    what = (
+        "one of " + ", ".join(f"`{c['name']}`" for c in task["classes"])
+        if task["task"] == MULTICLASS
+        else "a number"
+    )
+    lines = [
+        "## Intended use",
+        "",
+        f"Predicts {ctx['project']['description']} (target `{data['target']}`: {what}).",
+        "",
+    ]
+    return lines + _uses(ctx["use"])
+
+
+def _classes(task: dict) -> list[str]:
+    """A multiclass model's per-class test figures; a regression's target range."""
+    if task["task"] != MULTICLASS:
+        low, median, high = (rendering.number(v) for v in task["range"])
+        return [
+            "## Target",
+            "",
+            f"Test set target: lowest {low}, median {median}, highest {high}. RMSE and "
+            "MAE are in the target's units; R² is the share of its variance explained.",
+        ]
+    lines = [
+        "## Classes",
+        "",
+        "Each class on the held-out test set (the label is the most probable class; "
+        "see the confusion matrix):",
+        "",
+    ]
+    return lines + rendering.table(
+        ["Class", "Support", "Precision", "Recall"],
+        [
+            [
+                f"`{c['name']}`",
+                c["support"],
+                rendering.number(c["precision"]),
+                rendering.number(c["recall"]),
+            ]
+            for c in task["classes"]
+        ],
+    )
+
+
+def _task_slice_rows(rows: list[dict], task: dict) -> list[list[Any]]:
+    if task["task"] == MULTICLASS:
+        return [
+            [
+                r["feature"],
+                r["value"],
+                r["support"],
+                rendering.number(r["accuracy"], 3),
+                rendering.number(r["f1_macro"], 3),
+            ]
+            for r in rows
+        ]
+    return [
+        [r["feature"], r["value"], r["support"]]
+        + [rendering.number(r[k]) for k in ("rmse", "mae", "mean_prediction")]
+        + [rendering.number(r["mean_actual"])]
+        for r in rows
+    ]
+
+
+def _task_slices(ctx: dict) -> list[str]:
+    """Slices of a multiclass (macro F1) or regression (RMSE) model."""
+    slices, task = ctx.get("slices") or [], ctx["task"]
+    report = str(Paths(root=Path()).slices_text)
+    multiclass = task["task"] == MULTICLASS
+    header = ["Feature", "Value", "Support"] + (
+        ["Accuracy", "Macro F1"]
+        if multiclass
+        else ["RMSE", "MAE", "Mean prediction", "Mean actual"]
+    )
+    rule = (
+        f"macro F1 below the overall {rendering.number(task['overall'], 3)} by more "
+        f"than {rendering.number(task['margin'], 3)}"
+        if multiclass
+        else f"RMSE above {rendering.number(task['limit'])}, the overall "
+        f"{rendering.number(task['overall'])} plus {task['margin']:.0%}"
+    )
+    flagged = [r for r in slices if r.get("flagged")]
+    small = [r for r in slices if r.get("too_small")]
+    lines = [
+        "## Slices",
+        "",
+        (
+            f"{len(slices)} slices evaluated; {len(small)} too small to judge; "
+            f"{len(flagged)} flagged ({rule}). Full table, with each class's recall "
+            f"where a slice has enough of it: [{report}]({report})."
+            if multiclass
+            else f"{len(slices)} slices evaluated; {len(small)} too small to judge; "
+            f"{len(flagged)} flagged ({rule}). Full table: [{report}]({report})."
+        ),
+        "",
+    ]
+    if flagged:
+        lines += ["Flagged slices:", ""]
+        lines += rendering.table(header, _task_slice_rows(flagged, task))
+    else:
+        lines.append("No judgeable slice is flagged.")
+    weakest = ctx.get("weakest_slices") or []
+    if weakest:
+        by = "lowest macro F1" if multiclass else "highest RMSE"
+        lines += ["", f"Weakest judgeable slices ({by}):", ""]
+        lines += rendering.table(header, _task_slice_rows(weakest, task))
+    return lines
+
+
+def render_task_card(ctx: dict) -> str:
+    """The model card of a multiclass or regression model (ctx["task"] says which):
+    the binary card's sections less the threshold and calibration, plus its classes
+    or target range."""
+    model = ctx["model"]
+    sections = [
+        [f"# Model card: {model['name']} {model['version']}"],
+        _model_details(model),
+        _task_intended(ctx),
+        _data(ctx["data"]),
+        _metrics(ctx),
+        _classes(ctx["task"]),
+        _task_slices(ctx),
         _bias(ctx["bias"]),
         _caveats(ctx),
         _figures(ctx["figures"]),

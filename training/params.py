@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bundle.format import BINARY, MULTICLASS, REGRESSION
 from bundle.profile import BAND_SUFFIX, band_column
 from training.config import PARAMS_FILE, ConfigError, FeatureSpec, load_params
 from training.datasets import BUILT_IN
@@ -64,6 +65,14 @@ THRESHOLD_RULES = ("max_f1", "precision", "recall")
 FLOOR_RULES = ("precision", "recall")
 SLICE_KEYS = ("min_support", "min_positives", "f1_margin", "bands")
 BIAS_KEYS = ("attributes", "reference", "fair_band")
+# The test metrics of each task (training/metrics.py) `evaluate.targets` may name: a
+# floor for each, but a ceiling for the LOWER_IS_BETTER ones (errors and losses).
+TARGET_METRICS = {
+    BINARY: ("precision", "recall", "f1", "accuracy", "roc_auc", "brier"),
+    MULTICLASS: ("log_loss", "f1_macro", "balanced_accuracy", "accuracy"),
+    REGRESSION: ("rmse", "mae", "r2"),
+}
+LOWER_IS_BETTER = ("brier", "log_loss", "rmse", "mae")
 CARD_KEYS = ("intended_use", "out_of_scope", "caveats", "sensitive_features")
 INF = float("inf")
 YAML_BOOLEANS = "YAML reads unquoted yes/no/on/off/true/false as a boolean"
@@ -370,6 +379,15 @@ class EvaluateParams:
     bias: BiasParams
     targets: dict[str, float]
 
+    def missed(self, metrics: dict[str, float]) -> list[str]:
+        """The quality targets `metrics` miss, one phrase each ("rmse 3.2 > 3.0")."""
+        out = []
+        for name, target in self.targets.items():
+            value, lower = metrics[name], name in LOWER_IS_BETTER
+            if value > target if lower else value < target:
+                out.append(f"{name} {value:.4f} {'>' if lower else '<'} {target}")
+        return out
+
     @property
     def named_columns(self) -> list[str]:
         """The data columns the slices and the audit name (bands' sources included)."""
@@ -378,10 +396,17 @@ class EvaluateParams:
         ]
 
     @classmethod
-    def read(cls, r: Reader, raw: Any) -> "EvaluateParams":
+    def read(cls, r: Reader, raw: Any, task: str = BINARY) -> "EvaluateParams":
         e = r.section("evaluate", raw, EVALUATE_KEYS, ("threshold", "slices", "bias"))
         slices = SliceParams.read(r, e["slices"])
         targets = r.mapping("evaluate.targets", e.get("targets") or {})
+        known = TARGET_METRICS[task]
+        for name in targets:
+            if name not in known:
+                raise ConfigError(
+                    f"{r.source}: evaluate.targets.{name} is not a test metric of a "
+                    f"{task} model; known: {', '.join(known)}"
+                )
         return cls(
             threshold=ThresholdRule.read(r, e["threshold"]),
             slices=slices,
@@ -471,7 +496,7 @@ class Params:
             features=features,
             data=data,
             train=TrainParams.read(r, raw["train"]),
-            evaluate=EvaluateParams.read(r, raw["evaluate"]),
+            evaluate=EvaluateParams.read(r, raw["evaluate"], features.task),
             model_card=ModelCardParams.read(r, raw.get("model_card")),
             raw={**raw, "data": data.options},
         )

@@ -17,6 +17,8 @@ TOO_SMALL = "too small to judge"
 # A feature with more slices below min_support than this has them counted, not listed:
 # an ID-like column would otherwise fill the report with hundreds of one-row slices.
 LISTED_SMALL = 20
+# Slice measures where higher is worse.
+ERRORS = ("rmse", "mae")
 
 
 def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
@@ -75,7 +77,11 @@ def format_slices(table: pd.DataFrame, overall: dict[str, float]) -> str:
 
 
 def weakest_slices(table: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The n judgeable (not too_small) slices with the lowest F1, lowest first."""
+    """The n judgeable (not too_small) slices with the lowest F1, lowest first (or by
+    table.attrs["rank_by"]: a multiclass table's f1_macro, a regression's rmse, whose
+    highest is the weakest)."""
     judgeable = table[~table["too_small"].astype(bool)]
+    by = table.attrs.get("rank_by", "f1")
     # Stable sort: ties keep the table's feature/value order, so output is repeatable.
-    return judgeable.sort_values("f1", kind="stable").head(n).reset_index(drop=True)
+    weakest = judgeable.sort_values(by, kind="stable", ascending=by not in ERRORS)
+    return weakest.head(n).reset_index(drop=True)

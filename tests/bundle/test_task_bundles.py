@@ -101,24 +101,3 @@ def test_a_binary_only_command_refuses_a_regression_model_in_one_line(
     assert err.rstrip().endswith(
         "regression (its /predict and /predict/batch serve it)"
     )
-
-
-def test_the_evaluate_stage_refuses_a_multiclass_model_in_one_line(task_models, capsys):
-    import yaml
-
-    from testkit.tasks import quick_params
-    from training.config import Paths
-    from training.evaluate import evaluate
-    from training.params import Params
-    from training.stage import run_stage
-
-    root = task_models("multiclass").parent
-    params = Params.from_dict(
-        quick_params(yaml.safe_load((root / "params.yaml").read_text()))
-    )
-    assert run_stage("evaluate", lambda: evaluate(Paths(root=root), params)) == 2
-    assert capsys.readouterr().err == (
-        "training evaluate: evaluate (slices, bias audit, model card) handles binary "
-        "models only so far; this model's task is multiclass (its /predict and "
-        "/predict/batch serve it)\n"
-    )

@@ -49,12 +49,15 @@ def lock_outs(stage: str) -> dict[str, dict]:
 
 
 def test_the_published_model_meets_the_quality_targets(published, configured):
+    """A score reaches its floor, an error or loss (rmse, log_loss) stays under its
+    ceiling: evaluate.targets of the model's task."""
     metrics = json.loads(PATHS.metrics.read_text())
-    targets = configured.evaluate.targets
-    assert targets, "params.yaml sets no evaluate.targets for the published model"
-    for name, floor in targets.items():
-        assert metrics[name] >= floor, f"{name} {metrics[name]:.4f} < {floor}"
-    assert metrics == pytest.approx(published["metrics"], abs=1e-12)
+    ev = configured.evaluate
+    assert ev.targets, "params.yaml sets no evaluate.targets for the published model"
+    assert ev.missed(metrics) == []
+    # A multiclass evaluation adds each class's precision and recall to the bundle's.
+    headline = {k: metrics[k] for k in published["metrics"]}
+    assert headline == pytest.approx(published["metrics"], abs=1e-12)
 
 
 def test_the_metrics_are_the_ones_dvc_lock_records(published):

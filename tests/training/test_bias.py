@@ -160,3 +160,89 @@ def test_format_bias_tables_mark_unfair_metrics(data):
     assert "| sex | Male | **unfair** | fair | fair | **unfair** |" in text
     assert "- sex: fpr vs Male (Female 1.333)" in text
     assert "| Female | 5 | **0.600 (1.400)** | 0.500 (1.000) |" in text
+
+
+# Three classes (0, 1, 2) in two groups. Group a: class 0 twice (one predicted 1),
+# class 1 once; group b: class 2 twice, class 0 once. No class 2 in group a.
+CLASS_TRUE = [0, 0, 1, 2, 2, 0]
+CLASS_PRED = [0, 1, 1, 2, 0, 0]
+CLASS_GROUP = ["a", "a", "a", "b", "b", "b"]
+
+
+def test_a_multiclass_group_gets_each_class_recall_and_selection_rate():
+    from training.bias import class_group_metrics
+
+    table = class_group_metrics(
+        CLASS_TRUE, CLASS_PRED, ["x", "y", "z"], pd.Series(CLASS_GROUP, name="g")
+    )
+    assert table.loc["a", "size"] == 3 and table.loc["b", "size"] == 3
+    assert table.loc["a", "recall:x"] == 0.5 and table.loc["a", "recall:y"] == 1.0
+    assert math.isnan(table.loc["a", "recall:z"])  # no record of z in a: undefined
+    assert table.loc["b", "recall:z"] == 0.5 and table.loc["b", "recall:x"] == 1.0
+    assert table.loc["a", "selection_rate:y"] == pytest.approx(2 / 3)
+    assert table.loc["b", "selection_rate:x"] == pytest.approx(2 / 3)
+    assert table.loc["b", "selection_rate:y"] == 0.0
+
+
+def test_a_multiclass_audit_judges_each_class_against_the_reference_group():
+    from training.bias import audit_groups, class_group_metrics, class_metric_names
+
+    names = ["x", "y", "z"]
+    frame = pd.DataFrame({"g": CLASS_GROUP})
+    audit = audit_groups(
+        lambda s: class_group_metrics(CLASS_TRUE, CLASS_PRED, names, s),
+        class_metric_names(names),
+        frame,
+        ["g"],
+        {"g": "a"},
+    )
+    assert audit["metrics"][:3] == ["recall:x", "recall:y", "recall:z"]
+    b = audit["attributes"]["g"]["groups"]["b"]
+    assert b["disparity"]["recall:x"] == 2.0  # 1.0 against a's 0.5
+    assert b["disparity"]["recall:z"] is None  # a has no z: no reference value
+    summary = audit["summary"]["g"]
+    assert summary["recall:x"] == "unfair" and summary["recall:z"] == "undefined"
+    json.dumps(audit)
+
+
+def test_a_regression_audit_gives_each_group_error_and_mean_prediction_ratios():
+    from training.bias import (
+        REGRESSION_METRICS,
+        audit_groups,
+        regression_group_metrics,
+    )
+
+    y = np.array([10.0, 20.0, 30.0, 10.0, 20.0, 30.0])
+    value = np.array([11.0, 19.0, 31.0, 14.0, 16.0, 36.0])
+    frame = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "b"]})
+    audit = audit_groups(
+        lambda s: regression_group_metrics(y, value, s),
+        REGRESSION_METRICS,
+        frame,
+        ["g"],
+        band=(0.8, 1.25),
+    )
+    groups = audit["attributes"]["g"]["groups"]
+    assert groups["a"]["mae"] == 1.0 and groups["b"]["mae"] == pytest.approx(14 / 3)
+    assert groups["b"]["rmse"] == pytest.approx(math.sqrt((16 + 16 + 36) / 3))
+    assert groups["b"]["mean_prediction"] == pytest.approx(22.0)
+    assert groups["b"]["mean_actual"] == 20.0
+    # Same size: the first group is the reference.
+    assert audit["attributes"]["g"]["reference"] == "a"
+    assert groups["b"]["disparity"]["mae"] == pytest.approx(14 / 3)
+    assert groups["b"]["disparity"]["mean_prediction"] == pytest.approx(22 / 20.333333)
+    assert audit["summary"]["g"] == {
+        "mae": "unfair",
+        "rmse": "unfair",
+        "mean_prediction": "fair",
+    }
+    text = format_bias(audit)
+    assert "| g | a | **unfair** | **unfair** | fair |" in text
+    assert "ppr" not in text  # the note on ppr is a binary audit's
+
+
+def test_a_binary_audit_keeps_its_note_on_ppr(data):
+    frame, y_true, y_pred = data
+    assert "read it with pprev" in format_bias(
+        bias_audit(y_true, y_pred, frame, ["sex"])
+    )

@@ -83,3 +83,20 @@ def test_classification_metrics_match_hand_computed_values():
     assert m["roc_auc"] == pytest.approx(5 / 6)
     brier = np.mean((p - y) ** 2)
     assert m["brier"] == pytest.approx(brier)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_quality_target_may_name_every_test_metric_of_its_task(task):
+    from training.metrics import task_metrics
+    from training.params import LOWER_IS_BETTER, TARGET_METRICS
+
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    scores = {
+        "binary": (y > 0).astype(float) * 0.6 + 0.2,
+        "multiclass": np.eye(3)[y] * 0.7 + 0.1,
+        "regression": y + 0.5,
+    }[task]
+    truth = (y > 0).astype(int) if task == "binary" else y
+    names = tuple(task_metrics(task, truth, scores))
+    assert names == TARGET_METRICS[task]
+    assert set(LOWER_IS_BETTER) <= {m for ms in TARGET_METRICS.values() for m in ms}

@@ -100,3 +100,47 @@ def test_roc_with_a_single_class_is_rejected_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError):
         roc_curve_png(np.ones(5), np.linspace(0, 1, 5), tmp_path / "roc.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_confusion_matrix_writes_a_png_and_no_temp_files(tmp_path):
+    from training.figures import confusion_matrix_png
+
+    path = tmp_path / "confusion_matrix.png"
+    y = np.array([0, 1, 2, 2, 1, 0, 2])
+    # A class predicted for nothing and one never true still get their row and column.
+    written = confusion_matrix_png(
+        y, np.array([0, 1, 2, 1, 1, 0, 2]), list("abcd"), path
+    )
+    assert_only_png(tmp_path, written, path)
+
+
+def test_predicted_vs_actual_and_residuals_write_pngs(tmp_path):
+    from training.figures import predicted_vs_actual_png, residuals_png
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(100, 30, 200)
+    value = y + rng.normal(0, 10, 200)
+    path = tmp_path / "predicted_vs_actual.png"
+    assert_only_png(tmp_path, predicted_vs_actual_png(y, value, path), path)
+    residuals = residuals_png(y, value, tmp_path / "residuals.png")
+    assert residuals.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_slice_bars_of_an_error_scale_to_the_largest_one(tmp_path, table):
+    path = tmp_path / "slice_rmse.png"
+    errors = table.rename(columns={"f1": "rmse"}).assign(rmse=[400.0, 250.0, 9.0])
+    assert_only_png(tmp_path, slice_f1_png(errors, 300.0, path, "rmse", "RMSE"), path)
+
+
+def test_disparity_shows_the_metrics_it_is_given(tmp_path):
+    groups = {
+        g: {"size": 5, "disparity": {"mae": d, "mean_prediction": 1.0}}
+        for g, d in (("a", 1.0), ("b", None))
+    }
+    audit = {
+        "band": [0.8, 1.25],
+        "attributes": {"g": {"reference": "a", "groups": groups}},
+    }
+    path = tmp_path / "disparity.png"
+    written = disparity_png(audit, path, ("mae", "mean_prediction"))
+    assert_only_png(tmp_path, written, path)

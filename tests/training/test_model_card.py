@@ -306,3 +306,94 @@ def test_data_section_counts_what_cleaning_removed_citing_the_report(ctx):
         "50 of 1000 read (5.0%)." in section
     )
     assert "| duplicates | 40 | exact repeats of another row |" in section
+
+
+TASK_SECTIONS = [
+    "## Model details",
+    "## Intended use",
+    "## Data and processing",
+    "## Metrics",
+    "## Slices",
+    "## Bias findings",
+    "## Caveats and recommendations",
+    "## Figures",
+]
+
+
+def task_ctx(ctx, task: str) -> dict:
+    """The binary ctx made a multiclass or a regression model's, as
+    training/task_eval.py builds it (no threshold; the task's key)."""
+    out = {**ctx, "threshold": None, "data": dict(ctx["data"])}
+    if task == "multiclass":
+        out["metrics"] = {"log_loss": 0.41234, "f1_macro": 0.81234, "accuracy": 0.85}
+        row = {"accuracy": 0.61234, "f1_macro": 0.55123, "recall": {"low": 0.5}}
+        out["task"] = {
+            "task": "multiclass",
+            "overall": 0.81234,
+            "limit": 0.71234,
+            "margin": 0.1,
+            "classes": [
+                {"name": "low", "support": 40, "precision": 0.75, "recall": 0.5},
+                {"name": "high", "support": 60, "precision": 0.8, "recall": 0.93333},
+            ],
+        }
+        out["figures"] = {"confusion_matrix": "reports/figures/confusion_matrix.png"}
+        out["data"]["target_is"] = "one of the classes `low`, `high`"
+    else:
+        out["metrics"] = {"rmse": 812.5, "mae": 640.25, "r2": 0.93121}
+        row = {"rmse": 990.5, "mae": 700.0, "mean_prediction": 52.0, "mean_actual": 50}
+        out["task"] = {
+            "task": "regression",
+            "overall": 812.5,
+            "limit": 893.75,
+            "margin": 0.1,
+            "range": [-10.0, 50.5, 900.0],
+        }
+        out["figures"] = {
+            "predicted_vs_actual": "reports/figures/predicted_vs_actual.png",
+            "residuals": "reports/figures/residuals.png",
+        }
+        out["data"]["target_is"] = "a number (regression)"
+    flagged = {"feature": "sex", "value": "Female", "support": 412, **row}
+    out["slices"] = [{**flagged, "too_small": False, "flagged": True}]
+    out["weakest_slices"] = out["slices"]
+    return out
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_a_task_card_has_the_sections_of_its_task_in_order(ctx, task):
+    from training.model_card import render_task_card
+
+    card = render_task_card(task_ctx(ctx, task))
+    positions = [card.index(f"\n{heading}\n") for heading in TASK_SECTIONS]
+    assert positions == sorted(positions)
+    assert "## Decision threshold" not in card and "## Calibration" not in card
+    assert "positive class" not in card and "`>50K`" not in card
+    assert "1 flagged" in card and "| sex | Female | 412 |" in card
+
+
+def test_a_multiclass_card_lists_each_class_and_links_the_confusion_matrix(ctx):
+    from training.model_card import render_task_card
+
+    card = render_task_card(task_ctx(ctx, "multiclass"))
+    assert "(target `salary`: one of `low`, `high`)" in card
+    assert "- Target: `salary`, one of the classes `low`, `high`" in card
+    assert "| Macro F1 | 0.8123 |" in card and "| Log loss (lower is better) |" in card
+    assert "| `high` | 60 | 0.8000 | 0.9333 |" in card
+    assert "macro F1 below the overall 0.812 by more than 0.100" in card
+    assert "| sex | Female | 412 | 0.612 | 0.551 |" in card
+    assert "![Confusion matrix](reports/figures/confusion_matrix.png)" in card
+
+
+def test_a_regression_card_gives_the_error_in_the_target_range_and_its_figures(ctx):
+    from training.model_card import render_task_card
+
+    card = render_task_card(task_ctx(ctx, "regression"))
+    assert "(target `salary`: a number)" in card
+    assert "| RMSE (lower is better) | 812.5000 |" in card and "| R² | 0.9312 |" in card
+    assert "lowest -10.0000, median 50.5000, highest 900.0000" in card
+    assert "RMSE above 893.7500, the overall 812.5000 plus 10%" in card
+    assert "Weakest judgeable slices (highest RMSE):" in card
+    assert "| sex | Female | 412 | 990.5000 | 700.0000 | 52.0000 | 50 |" in card
+    assert "![Predicted vs actual](reports/figures/predicted_vs_actual.png)" in card
+    assert "![Residuals](reports/figures/residuals.png)" in card

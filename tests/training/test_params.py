@@ -282,3 +282,51 @@ def test_a_delimiter_that_cannot_be_one_is_refused_naming_the_key(delimiter):
         f"params.yaml: data.delimiter must be one character such as \";\" or 'auto', "
         f"not {delimiter!r}"
     )
+
+
+def of_task(task: str, targets: dict) -> dict:
+    """The shipped params made a `task` model's, with these quality targets."""
+    raw = broken("evaluate.targets", targets)
+    if task != "binary":
+        raw["features"]["task"] = task
+        raw["features"].pop("positive_label")
+        raw["project"].pop("class_names", None)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "task, targets",
+    [
+        ("binary", {"roc_auc": 0.9, "brier": 0.1}),
+        ("multiclass", {"f1_macro": 0.8, "log_loss": 0.5, "balanced_accuracy": 0.7}),
+        ("regression", {"r2": 0.5, "rmse": 900.0, "mae": 700}),
+    ],
+)
+def test_quality_targets_name_the_test_metrics_of_the_task(task, targets):
+    assert Params.from_dict(of_task(task, targets)).evaluate.targets == targets
+
+
+@pytest.mark.parametrize(
+    "task, name, known",
+    [
+        ("multiclass", "roc_auc", "log_loss, f1_macro, balanced_accuracy, accuracy"),
+        ("regression", "accuracy", "rmse, mae, r2"),
+        ("binary", "r2", "precision, recall, f1, accuracy, roc_auc, brier"),
+    ],
+)
+def test_a_quality_target_of_another_task_is_refused_in_one_line(task, name, known):
+    with pytest.raises(ConfigError) as caught:
+        Params.from_dict(of_task(task, {name: 0.5}))
+    assert str(caught.value) == (
+        f"params.yaml: evaluate.targets.{name} is not a test metric of a {task} "
+        f"model; known: {known}"
+    )
+
+
+def test_errors_and_losses_are_ceilings_and_scores_floors():
+    ev = Params.from_dict(of_task("regression", {"r2": 0.5, "rmse": 10})).evaluate
+    assert ev.missed({"r2": 0.5, "rmse": 10.0}) == []
+    assert ev.missed({"r2": 0.49, "rmse": 10.5}) == [
+        "r2 0.4900 < 0.5",
+        "rmse 10.5000 > 10",
+    ]
