@@ -1,5 +1,5 @@
 """Made-up CSVs for each task (a text-labelled three-class target, a numeric one), and a
-project trained on one through the real stages: init, fetch, clean, fit, export.
+project trained on one through the real stages: init, fetch, clean, fit, export, evaluate.
 
 The target depends on the features, so a model learns it and every class is predicted.
 """
@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from testkit.sample import tiny_params
+from bundle.files import write_json_atomic
 from training.config import Paths
 from training.params import Params
 
@@ -59,8 +60,10 @@ def quick_params(params: dict) -> dict:
 
 
 def trained_task(root: Path, task: str) -> Paths:
-    """`make init` on the task's CSV, then fetch, clean, fit and export in `root`."""
-    from training.clean import clean_splits, to_csv_text
+    """`make init` on the task's CSV, then fetch, clean, fit, export and evaluate in
+    `root` (evaluate publishes the bundle with its reports)."""
+    from training.clean import clean_and_report, to_csv_text
+    from training.evaluate import evaluate
     from training.export import export
     from training.fetch import fetch
     from training.fit import fit
@@ -72,8 +75,11 @@ def trained_task(root: Path, task: str) -> Paths:
     paths = Paths(root=root)
     fetch(paths, typed)
     paths.processed.mkdir(parents=True, exist_ok=True)
-    for name, frame in clean_splits(paths, typed).items():
+    frames, report = clean_and_report(paths, typed)
+    for name, frame in frames.items():
         paths.split(name).write_text(to_csv_text(frame), encoding="utf-8")
+    write_json_atomic(paths.cleaning, report)
     fit(paths, typed)
     export(paths, typed)
+    evaluate(paths, typed)
     return paths
