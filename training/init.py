@@ -46,6 +46,9 @@ MARGIN = 0.10
 BANDED_MAX = 2
 MIN_CLASS_ROWS = 10
 DELIMITERS = ",;\t|"
+# Texts other tools write for a missing value (R's NA, pandas' NaN, SQL's NULL): one that
+# stands among numbers in a column means missing in the whole file (data.missing).
+GAP_TEXTS = ("NA", "N/A", "NaN", "nan", "NULL", "null", "None")
 # What the template trains today (params.yaml): the same candidates for your data.
 CANDIDATES = {
     "logistic_regression": {
@@ -93,6 +96,18 @@ def read_table(path: Path, delimiter: str) -> pd.DataFrame:
     name = f"DATA {path.name}"
     csv_loader.check_delimiter(path, delimiter, name)
     return strip_cells(csv_loader.read(path, delimiter, name), MISSING_MARKERS)
+
+
+def gap_markers(df: pd.DataFrame) -> list[str]:
+    """The GAP_TEXTS the file writes among numbers: missing markers, not categories."""
+    found: list[str] = []
+    for col in df.columns:
+        values = df[col].dropna()
+        gaps = values.isin(GAP_TEXTS)
+        numbers = pd.to_numeric(values[~gaps], errors="coerce")
+        if gaps.any() and not gaps.all() and numbers.notna().all():
+            found += [g for g in values[gaps].unique() if g not in found]
+    return found
 
 
 def step_for(span: float, integer: bool) -> float:
@@ -223,6 +238,8 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
     the rows with a target."""
     delimiter = delimiter or sniff_delimiter(path)
     df = read_table(path, delimiter)
+    gaps = gap_markers(df)
+    df = df.mask(df.isin(gaps))
     if target not in df.columns:
         raise ConfigError(
             f"TARGET {target!r} is not a column of {path.name} "
@@ -248,6 +265,7 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             "loader": "csv",
             "source": source_of(path, root),
             "delimiter": delimiter,
+            **({"missing": [*MISSING_MARKERS, *gaps]} if gaps else {}),
             "test_size": test_size,
             "seed": seed,
         },
@@ -302,6 +320,9 @@ def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
 COMMENTS = {
     "project": "What the model is about, for people (the API, /health, the model card).",
     "data": "Your CSV, read by the csv loader (training/datasets/csv.py).",
+    "data.missing": (
+        "Cell texts that mean missing: the file writes these among numbers."
+    ),
     "features.positive_label": "The minority class, as the data writes it.",
     "features.numeric": (
         f"Bounds the API accepts: the values seen, widened by {MARGIN:.0%} of their "

@@ -76,6 +76,17 @@ def test_each_column_gets_its_role_from_the_values_in_the_file(tmp_path):
     assert "#   site: one value only ('only'): it cannot inform" in text
 
 
+def test_r_s_na_among_numbers_is_written_as_a_missing_marker_not_a_category(tmp_path):
+    frame = mixed_frame().astype(str)
+    gaps = frame.index[::40]  # R writes NA for a missing number and a missing label
+    frame.loc[gaps, ["share", "answer"]] = "NA"
+    params, text = initialised(tmp_path, frame)
+    assert params["data"]["missing"] == ["?", "", "NA"]
+    assert "share" in params["features"]["numeric"]
+    assert "share" not in params["features"]["categorical"]
+    assert f"({len(frame) - len(gaps)} rows)" in text
+
+
 def test_the_positive_label_is_the_minority_class_quoted_for_yaml(tmp_path):
     frame = mixed_frame()
     minority = frame["answer"].value_counts().idxmin()
