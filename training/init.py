@@ -79,23 +79,24 @@ class Column:
     values: pd.Series | None = None
 
 
-def sniff_delimiter(path: Path) -> str:
-    """The delimiter of the file's first lines (",", ";", tab or "|"), else ","."""
+def sniff(path: Path) -> tuple[str, str]:
+    """The delimiter (",", ";", tab or "|") and quote character of the file's first
+    lines, else the defaults."""
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         sample = fh.read(1 << 16)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
     except csv.Error:
-        return DATA_DEFAULTS["delimiter"]
+        return DATA_DEFAULTS["delimiter"], DATA_DEFAULTS["quotechar"]
+    return dialect.delimiter, dialect.quotechar
 
 
-def read_table(path: Path, delimiter: str) -> pd.DataFrame:
+def read_table(path: Path, delimiter: str, quotechar: str) -> pd.DataFrame:
     """The CSV as the csv loader sees it: text cells, blanks stripped, markers missing."""
-    if not path.is_file():
-        raise ConfigError(f"DATA {path} is not a file")
     name = f"DATA {path.name}"
     csv_loader.check_delimiter(path, delimiter, name)
-    return strip_cells(csv_loader.read(path, delimiter, name), MISSING_MARKERS)
+    raw = csv_loader.read(path, delimiter, name, quotechar)
+    return strip_cells(raw, MISSING_MARKERS)
 
 
 def gap_markers(df: pd.DataFrame) -> list[str]:
@@ -236,8 +237,11 @@ def source_of(path: Path, root: Path) -> str:
 def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
     """The params mapping for the CSV at `path`, the columns left out (with why) and
     the rows with a target."""
-    delimiter = delimiter or sniff_delimiter(path)
-    df = read_table(path, delimiter)
+    if not path.is_file():
+        raise ConfigError(f"DATA {path} is not a file")
+    sniffed, quotechar = sniff(path)
+    delimiter = delimiter or sniffed
+    df = read_table(path, delimiter, quotechar)
     gaps = gap_markers(df)
     df = df.mask(df.isin(gaps))
     if target not in df.columns:
@@ -265,6 +269,7 @@ def infer(path: Path, target: str, delimiter: str | None, root: Path = ROOT):
             "loader": "csv",
             "source": source_of(path, root),
             "delimiter": delimiter,
+            **({"quotechar": quotechar} if quotechar != '"' else {}),
             **({"missing": [*MISSING_MARKERS, *gaps]} if gaps else {}),
             "test_size": test_size,
             "seed": seed,
@@ -320,6 +325,7 @@ def model_card(path: Path, target: str, rows: int) -> dict[str, list[str]]:
 COMMENTS = {
     "project": "What the model is about, for people (the API, /health, the model card).",
     "data": "Your CSV, read by the csv loader (training/datasets/csv.py).",
+    "data.quotechar": "The file wraps cells (its header's names) in this character.",
     "data.missing": (
         "Cell texts that mean missing: the file writes these among numbers."
     ),

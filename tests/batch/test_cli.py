@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import shutil
 from pathlib import Path
@@ -173,6 +174,19 @@ def test_a_csv_with_another_delimiter_scores_like_the_comma_file(
     assert (tmp_path / "other.csv").read_bytes() == (
         tmp_path / "comma.csv"
     ).read_bytes()
+
+
+def test_a_csv_quoted_with_single_quotes_scores_like_the_plain_file(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    header, rows = read_rows(records_csv)
+    quoted = tmp_path / "quoted.csv"
+    with open(quoted, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, quotechar="'", quoting=csv.QUOTE_ALL).writerows([header, *rows])
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "plain.csv") == code
+    assert score(model_dir, quoted, tmp_path / "q.csv", "--quotechar", "'") == code
+    assert (tmp_path / "q.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
 
 
 def test_a_delimiter_that_is_not_one_character_is_refused(

@@ -199,6 +199,20 @@ def test_a_semicolon_csv_is_read_with_the_declared_or_detected_delimiter(
     assert len(whole) == 60
 
 
+def test_a_csv_whose_cells_are_wrapped_in_single_quotes_reads_with_data_quotechar(
+    tmp_path,
+):
+    rows = "\n".join(f"{i}\t'a\tb'\t{i % 2}" for i in range(40))
+    (tmp_path / "q.csv").write_text("'x'\t'kind'\t'label'\n" + rows + "\n")
+    paths = Paths(root=tmp_path)
+    data = {"source": "q.csv", "test_size": 0.25, "seed": 1, "delimiter": "\t"}
+    own.fetch(paths, data)
+    params = {"data": {**data, "quotechar": "'"}, "features": {"target": "label"}}
+    whole = pd.concat(own.load(paths, params).values())
+    assert list(whole.columns) == ["x", "kind", "label"]
+    assert set(whole["kind"]) == {"a\tb"}
+
+
 def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_path):
     paths, params = semicolon_project(tmp_path, ",")
     with pytest.raises(ConfigError) as caught:

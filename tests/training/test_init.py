@@ -153,6 +153,24 @@ def test_a_semicolon_file_is_detected_and_its_delimiter_written(tmp_path):
     assert params["features"]["categorical"] == ["tier", "colour"]
 
 
+def test_a_header_wrapped_in_single_quotes_gets_its_quotechar_and_bare_names(
+    tmp_path,
+):
+    # statsmodels' anes96.csv: tab-separated, every name written as 'popul'.
+    frame = mixed_frame().drop(columns=["remark", "colour"])
+    out = tmp_path / "params.yaml"
+    path = written(tmp_path, frame, sep="\t")
+    lines = path.read_text().splitlines(keepends=True)
+    quoted = "\t".join(f"'{name}'" for name in lines[0].rstrip("\n").split("\t"))
+    path.write_text(quoted + "\n" + "".join(lines[1:]))
+    init(path, "answer", out, root=tmp_path)
+    params = load(out)
+    assert params.data.options["delimiter"] == "\t"
+    assert params.data.options["quotechar"] == "'"
+    assert params.features.target == "answer"
+    assert list(params.features.numeric) == ["visits", "share", "amount"]
+
+
 def test_the_project_is_named_after_the_file_in_neutral_words(tmp_path):
     path = written(tmp_path, mixed_frame(), name="My Survey 2024.csv")
     init(path, "answer", tmp_path / "p.yaml", root=tmp_path)

@@ -188,8 +188,8 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         ),
         (
             "data.test_sise",
-            "unknown key data.test_sise; known: loader, source, delimiter, wheel, "
-            "files, test_size, seed, missing",
+            "unknown key data.test_sise; known: loader, source, delimiter, quotechar, "
+            "wheel, files, test_size, seed, missing",
         ),
     ],
 )

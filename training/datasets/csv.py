@@ -7,7 +7,8 @@ make a stratified split (their defaults: training/params.py); `data.missing` lis
 cell texts that mean "missing" (default: an empty cell and "?"; the bundle records
 them, so the API's batch reader and Spark read the same cells as missing);
 `data.delimiter` is the character between fields ("," by default, ";" for a
-semicolon CSV, "auto" to detect it).
+semicolon CSV, "auto" to detect it); `data.quotechar` the one that wraps a cell (`"` by
+default; `'` in files such as statsmodels' anes96.csv, whose header is `'popul'`...).
 """
 
 from __future__ import annotations
@@ -77,13 +78,17 @@ def fetch(paths: Paths, data: dict):
 
 
 def read(
-    source, delimiter: str = DATA_DEFAULTS["delimiter"], name: str = "data.source"
+    source,
+    delimiter: str = DATA_DEFAULTS["delimiter"],
+    name: str = "data.source",
+    quotechar: str = DATA_DEFAULTS["quotechar"],
 ) -> pd.DataFrame:
     """The CSV as text cells; "auto" lets Python's csv.Sniffer find the delimiter."""
     if delimiter == AUTO_DELIMITER:
         options = {"sep": None, "engine": "python"}
     else:
         options = {"sep": delimiter}
+    options["quotechar"] = quotechar
     try:
         return pd.read_csv(source, dtype=str, keep_default_na=False, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
@@ -122,7 +127,8 @@ def load(paths: Paths, params: dict) -> dict[str, pd.DataFrame]:
     delimiter = data.get("delimiter", DATA_DEFAULTS["delimiter"])
     source = raw_file(paths, data)
     check_delimiter(source, delimiter)
-    raw = read(source, delimiter)
+    quotechar = data.get("quotechar", DATA_DEFAULTS["quotechar"])
+    raw = read(source, delimiter, quotechar=quotechar)
     df = finish(strip_cells(raw, missing_markers(data)), target)
     train, test = split(df, target, data["test_size"], data["seed"])
     return {"train": drop_overlap(train, test, target), "test": test}
