@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -102,9 +104,11 @@ def test_column_problems_clears_ordinary_valid_values_without_the_slow_path(
     loaded_model,
 ):
     for rule in loaded_model.features:
-        if rule.numeric:
-            column = pa.array(np.linspace(rule.minimum, rule.maximum, 50).round())
-            column = column.cast(pa.int64())
+        if rule.kind == "integer":
+            low, high = math.ceil(rule.minimum), math.floor(rule.maximum)
+            column = pa.array(np.linspace(low, high, 50).round()).cast(pa.int64())
+        elif rule.numeric:  # bounds such as 12.2: whole numbers could fall outside
+            column = pa.array(np.linspace(rule.minimum, rule.maximum, 50))
         else:
             column = pa.array(list(rule.categories))
         assert not rule.column_problems(column).any()
