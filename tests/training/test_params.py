@@ -79,6 +79,7 @@ def test_defaults_fill_what_the_file_leaves_out():
         "test_size": 0.25,
         "seed": 42,
         "delimiter": ",",
+        "quotechar": '"',
     }
 
 
