@@ -163,6 +163,14 @@ def test_a_category_of_codes_takes_the_number_whose_text_is_a_code():
     assert not rule.accepts(1)  # the quick path leaves the conversion to `load`
 
 
+def test_a_whole_float_is_the_code_of_its_whole_number_as_json_schema_equals_them():
+    # schemathesis sends 4.0 for the OpenAPI enum [1, ..., 7] of anes96's codes.
+    rule = FeatureRule("k", "category", categories=("1", "4", "1.0"))
+    assert rule.error(4.0) is None and rule.load(4.0) == "4"
+    assert rule.load(1.0) == "1.0" and rule.load(1) == "1"  # its own text first
+    assert rule.error(4.5) == rule.choices_message
+
+
 def test_a_parquet_column_of_codes_is_scored_as_the_api_takes_them(loaded_model):
     rule = FeatureRule("k", "category", categories=("0", "1"), nullable=True)
     scorer = ColumnarScorer(loaded_model)
