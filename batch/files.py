@@ -63,7 +63,7 @@ def compression(path: Path) -> str | None:
 
 
 def csv_reader(
-    path: Path, columns: Sequence[str], delimiter: str = ","
+    path: Path, columns: Sequence[str], delimiter: str = ",", quotechar: str = '"'
 ) -> pcsv.CSVStreamingReader:
     """A streaming CSV reader; the given columns only, read as text."""
     stream = pa.input_stream(str(path), compression=compression(path))
@@ -74,27 +74,31 @@ def csv_reader(
     )
     options = pcsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK)
     # A quoted cell may hold a line break (a comment column, say), as csv readers allow.
-    parse = pcsv.ParseOptions(newlines_in_values=True, delimiter=delimiter)
+    parse = pcsv.ParseOptions(
+        newlines_in_values=True, delimiter=delimiter, quote_char=quotechar
+    )
     return pcsv.open_csv(
         stream, read_options=options, parse_options=parse, convert_options=convert
     )
 
 
-def csv_header(path: Path, delimiter: str = ",") -> list[str]:
+def csv_header(path: Path, delimiter: str = ",", quotechar: str = '"') -> list[str]:
     """The CSV's column names, from its first line (decompressed if need be)."""
     with pa.input_stream(str(path), compression=compression(path)) as stream:
         head = stream.read(HEADER_BYTES)
     if not head.strip():
         raise InputError("the file is empty (no header row)")
     text = head.decode("utf-8-sig", errors="replace")
-    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar))
 
 
-def open_csv(path: Path, features: Sequence[str], delimiter: str = ",") -> Source:
-    names = csv_header(path, delimiter)
+def open_csv(
+    path: Path, features: Sequence[str], delimiter: str = ",", quotechar: str = '"'
+) -> Source:
+    names = csv_header(path, delimiter, quotechar)
     if not set(features) <= set(names):
         return Source(names, None, iter(()))
-    reader = csv_reader(path, features, delimiter)
+    reader = csv_reader(path, features, delimiter, quotechar)
     return Source(names, None, iter(reader))
 
 
@@ -110,10 +114,14 @@ def open_parquet(path: Path, features: Sequence[str]) -> Source:
 
 
 def open_source(
-    path: Path, fmt: str, features: Sequence[str], delimiter: str = ","
+    path: Path,
+    fmt: str,
+    features: Sequence[str],
+    delimiter: str = ",",
+    quotechar: str = '"',
 ) -> Source:
     """Open `path` for its feature columns (InputError if it is unusable); `delimiter`
-    separates a CSV's fields."""
+    separates a CSV's fields, `quotechar` wraps a field."""
     if not Path(path).exists():
         raise InputError("no such file")
     if not Path(path).is_file():
@@ -121,7 +129,7 @@ def open_source(
     try:
         if fmt == "parquet":
             return open_parquet(Path(path), features)
-        return open_csv(Path(path), features, delimiter)
+        return open_csv(Path(path), features, delimiter, quotechar)
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise InputError(reason(exc, fmt)) from exc
 

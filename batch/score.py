@@ -116,7 +116,9 @@ def score_file(
 
     scorer = ColumnarScorer(model)
     fmt = format_of(args.input, args.input_format)
-    source = open_source(args.input, fmt, scorer.feature_names, args.delimiter)
+    source = open_source(
+        args.input, fmt, scorer.feature_names, args.delimiter, args.quotechar
+    )
     lacking = scorer.missing(source.names)
     if lacking:
         raise InputError(f"the input lacks the feature column(s) {', '.join(lacking)}")
@@ -231,8 +233,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",",
         help="between a CSV input's fields: one character, \\t for a tab (default: ,)",
     )
+    parser.add_argument(
+        "--quotechar",
+        type=quotechar,
+        default='"',
+        help="wraps a CSV input's field, as data.quotechar (default: \")",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quotechar == args.delimiter:
+        parser.error("--quotechar and --delimiter must differ")
+    return args
 
 
 def delimiter(text: str) -> str:
@@ -243,6 +254,15 @@ def delimiter(text: str) -> str:
             f"{text!r} is not one character other than a quote or a line break"
         )
     return value
+
+
+def quotechar(text: str) -> str:
+    """One character other than a line break."""
+    if len(text) != 1 or text in "\r\n":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one character other than a line break"
+        )
+    return text
 
 
 class Terminated(Exception):

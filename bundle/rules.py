@@ -240,7 +240,7 @@ class FeatureRule:
             except OverflowError:  # an integer beyond any float
                 return "Number too large."
         else:
-            code = value if isinstance(value, str) else code_text(value)
+            code = value if isinstance(value, str) else self.code_of(value)
             if code is None:
                 return "Not a valid string."
             if code in self._choices or self.any_text:
@@ -255,7 +255,16 @@ class FeatureRule:
             return value
         if self.kind == "number":
             return float(value)
-        return int(value) if self.kind == "integer" else code_text(value)
+        return int(value) if self.kind == "integer" else self.code_of(value)
+
+    def code_of(self, value: Any) -> str | None:
+        """A JSON number as a category's text: the text a CSV writes for it (1.0 ->
+        "1.0"), or, when that is no category, a whole number's ("4.0" -> "4"): JSON's 4.0
+        and 4 are one number, and the OpenAPI enum of codes accepts both."""
+        code = code_text(value)
+        if code is not None and code not in self._choices and whole(value):
+            return str(int(value))
+        return code
 
     # -- the same rule, fast: only says "accepted" for what `error` accepts ------------
 

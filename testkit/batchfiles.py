@@ -92,3 +92,20 @@ def repeat_csv(source: Path, target: Path, times: int) -> int:
         for _ in range(times):
             fh.writelines(lines[1:])
     return (len(lines) - 1) * times
+
+
+def read_output(path: Path) -> pa.Table:
+    """A scorer's CSV output with the types its Parquet output has (a CSV has none).
+
+    A label is written as the data writes it (`1`, not `"1"`), so pyarrow alone would
+    read an integer target's labels as numbers; the API and Parquet give text.
+    """
+    from batch.columnar import PREDICTIONS, REJECTED
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    schema = PREDICTIONS if header == PREDICTIONS.names else REJECTED
+    options = pcsv.ConvertOptions(
+        column_types={f.name: f.type for f in schema}, strings_can_be_null=True
+    )
+    return pcsv.read_csv(path, convert_options=options)

@@ -1,8 +1,9 @@
 """Live-like traffic for the monitoring tests and the bench, for any data set.
 
-In-distribution traffic is the held-out split as API records; drifted traffic is the
-same with one numeric feature moved by a share of its training spread (the first
-numeric feature of the bundle, so nothing here names a column).
+In-distribution traffic is the held-out split as API records (the training split when
+the held-out one is too small: see in_distribution_split); drifted traffic is the same
+with one numeric feature moved by a share of its training spread (the first numeric
+feature of the bundle, so nothing here names a column).
 """
 
 from __future__ import annotations
@@ -19,6 +20,38 @@ from bundle.rules import FeatureRule, record_errors
 # The shift: this share of the spread between the training data's 10th and 90th
 # percentiles (for census age, about 15 years).
 SHIFT_SHARE = 0.4
+# The PSI the tests read as "no drift"; a sample whose chance PSI is over a third of it
+# is too small to show that (its own noise would read as drift).
+NO_DRIFT = 0.1
+CHANCE_SHARE = 1 / 3
+
+
+def chance_psi(bins: int, rows: int) -> float:
+    """The PSI `rows` records drawn from the reference show by chance, about
+    (bins - 1) / rows: PSI is close to a chi-square statistic over the rows."""
+    return (bins - 1) / rows
+
+
+def most_bins(profile: Profile) -> int:
+    """The number of bins of the profile's most finely binned feature."""
+    return max(len(b.labels) for b in profile.features)
+
+
+def in_distribution_split(processed: Path, profile: Profile) -> Path:
+    """The held-out split when it is large enough to read as undrifted, else the
+    training split: the reference the feature bins were made from (a few hundred rows of
+    a small data set drift by chance; penguins' 84 test rows reach PSI 0.35)."""
+    held_out = chance_psi(most_bins(profile), profile.prediction_rows)
+    if held_out <= CHANCE_SHARE * NO_DRIFT:
+        return processed / "test.csv"
+    return processed / "train.csv"
+
+
+def prediction_tolerance(profile: Profile) -> float:
+    """The prediction PSI in-distribution traffic stays under: NO_DRIFT, or more when
+    the held-out split the prediction bins come from is small."""
+    bins = len(profile.prediction.labels)
+    return max(NO_DRIFT, chance_psi(bins, profile.prediction_rows) / CHANCE_SHARE)
 
 
 def labelled_records(

@@ -56,6 +56,9 @@ BANDED_MAX = 2
 REPEATED_SHARE = 0.10
 MIN_CLASS_ROWS = 10
 DELIMITERS = ",;\t|"
+# Texts other tools write for a missing value (R's NA, pandas' NaN, SQL's NULL): one that
+# stands among numbers in a column means missing in the whole file (data.missing).
+GAP_TEXTS = ("NA", "N/A", "NaN", "nan", "NULL", "null", "None")
 # What the template trains today (params.yaml): the same candidates for your data.
 CANDIDATES = {
     "logistic_regression": {
@@ -101,23 +104,36 @@ class Column:
     values: pd.Series | None = None
 
 
-def sniff_delimiter(path: Path) -> str:
-    """The delimiter of the file's first lines (",", ";", tab or "|"), else ","."""
+def sniff(path: Path) -> tuple[str, str]:
+    """The delimiter (",", ";", tab or "|") and quote character of the file's first
+    lines, else the defaults."""
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         sample = fh.read(1 << 16)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
     except csv.Error:
-        return DATA_DEFAULTS["delimiter"]
+        return DATA_DEFAULTS["delimiter"], DATA_DEFAULTS["quotechar"]
+    return dialect.delimiter, dialect.quotechar
 
 
-def read_table(path: Path, delimiter: str) -> pd.DataFrame:
+def read_table(path: Path, delimiter: str, quotechar: str) -> pd.DataFrame:
     """The CSV as the csv loader sees it: text cells, blanks stripped, markers missing."""
-    if not path.is_file():
-        raise ConfigError(f"DATA {path} is not a file")
     name = f"DATA {path.name}"
     csv_loader.check_delimiter(path, delimiter, name)
-    return strip_cells(csv_loader.read(path, delimiter, name), MISSING_MARKERS)
+    raw = csv_loader.read(path, delimiter, name, quotechar)
+    return strip_cells(raw, MISSING_MARKERS)
+
+
+def gap_markers(df: pd.DataFrame) -> list[str]:
+    """The GAP_TEXTS the file writes among numbers: missing markers, not categories."""
+    found: list[str] = []
+    for col in df.columns:
+        values = df[col].dropna()
+        gaps = values.isin(GAP_TEXTS)
+        numbers = pd.to_numeric(values[~gaps], errors="coerce")
+        if gaps.any() and not gaps.all() and numbers.notna().all():
+            found += [g for g in values[gaps].unique() if g not in found]
+    return found
 
 
 def step_for(span: float, integer: bool) -> float:
@@ -288,8 +304,13 @@ def infer(
 ):
     """The params mapping for the CSV at `path`, the columns left out (with why), the
     rows with a target and the line saying which task was inferred (`task` decides)."""
-    delimiter = delimiter or sniff_delimiter(path)
-    df = read_table(path, delimiter)
+    if not path.is_file():
+        raise ConfigError(f"DATA {path} is not a file")
+    sniffed, quotechar = sniff(path)
+    delimiter = delimiter or sniffed
+    df = read_table(path, delimiter, quotechar)
+    gaps = gap_markers(df)
+    df = df.mask(df.isin(gaps))
     if target not in df.columns:
         raise ConfigError(
             f"TARGET {target!r} is not a column of {path.name} "
@@ -323,6 +344,8 @@ def infer(
             "loader": "csv",
             "source": source_of(path, root),
             "delimiter": delimiter,
+            **({"quotechar": quotechar} if quotechar != '"' else {}),
+            **({"missing": [*MISSING_MARKERS, *gaps]} if gaps else {}),
             "test_size": test_size,
             "seed": seed,
             "deduplicate": repeated < REPEATED_SHARE,
@@ -396,6 +419,10 @@ COMMENTS = {
     ),
     "features.task": (
         "binary, multiclass or regression: inferred from the target's values."
+    ),
+    "data.quotechar": "The file wraps cells (its header's names) in this character.",
+    "data.missing": (
+        "Cell texts that mean missing: the file writes these among numbers."
     ),
     "features.positive_label": "The minority class, as the data writes it.",
     "features.numeric": (

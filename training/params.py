@@ -36,6 +36,7 @@ DATA_KEYS = (
     "loader",
     "source",
     "delimiter",
+    "quotechar",
     "wheel",
     "files",
     "test_size",
@@ -48,6 +49,7 @@ DATA_DEFAULTS = {
     "test_size": 0.25,
     "seed": 42,
     "delimiter": ",",
+    "quotechar": '"',
     "deduplicate": True,
     "max_dropped_share": 0.2,
 }
@@ -176,6 +178,17 @@ class Reader:
             )
         return value
 
+    def quotechar(self, value: Any, delimiter: str) -> str:
+        """`data.quotechar`: the one character that wraps a cell holding the delimiter."""
+        ok = isinstance(value, str) and len(value) == 1
+        if not ok or value in "\r\n" or value == delimiter:
+            raise self.fail(
+                "data.quotechar",
+                "one character other than the delimiter, such as \" or '",
+                value,
+            )
+        return value
+
     def edges(self, key: str, value: Any) -> tuple[float, ...]:
         nums = isinstance(value, list) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
@@ -208,6 +221,8 @@ class DataParams:
                 r.text(f"data.{key}", raw[key])
         if "delimiter" in raw:
             r.delimiter(raw["delimiter"])
+        if "quotechar" in raw:
+            r.quotechar(raw["quotechar"], raw.get("delimiter", ","))
         for name, entry in r.mapping("data.files", raw.get("files", {})).items():
             entry = r.section(f"data.files.{name}", entry, FILE_KEYS, FILE_KEYS)
             for key in FILE_KEYS:

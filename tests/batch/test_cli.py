@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from bundle.rules import record_errors
 from testkit.batchfiles import (
     api_records,
     expected_errors,
+    read_output,
     read_rows,
     typed_parquet,
     write_rows,
@@ -37,9 +39,7 @@ def table(path: Path):
     if path.suffix == ".parquet":
         return pq.read_table(path)
     # An empty cell is a null: a rejected row's prediction and probability.
-    return pcsv.read_csv(
-        path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True)
-    )
+    return read_output(path)
 
 
 def api_answers(client, rules, records: list[dict]) -> list[tuple]:
@@ -113,6 +113,23 @@ def test_a_label_that_needs_quotes_gets_them_so_the_csv_reads_back(tmp_path):
     assert not score_module.plain_csv(["1", ""])
 
 
+def test_an_integer_target_s_labels_read_back_from_the_csv_as_the_api_s_text(
+    tmp_path,
+):
+    import argparse
+
+    args = argparse.Namespace(
+        output=tmp_path / "out.csv", output_format=None, errors=None
+    )
+    outputs = score_module.Outputs(args, ("1", "0", "v1"))
+    row = {"row": [1, 2], "prediction": ["1", "0"], "probability": [0.9, 0.1]}
+    batch = pa.record_batch({**row, "model_version": ["v1", "v1"]})
+    outputs.out.write(batch.cast(score_module.PREDICTIONS))
+    outputs.commit()
+    assert args.output.read_text().splitlines()[1] == "1,1,0.9,v1"
+    assert table(args.output).column("prediction").to_pylist() == ["1", "0"]
+
+
 def test_parquet_in_and_out_give_the_same_predictions_as_csv(
     model_dir, loaded_model, records_csv, tmp_path
 ):
@@ -157,6 +174,19 @@ def test_a_csv_with_another_delimiter_scores_like_the_comma_file(
     assert (tmp_path / "other.csv").read_bytes() == (
         tmp_path / "comma.csv"
     ).read_bytes()
+
+
+def test_a_csv_quoted_with_single_quotes_scores_like_the_plain_file(
+    model_dir, loaded_model, records_csv, tmp_path
+):
+    header, rows = read_rows(records_csv)
+    quoted = tmp_path / "quoted.csv"
+    with open(quoted, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, quotechar="'", quoting=csv.QUOTE_ALL).writerows([header, *rows])
+    code = status(records_csv, loaded_model.features)
+    assert score(model_dir, records_csv, tmp_path / "plain.csv") == code
+    assert score(model_dir, quoted, tmp_path / "q.csv", "--quotechar", "'") == code
+    assert (tmp_path / "q.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
 
 
 def test_a_delimiter_that_is_not_one_character_is_refused(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -102,9 +104,11 @@ def test_column_problems_clears_ordinary_valid_values_without_the_slow_path(
     loaded_model,
 ):
     for rule in loaded_model.features:
-        if rule.numeric:
-            column = pa.array(np.linspace(rule.minimum, rule.maximum, 50).round())
-            column = column.cast(pa.int64())
+        if rule.kind == "integer":
+            low, high = math.ceil(rule.minimum), math.floor(rule.maximum)
+            column = pa.array(np.linspace(low, high, 50).round()).cast(pa.int64())
+        elif rule.numeric:  # bounds such as 12.2: whole numbers could fall outside
+            column = pa.array(np.linspace(rule.minimum, rule.maximum, 50))
         else:
             column = pa.array(list(rule.categories))
         assert not rule.column_problems(column).any()
@@ -157,6 +161,14 @@ def test_a_category_of_codes_takes_the_number_whose_text_is_a_code():
     assert rule.error(True) == "Not a valid string."
     assert rule.number_codes == (0, 1, 2.5, 1.0)  # "01" is text only
     assert not rule.accepts(1)  # the quick path leaves the conversion to `load`
+
+
+def test_a_whole_float_is_the_code_of_its_whole_number_as_json_schema_equals_them():
+    # schemathesis sends 4.0 for the OpenAPI enum [1, ..., 7] of anes96's codes.
+    rule = FeatureRule("k", "category", categories=("1", "4", "1.0"))
+    assert rule.error(4.0) is None and rule.load(4.0) == "4"
+    assert rule.load(1.0) == "1.0" and rule.load(1) == "1"  # its own text first
+    assert rule.error(4.5) == rule.choices_message
 
 
 def test_a_parquet_column_of_codes_is_scored_as_the_api_takes_them(loaded_model):

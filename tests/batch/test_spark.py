@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import shutil
 
-import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
 from batch import spark_job
 from batch.score import main as cli
 from bundle.store import load_bundle
-from testkit.batchfiles import typed_parquet
+from testkit.batchfiles import read_output, typed_parquet
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,8 +40,7 @@ def cli_outputs(model_dir, source, tmp_path) -> tuple[list, list]:
         + ["--model-dir", str(model_dir), "--quiet"]
     )
     assert code in (0, 1)
-    nulls = pcsv.ConvertOptions(strings_can_be_null=True)
-    read = [pcsv.read_csv(p, convert_options=nulls) for p in (out, errors)]
+    read = [read_output(p) for p in (out, errors)]
     return tuple(sorted(tuple(r.values()) for r in t.to_pylist()) for t in read)
 
 

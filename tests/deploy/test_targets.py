@@ -114,7 +114,11 @@ def task_container() -> dict:
 
 def test_make_serve_runs_the_procfile_s_command_with_the_project_s_python():
     out = subprocess.run(
-        ["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "serve"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     # The recipe's last line: HOST=... PORT=... <venv>/bin/python -m deploy.serve
     command = [w for w in shlex.split(out.splitlines()[-1]) if "=" not in w]

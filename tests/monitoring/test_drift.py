@@ -20,6 +20,7 @@ from bundle.store import load_bundle
 from service import create_app
 from monitoring.counts import DriftCounter
 from service.settings import Settings
+from testkit.traffic import NO_DRIFT, prediction_tolerance
 
 BATCH = 500
 
@@ -54,15 +55,17 @@ def test_shifted_traffic_moves_that_feature_above_0_2_and_no_other_above_0_1(
     assert max(others.values()) < 0.1, others
 
 
-def test_in_distribution_traffic_keeps_every_feature_below_0_1(loaded_model, held_out):
+def test_in_distribution_traffic_keeps_every_feature_below_0_1(
+    loaded_model, held_out, profile
+):
     client = make_app(loaded_model).test_client()
     send(client, held_out)
     body = client.get("/monitoring").json
     drift = {f["name"]: f["psi"] for f in body["features"]}
     print(f"\nin-distribution PSI: { {k: round(v, 4) for k, v in drift.items()} }")
     assert body["records"] == len(held_out)
-    assert max(drift.values()) < 0.1, drift
-    assert body["prediction"]["psi"] < 0.1
+    assert max(drift.values()) < NO_DRIFT, drift
+    assert body["prediction"]["psi"] < prediction_tolerance(profile)
 
 
 def test_single_records_and_batches_are_counted_alike(loaded_model, profile, drifted):

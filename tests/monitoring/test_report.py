@@ -14,7 +14,7 @@ import pytest
 from monitoring import report
 from monitoring.profile import read_profile
 from testkit.servers import serving
-from testkit.traffic import labelled_records, shift
+from testkit.traffic import in_distribution_split, labelled_records, shift
 
 pytestmark = pytest.mark.slow
 BATCH = 500
@@ -33,14 +33,13 @@ def post(url: str, path: str, body: dict, request_id: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def captured(tmp_path_factory, trained, model_dir, loaded_model, moved):
+def captured(tmp_path_factory, trained, model_dir, loaded_model, moved, profile):
     """A capture written by the real server (2 workers) for 2,000 records with one
     feature shifted, sent as batches and single records; and their true labels."""
     folder = tmp_path_factory.mktemp("capture")
     target = loaded_model.metadata.target.column
-    pairs = labelled_records(
-        trained.processed / "test.csv", loaded_model.features, 2000, target
-    )
+    split = in_distribution_split(trained.processed, profile)
+    pairs = labelled_records(split, loaded_model.features, 2000, target)
     records = shift([r for r, _ in pairs], *moved)
     capture, ids = folder / "capture.jsonl", []
     env = {"CAPTURE_ENABLED": "true", "CAPTURE_DESTINATION": str(capture)}

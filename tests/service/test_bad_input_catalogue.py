@@ -49,6 +49,12 @@ class Ctx:
     roles: Roles
     target: str
     last_feature: str
+    body_limit: int  # the app's MAX_CONTENT_LENGTH, bytes
+
+    @property
+    def records_over_limit(self) -> int:
+        """Copies of the example whose batch body is past the limit, however narrow."""
+        return self.body_limit // len(json.dumps(self.example)) + 1
 
     def field(self, role: str):
         rule = getattr(self.roles, role)
@@ -222,7 +228,8 @@ CATALOGUE = [
          lambda ctx: {"data": b"[" + b" " * (2 * 1024 * 1024) + b"]",
                       "content_type": JSON}),
     Case("body over the size limit on a batch", 413, TOO_LARGE,
-         lambda ctx: {"json": {"records": [ctx.example] * 5000}}, path=BATCH),
+         lambda ctx: {"json": {"records": [ctx.example] * ctx.records_over_limit}},
+         path=BATCH),
     Case("chunked body over the size limit", 413, TOO_LARGE,
          lambda ctx: chunked(json.dumps(ctx.example).encode() + b" " * 2**21)),
 ]  # fmt: skip
@@ -243,12 +250,13 @@ def catalogue_client(loaded_model):
 
 
 @pytest.fixture(scope="module")
-def ctx(loaded_model, example_record) -> Ctx:
+def ctx(loaded_model, example_record, catalogue_client) -> Ctx:
     return Ctx(
         example_record,
         Roles.of(loaded_model.features),
         loaded_model.metadata.target.column,
         loaded_model.features[-1].name,
+        catalogue_client.application.config["MAX_CONTENT_LENGTH"],
     )
 
 

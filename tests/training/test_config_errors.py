@@ -354,6 +354,11 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
             "params.yaml: data.files.all.sha256 is not set",
         ),
         (
+            changed("data.quotechar", ","),
+            "params.yaml: data.quotechar must be one character other than the "
+            "delimiter, such as \" or ', not ','",
+        ),
+        (
             changed("features.numeric.width.maximum", 9),
             "params.yaml: unknown key features.numeric.width.maximum; known: type, "
             "min, max, missing, fill, indicator",
@@ -438,6 +443,7 @@ def changed(dotted: str, value=None, drop: bool = False) -> dict:
         "fair band upside down",
         "fair band not a pair",
         "raw file without its checksum",
+        "quote character same as the delimiter",
         "unknown bound key",
         "unknown class name key",
         "one text for the categorical list",

@@ -126,6 +126,54 @@ def test_a_csv_of_your_own_is_split_with_every_class_in_both_parts(tmp_path):
         assert set(part["label"]) == {"0", "1"}
 
 
+def wheel_data(tmp_path, text: str) -> tuple[Paths, dict]:
+    """A csv loader's data section naming a wheel's CSV whose verified copy is already in
+    data/raw (fetch_from_wheel then downloads nothing)."""
+    import hashlib
+
+    paths = Paths(root=tmp_path)
+    paths.raw.mkdir(parents=True)
+    (paths.raw / "birds.csv").write_text(text)
+    member = {"member": "pkg/data/birds.csv", "sha256": hashlib.sha256(text.encode())}
+    member["sha256"] = member["sha256"].hexdigest()
+    data = {"wheel": "pkg==1.0", "files": {"all": member}, "test_size": 0.25, "seed": 1}
+    return paths, data
+
+
+def test_a_csv_inside_a_pinned_wheel_is_read_as_a_csv_of_your_own(tmp_path):
+    rows = "\n".join(f"{i},{'a' if i % 2 else 'b'},{i % 3 == 0:d}" for i in range(60))
+    paths, data = wheel_data(tmp_path, "x,colour,label\n" + rows + "\n")
+    assert own.fetch(paths, data) == {"all": paths.raw / "birds.csv"}
+    parts = own.load(paths, {"data": data, "features": {"target": "label"}})
+    assert len(parts["train"]) + len(parts["test"]) == 60
+    assert own.describe(data) == (
+        "the CSV pkg/data/birds.csv from the pinned wheel pkg==1.0"
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"source": "mine.csv"},
+            "data.source and data.wheel are both set: the CSV comes from one of them",
+        ),
+        (
+            {"files": {}},
+            "data.files must name exactly one CSV of the wheel (the csv loader reads "
+            "one file), not 0",
+        ),
+    ],
+)
+def test_a_wheel_source_the_csv_loader_cannot_read_is_refused(
+    tmp_path, change, message
+):
+    paths, data = wheel_data(tmp_path, "x,label\n1,0\n")
+    with pytest.raises(ConfigError) as caught:
+        own.fetch(paths, {**data, **change})
+    assert str(caught.value) == message
+
+
 def semicolon_project(tmp_path, delimiter: str) -> tuple[Paths, dict]:
     """A semicolon CSV with decimal-free numbers and a comma inside a text cell."""
     rows = "\n".join(
@@ -149,6 +197,20 @@ def test_a_semicolon_csv_is_read_with_the_declared_or_detected_delimiter(
     assert list(whole.columns) == ["x", "kind", "label"]
     assert set(whole["kind"]) == {"a, b", "c"}
     assert len(whole) == 60
+
+
+def test_a_csv_whose_cells_are_wrapped_in_single_quotes_reads_with_data_quotechar(
+    tmp_path,
+):
+    rows = "\n".join(f"{i}\t'a\tb'\t{i % 2}" for i in range(40))
+    (tmp_path / "q.csv").write_text("'x'\t'kind'\t'label'\n" + rows + "\n")
+    paths = Paths(root=tmp_path)
+    data = {"source": "q.csv", "test_size": 0.25, "seed": 1, "delimiter": "\t"}
+    own.fetch(paths, data)
+    params = {"data": {**data, "quotechar": "'"}, "features": {"target": "label"}}
+    whole = pd.concat(own.load(paths, params).values())
+    assert list(whole.columns) == ["x", "kind", "label"]
+    assert set(whole["kind"]) == {"a\tb"}
 
 
 def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_path):

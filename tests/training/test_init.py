@@ -85,6 +85,17 @@ def test_init_writes_the_rare_category_count_and_the_unseen_policies(tmp_path):
     assert "refuse (a 422, the default), group" in text
 
 
+def test_r_s_na_among_numbers_is_written_as_a_missing_marker_not_a_category(tmp_path):
+    frame = mixed_frame().astype(str)
+    gaps = frame.index[::40]  # R writes NA for a missing number and a missing label
+    frame.loc[gaps, ["share", "answer"]] = "NA"
+    params, text = initialised(tmp_path, frame)
+    assert params["data"]["missing"] == ["?", "", "NA"]
+    assert "share" in params["features"]["numeric"]
+    assert "share" not in params["features"]["categorical"]
+    assert f"({len(frame) - len(gaps)} rows)" in text
+
+
 def test_the_positive_label_is_the_minority_class_quoted_for_yaml(tmp_path):
     frame = mixed_frame()
     minority = frame["answer"].value_counts().idxmin()
@@ -167,6 +178,24 @@ def test_a_semicolon_file_is_detected_and_its_delimiter_written(tmp_path):
         "max_dropped_share": 0.2,
     }
     assert params["features"]["categorical"] == ["tier", "colour"]
+
+
+def test_a_header_wrapped_in_single_quotes_gets_its_quotechar_and_bare_names(
+    tmp_path,
+):
+    # statsmodels' anes96.csv: tab-separated, every name written as 'popul'.
+    frame = mixed_frame().drop(columns=["remark", "colour"])
+    out = tmp_path / "params.yaml"
+    path = written(tmp_path, frame, sep="\t")
+    lines = path.read_text().splitlines(keepends=True)
+    quoted = "\t".join(f"'{name}'" for name in lines[0].rstrip("\n").split("\t"))
+    path.write_text(quoted + "\n" + "".join(lines[1:]))
+    init(path, "answer", out, root=tmp_path)
+    params = load(out)
+    assert params.data.options["delimiter"] == "\t"
+    assert params.data.options["quotechar"] == "'"
+    assert params.features.target == "answer"
+    assert list(params.features.numeric) == ["visits", "share", "amount"]
 
 
 def test_the_project_is_named_after_the_file_in_neutral_words(tmp_path):

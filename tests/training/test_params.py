@@ -79,6 +79,7 @@ def test_defaults_fill_what_the_file_leaves_out():
         "test_size": 0.25,
         "seed": 42,
         "delimiter": ",",
+        "quotechar": '"',
         "deduplicate": True,
         "max_dropped_share": 0.2,
     }
@@ -191,8 +192,8 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
         ),
         (
             "data.test_sise",
-            "unknown key data.test_sise; known: loader, source, delimiter, wheel, "
-            "files, test_size, seed, missing, deduplicate, max_dropped_share",
+            "unknown key data.test_sise; known: loader, source, delimiter, quotechar, "
+            "wheel, files, test_size, seed, missing, deduplicate, max_dropped_share",
         ),
     ],
 )
