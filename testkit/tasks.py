@@ -13,7 +13,6 @@ import pandas as pd
 import yaml
 
 from testkit.sample import tiny_params
-from bundle.files import write_json_atomic
 from training.config import Paths
 from training.params import Params
 
@@ -62,7 +61,7 @@ def quick_params(params: dict) -> dict:
 def trained_task(root: Path, task: str) -> Paths:
     """`make init` on the task's CSV, then fetch, clean, fit, export and evaluate in
     `root` (evaluate publishes the bundle with its reports)."""
-    from training.clean import clean_and_report, to_csv_text
+    from training.clean import clean_stage
     from training.evaluate import evaluate
     from training.export import export
     from training.fetch import fetch
@@ -74,11 +73,7 @@ def trained_task(root: Path, task: str) -> Paths:
     typed = Params.from_dict(quick_params(yaml.safe_load(out.read_text())))
     paths = Paths(root=root)
     fetch(paths, typed)
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    frames, report = clean_and_report(paths, typed)
-    for name, frame in frames.items():
-        paths.split(name).write_text(to_csv_text(frame), encoding="utf-8")
-    write_json_atomic(paths.cleaning, report)
+    clean_stage(paths, typed)
     fit(paths, typed)
     export(paths, typed)
     evaluate(paths, typed)

@@ -359,15 +359,24 @@ def clean_and_report(paths: Paths, params: Params):
     return frames, report
 
 
+def clean_stage(paths: Paths, params: Params) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The stage: the clean train/test tables and the cleaning report, written to
+    data/processed; returns both."""
+    frames, report = clean_and_report(paths, params)
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    for name, df in frames.items():
+        write_text_atomic(paths.split(name), to_csv_text(df))
+    write_json_atomic(paths.cleaning, report)
+    return frames, report
+
+
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     paths = Paths()
-    frames, report = clean_and_report(paths, load())
+    frames, report = clean_stage(paths, load())
     print("\n".join(loss_lines(report)))
     for name, df in frames.items():
-        write_text_atomic(paths.split(name), to_csv_text(df))
         print(f"{name}: {len(df)} rows -> {paths.split(name)}")
-    write_json_atomic(paths.cleaning, report)
     return 0
 
 

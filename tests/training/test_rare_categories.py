@@ -79,7 +79,7 @@ def shops_params(source: str, unseen: dict) -> dict:
 def trained(tmp_path_factory):
     """The shops data trained and published (shop and order_id: unseen grouped; region:
     refused), and fit's stderr."""
-    from training.clean import clean_splits, to_csv_text
+    from training.clean import clean_stage
     from training.fetch import fetch
 
     root = tmp_path_factory.mktemp("shops")
@@ -87,9 +87,7 @@ def trained(tmp_path_factory):
     params = shops_params(str(root / "shops.csv"), UNSEEN)
     paths, typed = Paths(root=root), Params.from_dict(params)
     fetch(paths, typed)
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    for name, frame in clean_splits(paths, typed).items():
-        paths.split(name).write_text(to_csv_text(frame))
+    clean_stage(paths, typed)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         train_project(paths, params)
