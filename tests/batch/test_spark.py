@@ -87,6 +87,28 @@ def test_spark_scores_typed_parquet_like_the_cli(
     assert (lines, errors) == (cli_lines, cli_errors)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_spark_writes_each_task_s_columns_as_the_cli_does(
+    spark, task_models, tmp_path, task
+):
+    from batch.columnar import predictions_schema
+    from testkit.batchfiles import break_rows
+    from training.config import Paths
+
+    model = load_bundle(task_models(task))
+    source = tmp_path / "broken.csv"
+    test_split = Paths(root=model.path.parent).processed / "test.csv"
+    broken = break_rows(test_split, source, model.features)
+    cli_lines, cli_errors = cli_outputs(model.path, source, tmp_path)
+    lines, errors, (rows, invalid) = spark_outputs(
+        spark, model, source, "csv", tmp_path
+    )
+    assert (lines, errors) == (cli_lines, cli_errors)
+    schema = pq.read_schema(next((tmp_path / "spark-out").glob("*.parquet")))
+    assert schema.names == predictions_schema(model.metadata.target).names
+    assert invalid == len(broken) and rows == len(lines)
+
+
 def test_a_bundle_tampered_with_on_its_way_to_the_executors_fails_the_job_saying_so(
     spark, loaded_model, records_csv, tmp_path, monkeypatch
 ):

@@ -79,18 +79,12 @@ def test_what_handles_binary_models_only_refuses_another_task_in_one_line():
 
 def entry_points(model, tmp_path) -> dict:
     """What handles binary models only, each run on `model` as its command line does."""
-    from batch.score import main as score
     from monitoring.alerts import main as alerts
     from monitoring.report import main as monitor
 
-    records = tmp_path / "in.csv"
-    records.write_text("x\n1\n")
     capture = tmp_path / "capture.jsonl"
     capture.write_text("")
     return {
-        "batch scoring": lambda: score(
-            [str(records), str(tmp_path / "out.csv"), "--model-dir", str(model)]
-        ),
         "make monitor": lambda: monitor(
             [str(capture), "--model", str(model), "--out", str(tmp_path / "m")]
         ),
@@ -100,7 +94,7 @@ def entry_points(model, tmp_path) -> dict:
     }
 
 
-@pytest.mark.parametrize("what", ["batch scoring", "make monitor", "make alerts"])
+@pytest.mark.parametrize("what", ["make monitor", "make alerts"])
 def test_a_binary_only_command_refuses_a_regression_model_in_one_line(
     task_models, tmp_path, capsys, what
 ):
