@@ -7,12 +7,11 @@ import pytest
 
 from batch.columnar import predictions_schema, probability_columns
 from batch.score import main
-from bundle.format import Target
 from bundle.rules import record_errors
 from bundle.store import load_bundle
 from service import create_app
 from service.settings import Settings
-from testkit.batchfiles import api_records, break_rows
+from testkit.batchfiles import api_records, batch_answer, break_rows
 from training.config import Paths
 
 BATCH_LIMIT = 50
@@ -48,22 +47,6 @@ def api_lines(model, records: list[dict]) -> list[dict | None]:
     return [None if record_errors(model.features, r) else next(found) for r in records]
 
 
-def as_answer(line: dict, target: Target) -> dict | None:
-    """A predictions line as the API's answer (None for a rejected row)."""
-    if line["prediction"] is None:
-        return None
-    if target.task == "regression":
-        return {"prediction": line["prediction"]}
-    columns = probability_columns(target.class_names)
-    return {
-        "prediction": line["prediction"],
-        "probability": line["probability"],
-        "probabilities": {
-            name: line[c] for name, c in zip(target.class_names, columns)
-        },
-    }
-
-
 def scored_lines(model, source, out) -> list[dict]:
     """The CLI's predictions for `source` (CSV or Parquet by `out`'s extension)."""
     import pyarrow.csv as pcsv
@@ -87,7 +70,7 @@ def test_each_task_s_batch_output_is_what_post_predict_batch_answers_row_by_row(
     lines = scored_lines(model, source, tmp_path / f"out{suffix}")
     assert list(lines[0]) == predictions_schema(target).names
     expected = api_lines(model, api_records(source, model.features))
-    assert [as_answer(line, target) for line in lines] == expected
+    assert [batch_answer(line, target) for line in lines] == expected
     assert [line["row"] for line in lines] == list(range(1, len(expected) + 1))
     assert {n for n, line in enumerate(lines, 1) if line["prediction"] is None} == set(
         broken
