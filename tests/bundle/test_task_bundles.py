@@ -18,6 +18,7 @@ from bundle.format import (
 from bundle.store import load_bundle
 
 
+@pytest.mark.task("binary")  # about the configured binary model
 def test_binary_metadata_written_before_tasks_loads_as_a_binary_model(
     model_dir, tmp_path, loaded_model
 ):
@@ -34,6 +35,7 @@ def test_binary_metadata_written_before_tasks_loads_as_a_binary_model(
     )
 
 
+@pytest.mark.task("binary")  # about the configured binary model
 def test_binary_metadata_gains_only_the_task(model_dir):
     written = json.loads((model_dir / "metadata.json").read_text())
     assert set(written["target"]) == {

@@ -36,6 +36,7 @@ def test_both_splits_have_every_feature_and_the_target(splits, spec):
         assert set(spec.columns + [spec.target]) <= set(df.columns)
 
 
+@pytest.mark.task("binary")  # a binary target
 def test_the_target_takes_two_values_one_of_them_the_positive_label(splits, spec):
     for df in splits.values():
         values = target_values(df[spec.target])

@@ -10,6 +10,9 @@ import pytest
 
 from training.evaluate import evaluate
 
+# The evaluate stage (slices, bias audit, model card) handles binary models only so far.
+pytestmark = pytest.mark.task("binary")
+
 
 @pytest.fixture(scope="module")
 def evaluated(trained, typed):

@@ -147,7 +147,8 @@ def task_project(request, tmp_path_factory, params):
 def own_project(tmp_path_factory, params):
     """The unseen CSV fetched, cleaned, fitted and exported by the pipeline's stages."""
     own = copy.deepcopy(PARAMS)
-    own["train"] = copy.deepcopy(params["train"])
+    # The configured data set's CV, with the binary selection metric whatever its task.
+    own["train"] = {**copy.deepcopy(params["train"]), "selection_metric": "roc_auc"}
     return trained_on_the_csv(tmp_path_factory.mktemp("own"), own), own
 
 

@@ -84,6 +84,9 @@ def whole_graph_model(model_dir, tmp_path_factory):
     return load_bundle(copy)
 
 
+@pytest.mark.task(
+    "binary"
+)  # labels by threshold (each task's parity: tests/training/test_tasks.py)
 def test_served_model_matches_its_pipeline_on_every_sample_test_row(
     trained, loaded_model, typed
 ):
@@ -92,6 +95,9 @@ def test_served_model_matches_its_pipeline_on_every_sample_test_row(
     assert_parity(loaded_model, load_pipeline(trained.model_dir), X)
 
 
+@pytest.mark.task(
+    "binary"
+)  # labels by threshold (each task's parity: tests/training/test_tasks.py)
 def test_a_bundle_without_the_dense_graph_scores_with_the_whole_pipeline_graph(
     trained, whole_graph_model, typed
 ):

@@ -227,6 +227,7 @@ def exposed(client, ns: str) -> set[str]:
     }
 
 
+@pytest.mark.task("binary")  # drift metrics: binary models only so far
 def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
     loaded_model, held_out
 ):

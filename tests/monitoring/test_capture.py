@@ -12,6 +12,9 @@ from service import create_app
 from service.capture import Capture
 from service.settings import ConfigError, Settings
 
+# Drift monitoring, capture and make monitor follow binary models only so far.
+pytestmark = pytest.mark.task("binary")
+
 
 def capturing_app(model, path, **settings):
     settings = {"capture_enabled": True, "capture_destination": str(path), **settings}

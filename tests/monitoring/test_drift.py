@@ -21,6 +21,9 @@ from service import create_app
 from monitoring.counts import DriftCounter
 from service.settings import Settings
 
+# Drift monitoring, capture and make monitor follow binary models only so far.
+pytestmark = pytest.mark.task("binary")
+
 BATCH = 500
 
 

@@ -23,7 +23,8 @@ from testkit.prometheus import api, find_or_install, prometheus
 from testkit.servers import serving
 from testkit.tools import required
 
-pytestmark = pytest.mark.slow
+# Drift monitoring, capture and make monitor follow binary models only so far.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 500
 DRIFT_ALERT = "ModelFeatureDrift"
 # Drift is judged over the records of the last WINDOW (1h in production).

@@ -16,7 +16,8 @@ from monitoring.profile import read_profile
 from testkit.servers import serving
 from testkit.traffic import labelled_records, shift
 
-pytestmark = pytest.mark.slow
+# Drift monitoring, capture and make monitor follow binary models only so far.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 500
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -21,7 +21,8 @@ from deploy.serve import prepare_metrics_dir
 from service.settings import Settings
 from testkit.servers import serving, worker_pids
 
-pytestmark = pytest.mark.slow
+# Drift monitoring, capture and make monitor follow binary models only so far.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 100
 PARALLEL = 4
 ROUNDS = 20

@@ -109,6 +109,7 @@ def test_the_openapi_spec_describes_each_task_answer_and_its_examples(served):
     )
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_health_lists_the_classes_of_each_task(served, client, loaded_model):
     mc_client, mc = served("multiclass")
     assert mc_client.get("/health").get_json()["model"]["classes"] == list(
@@ -122,6 +123,7 @@ def test_health_lists_the_classes_of_each_task(served, client, loaded_model):
     ]
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_health_names_a_task_other_than_binary_and_a_binary_model_s_is_unchanged(
     served, client
 ):
@@ -130,6 +132,7 @@ def test_health_names_a_task_other_than_binary_and_a_binary_model_s_is_unchanged
     assert "task" not in client.get("/health").get_json()["model"]
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_the_welcome_text_says_what_each_task_answers(served, client, loaded_model):
     mc_client, mc = served("multiclass")
     message = mc_client.get("/").get_json()["message"]
@@ -148,6 +151,7 @@ def test_the_welcome_text_says_what_each_task_answers(served, client, loaded_mod
     )
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_a_binary_model_answers_exactly_as_before(client, loaded_model):
     record = loaded_model.metadata.examples.positive.record
     body = client.post("/predict", json=record).get_json()
