@@ -96,6 +96,19 @@ PARAMS = {
 }
 
 
+# A quick candidate of each task.
+LOGISTIC = {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 500}}
+HIST = {
+    "estimator": "hist_gradient_boosting",
+    "params": {"max_iter": 30, "max_leaf_nodes": 8, "early_stopping": False},
+}
+QUICK = {
+    "binary": LOGISTIC,
+    "multiclass": LOGISTIC,
+    "regression": {"estimator": "ridge", "params": {"alpha": 1.0}},
+}
+
+
 def task_params(task: str, train: dict) -> dict:
     """PARAMS for the multiclass or regression target of the same CSV: `train`'s CV
     with a quick candidate and the selection metric of the task."""
@@ -109,9 +122,7 @@ def task_params(task: str, train: dict) -> dict:
     del features["positive_label"]
     features["task"] = task
     features["target"] = "next_move" if task == "multiclass" else "monthly_spend"
-    quick = {"estimator": "ridge", "params": {"alpha": 1.0}}
-    if task == "multiclass":
-        quick = train["candidates"]["logistic_regression"]
+    quick = QUICK[task]
     own["train"] = {
         **copy.deepcopy(train),
         "candidates": {quick["estimator"]: quick},
@@ -147,8 +158,12 @@ def task_project(request, tmp_path_factory, params):
 def own_project(tmp_path_factory, params):
     """The unseen CSV fetched, cleaned, fitted and exported by the pipeline's stages."""
     own = copy.deepcopy(PARAMS)
-    # The configured data set's CV, with the binary selection metric whatever its task.
-    own["train"] = {**copy.deepcopy(params["train"]), "selection_metric": "roc_auc"}
+    # The configured data set's CV, with the quick classifiers whatever its task.
+    own["train"] = {
+        **copy.deepcopy(params["train"]),
+        "candidates": {"logistic_regression": LOGISTIC, "hist_gradient_boosting": HIST},
+        "selection_metric": "roc_auc",
+    }
     return trained_on_the_csv(tmp_path_factory.mktemp("own"), own), own
 
 
