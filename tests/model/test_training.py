@@ -136,6 +136,7 @@ def test_the_published_examples_are_valid_and_scored_as_their_class(loaded_model
     assert list(errors) == [ex.invalid_field]
 
 
+@pytest.mark.task("binary", "multiclass")  # labels, a classifier
 def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, typed):
     pipeline = fitted.loads(trained.pipeline.read_bytes(), "fitted")
     spec = typed.features
@@ -256,6 +257,7 @@ print(hashlib.sha256(to_onnx_bytes(p, spec) + fitted.dumps(p)).hexdigest())
 """
 
 
+@pytest.mark.task("binary", "multiclass")  # labels, a classifier
 def test_the_exports_are_byte_identical_whatever_the_hash_seed(sampled, pytestconfig):
     """The model version is the ONNX file's SHA-256: retraining the same data with the
     same code must give the same version (and the same fitted file), even though

@@ -222,7 +222,9 @@ CATALOGUE = [
          lambda ctx: {"data": b"[" + b" " * (2 * 1024 * 1024) + b"]",
                       "content_type": JSON}),
     Case("body over the size limit on a batch", 413, TOO_LARGE,
-         lambda ctx: {"json": {"records": [ctx.example] * 5000}}, path=BATCH),
+         # 2 MB of records, however small the data set's record is.
+         lambda ctx: {"json": {"records": [ctx.example] * (
+             2**21 // len(json.dumps(ctx.example)) + 1)}}, path=BATCH),
     Case("chunked body over the size limit", 413, TOO_LARGE,
          lambda ctx: chunked(json.dumps(ctx.example).encode() + b" " * 2**21)),
 ]  # fmt: skip
