@@ -6,14 +6,17 @@ Checks GET /, GET /health (and prints the deployed model version), then takes th
 the deployed model publishes in its OpenAPI spec (one of each class, bar a class the
 model predicted for no test record, or a regression's low, median and high target, and
 one broken, each with the answer to expect) and POSTs them to /predict: each class must
-come back with its label and a probability, each regression record with its value, the
-broken record with a 422 naming the broken field. The first request is retried (bounded)
-while a sleeping dyno wakes up. Prints one line per check and exits 1 if any check fails.
+come back with its label and a probability (a multiclass model's, its task named by
+/health: every class's too, each in [0, 1], summing to 1), each regression record with
+its value (a finite number), the broken record with a 422 naming the broken field. The
+first request is retried (bounded) while a sleeping dyno wakes up. Prints one line per
+check and exits 1 if any check fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -26,6 +29,8 @@ PREDICT = "/predict"
 # A regression's value may differ from the published one in its last float32 bits on
 # another onnxruntime build: this share of its size (bundle/store.py's self-check too).
 VALUE_TOLERANCE = 1e-5
+# How far a multiclass answer's probabilities may sum from 1 (float32 rounding).
+SUM_TOLERANCE = 1e-4
 
 
 class CheckFailed(AssertionError):
@@ -40,6 +45,8 @@ class Smoke:
     timeout: float = 10.0
     # The service's API_TOKEN when auth is on: sent as a bearer token.
     token: str | None = None
+    # The model's task as GET /health names it (absent for a binary model).
+    task: str = "binary"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -98,7 +105,9 @@ def check_health(smoke: Smoke) -> str:
     expect(body.get("status") == "ok", f"status {body.get('status')!r}, not 'ok'")
     model = body.get("model") or {}
     expect(bool(model.get("version")), "no model version in /health")
-    return f"model {model['version']} (service {body.get('service_version')})"
+    smoke.task = model.get("task", "binary")
+    task = "" if smoke.task == "binary" else f"{smoke.task} "
+    return f"{task}model {model['version']} (service {body.get('service_version')})"
 
 
 def published_examples(smoke: Smoke) -> dict[str, dict]:
@@ -137,7 +146,29 @@ def check_example(smoke: Smoke, example: dict) -> str:
     expect(
         isinstance(p, (int, float)) and 0 <= p <= 1, f"probability {p!r} not in [0,1]"
     )
+    if smoke.task == "multiclass":
+        check_probabilities(body.get("probabilities"), got, p)
     return f"{got} (p={p:.3f})"
+
+
+def check_probabilities(probabilities, got: str, p: float) -> None:
+    """A multiclass answer's every class's probability: each in [0, 1], summing to 1,
+    the predicted class's the answered probability and the highest."""
+    expect(
+        isinstance(probabilities, dict) and len(probabilities) > 2,
+        f"probabilities {probabilities!r} is not every class's",
+    )
+    values = list(probabilities.values())
+    expect(
+        all(is_number(v) and 0 <= v <= 1 for v in values),
+        f"probabilities {probabilities} not all in [0,1]",
+    )
+    total = sum(values)
+    expect(abs(total - 1) <= SUM_TOLERANCE, f"probabilities sum to {total:.6g}, not 1")
+    expect(
+        probabilities.get(got) == p == max(values),
+        f"probability {p!r} is not the highest, {got!r}'s, in {probabilities}",
+    )
 
 
 def is_number(value) -> bool:
@@ -146,7 +177,8 @@ def is_number(value) -> bool:
 
 def check_value(got, want: float) -> str:
     """A regression's answer: the published value, to VALUE_TOLERANCE of its size."""
-    close = is_number(got) and abs(got - want) <= VALUE_TOLERANCE * max(1, abs(want))
+    expect(is_number(got) and math.isfinite(got), f"{got!r} is not a finite number")
+    close = abs(got - want) <= VALUE_TOLERANCE * max(1, abs(want))
     expect(close, f"predicted {got!r}, expected {want!r}")
     return f"{got:.6g}"
 

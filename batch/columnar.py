@@ -6,6 +6,11 @@ rows that check leaves in doubt are looked at one by one, by the API's own `rule
 so a rejected row gets exactly the message `POST /predict` would give. Valid rows are
 encoded and scored per batch by the bundle's engine, as `POST /predict/batch` does.
 
+The predictions' columns follow the model's task (`predictions_schema`): `row`, the
+answer `POST /predict/batch` gives (binary: `prediction`, `probability`; multiclass: those
+and one `probability_<class>` column per class; regression: `prediction`, a number), then
+`model_version`.
+
 A text column (what a CSV reader gives) is read as training read its CSV
 (`FeatureRule.from_text`: blanks stripped, the bundle's missing markers null, a number in a
 numeric column a number, `181.0` an integer); a typed column (Parquet) holds the values as
@@ -15,6 +20,7 @@ they are (an integer, a float, a string, a null), read by the API's rule for JSO
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,10 +29,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bundle.format import MULTICLASS, REGRESSION, Target
 from bundle.paths import configured_model_dir
 from bundle.rules import FeatureRule
 from bundle.store import LoadedBundle, load_bundle
 
+# A binary model's predictions (predictions_schema gives each task's).
 PREDICTIONS = pa.schema(
     [
         ("row", pa.int64()),
@@ -35,6 +43,8 @@ PREDICTIONS = pa.schema(
         ("model_version", pa.string()),
     ]
 )
+# What a class name keeps in its column's name: Spark, Parquet and CSV all take these.
+UNSAFE = re.compile(r"[^0-9A-Za-z_]")
 REJECTED = pa.schema(
     [("row", pa.int64()), ("field", pa.string()), ("message", pa.string())]
 )
@@ -42,6 +52,50 @@ REJECTED = pa.schema(
 # exact in float64); any other cell (spaced, "1_000", "nan"...) is read by
 # FeatureRule.from_text, one at a time. An integer column takes them too: `181.0` is 181.
 NUMBER_TEXT = r"^[+-]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+
+
+def probability_columns(class_names: Sequence[str]) -> list[str]:
+    """`probability_<class>` for each class, in class order: the name with every
+    character other than an ASCII letter, digit or `_` as `_`. If two would differ in
+    case only or not at all (Spark compares names ignoring case), each gets `_<position>`
+    (1 = the first class) too."""
+    slugs = [UNSAFE.sub("_", str(name)) for name in class_names]
+    if len({s.lower() for s in slugs}) < len(slugs):
+        slugs = [f"{s}_{i}" for i, s in enumerate(slugs, start=1)]
+    return [f"probability_{s}" for s in slugs]
+
+
+def predictions_schema(target: Target) -> pa.Schema:
+    """The predictions' columns for the target's task (the module's docstring)."""
+    if target.task == REGRESSION:
+        answer = [("prediction", pa.float64())]
+    else:
+        answer = [("prediction", pa.string()), ("probability", pa.float64())]
+    if target.task == MULTICLASS:
+        answer += [(c, pa.float64()) for c in probability_columns(target.class_names)]
+    return pa.schema([("row", pa.int64()), *answer, ("model_version", pa.string())])
+
+
+def answer_arrays(predictor, target: Target, scores: np.ndarray, valid: np.ndarray):
+    """The answer's columns of predictions_schema, null for the rows not valid; `scores`
+    are the engine's (a probability, a row of them, or a value per row)."""
+    null = ~valid
+    if target.task == REGRESSION:
+        return [pa.array(scores, pa.float64(), mask=null)]
+    if target.task == MULTICLASS:
+        best = np.argmax(scores, axis=1)  # the first of equals, as predict_many's max
+        names = np.array(target.class_names, dtype=object)[best]
+        top = scores[np.arange(len(scores)), best]
+        return [
+            pa.array(names, pa.string(), mask=null),
+            pa.array(top, pa.float64(), mask=null),
+            *(pa.array(column, pa.float64(), mask=null) for column in scores.T),
+        ]
+    labels = predictor.labels(scores)
+    return [
+        pa.array(labels, pa.string(), mask=null),
+        pa.array(scores, pa.float64(), mask=null),
+    ]
 
 
 def is_text(array: pa.Array) -> bool:
@@ -134,6 +188,8 @@ class ColumnarScorer:
         self.rules = model.features
         self.predictor = model.predictor
         self.version = model.version
+        self.target = model.metadata.target
+        self.schema = predictions_schema(self.target)
 
     @property
     def feature_names(self) -> list[str]:
@@ -173,22 +229,21 @@ class ColumnarScorer:
         columns, problems = self.check(batch)
         valid = np.ones(n, dtype=bool)
         valid[[i for i, _, _ in problems]] = False
-        proba = np.full(n, np.nan)
+        width = len(self.target.classes) if self.target.task == MULTICLASS else 0
+        scores = np.full((n, width) if width else n, np.nan)
         if valid.all():
-            proba = self.predictor.proba_columns(columns).astype(np.float64)
+            scores = self.predictor.proba_columns(columns).astype(np.float64)
         elif valid.any():
             subset = {name: values[valid] for name, values in columns.items()}
-            proba[valid] = self.predictor.proba_columns(subset)
+            scores[valid] = self.predictor.proba_columns(subset)
         rows = np.arange(first_row, first_row + n, dtype=np.int64)
-        labels = self.predictor.labels(proba)
         predictions = pa.record_batch(
             [
                 pa.array(rows),
-                pa.array(labels, pa.string(), mask=~valid),
-                pa.array(proba, pa.float64(), mask=~valid),
+                *answer_arrays(self.predictor, self.target, scores, valid),
                 pa.array(np.full(n, self.version, dtype=object), pa.string()),
             ],
-            schema=PREDICTIONS,
+            schema=self.schema,
         )
         return Scored(predictions, rejected_batch(problems, first_row))
 
@@ -211,6 +266,4 @@ def configured_bundle(model_dir: Path | None) -> LoadedBundle:
     """The bundle at `model_dir`, else at MODEL_DIR (as the server reads it), verified."""
     if model_dir is None:
         model_dir = configured_model_dir()
-    model = load_bundle(model_dir)
-    model.metadata.target.require_binary("batch scoring")
-    return model
+    return load_bundle(model_dir)

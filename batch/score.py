@@ -7,7 +7,9 @@ each by its extension (.parquet or .pq, else CSV) or the flags. Every row is val
 the API's own rules (bundle/rules.py) through the columnar core (batch/columnar.py): a
 row that fails is reported by its row number (1 = the first data row), left without a
 prediction, and the job goes on. OUTPUT has one line per input row, in order:
-`row,prediction,probability,model_version`. Columns other than the model's features are
+`row,prediction,probability,model_version` for a binary model (a multiclass one adds a
+`probability_<class>` column per class; a regression's `prediction` is its value and it
+has no probability: batch/columnar.py). Columns other than the model's features are
 ignored. Memory stays flat; the outputs appear under their names only on success.
 
 Exit status: 0 every row scored; 1 finished, some rows invalid; 2 unusable input or
@@ -65,15 +67,20 @@ def plain_csv(texts: Iterable[str]) -> bool:
 class Outputs:
     """The predictions file and the optional errors file, committed together."""
 
-    def __init__(self, args: argparse.Namespace, texts: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        texts: Iterable[str] = (),
+        schema: pa.Schema = PREDICTIONS,
+    ) -> None:
         self.err = None
-        # The predictions' only texts are the two labels and the version: when none needs
-        # quotes, none gets them, so a label reads as the API's answer and the training
-        # CSV's target do (1, not "1").
+        # The predictions' only texts are the class names and the version: when none
+        # needs quotes, none gets them, so a label reads as the API's answer and the
+        # training CSV's target do (1, not "1").
         self.out = AtomicWriter(
             args.output,
             format_of(args.output, args.output_format),
-            PREDICTIONS,
+            schema,
             unquoted=plain_csv(texts),
         )
         try:
@@ -130,10 +137,8 @@ def score_file(
         unit_scale=True,
         disable=args.quiet or None,
     )
-    predictor = model.predictor
-    outputs = Outputs(
-        args, (predictor.positive_label, predictor.negative_label, model.version)
-    )
+    texts = (*model.metadata.target.labels, model.version)
+    outputs = Outputs(args, texts, scorer.schema)
     try:
         with bar:
             batches = regroup(read(source, fmt), SCORE_ROWS)

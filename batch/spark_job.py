@@ -4,8 +4,9 @@
     spark-submit --py-files code.zip batch/spark_job.py s3a://bucket/in/ s3a://bucket/out/
 
 INPUT is CSV (with a header row) or Parquet, at any path Spark reads (a file or a folder,
-local, s3a://, gs://). OUTPUT gets one Parquet row per input row (row, prediction,
-probability, model_version: null for a rejected row); ERRORS (default OUTPUT-rejected)
+local, s3a://, gs://). OUTPUT gets one Parquet row per input row, the CLI's columns
+(binary: row, prediction, probability, model_version; the answer null for a rejected
+row; batch/columnar.py gives each task's); ERRORS (default OUTPUT-rejected)
 gets (row, field, message) for each refusal, the API's messages. Rows are numbered in
 Spark's read order, which is the file's for one file. The model bundle and this code go to
 the executors with the job; each executor checks the bundle's SHA-256 before use and loads
@@ -29,7 +30,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from batch.columnar import configured_bundle
+from batch.columnar import configured_bundle, predictions_schema
 from batch.files import (
     FORMATS,
     InputError,
@@ -46,11 +47,8 @@ PROGRAM = "batch spark"
 CODE_PACKAGES = ("batch", "bundle")
 ID = "_score_id"  # Spark's monotonically increasing id: partition << 33 | index
 LOCAL_BITS = 33
-OUTPUT = (
-    "row long, prediction string, probability double, model_version string, "
-    "field string, message string"
-)
-OUTPUT_NAMES = [column.split()[0] for column in OUTPUT.split(", ")]
+# After the predictions' columns, in each line mapInArrow returns: a refusal's.
+REFUSAL = [pa.field("field", pa.string()), pa.field("message", pa.string())]
 SPARK_ERROR = re.compile(r"(\w+(?:\.\w+)*(?:Error|Exception)): (.+)")
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 GLOB = re.compile(r"[*?\[{]")
@@ -164,18 +162,22 @@ def scorer_for(name: str):
     return _SCORERS[name]
 
 
+def line_schema(predictions: pa.Schema) -> pa.Schema:
+    """The one schema of the lines mapInArrow returns: a prediction's, a refusal's."""
+    return pa.schema(list(predictions) + REFUSAL)
+
+
 def output_batches(scored) -> Iterator[pa.RecordBatch]:
     """The core's two outputs as rows of the one schema mapInArrow returns: a
     prediction line per row (no field), then a line per refusal (no prediction)."""
     p, r = scored.predictions, scored.rejected
+    schema = line_schema(p.schema)
     text = pa.nulls(p.num_rows, pa.string())
-    yield pa.record_batch(list(p.columns) + [text, text], names=OUTPUT_NAMES)
+    yield pa.record_batch(list(p.columns) + [text, text], schema=schema)
     if r.num_rows:
-        text = pa.nulls(r.num_rows, pa.string())
-        number = pa.nulls(r.num_rows, pa.float64())
-        columns = [r.column("row"), text, number, text]
-        columns += [r.column("field"), r.column("message")]
-        yield pa.record_batch(columns, names=OUTPUT_NAMES)
+        answer = [pa.nulls(r.num_rows, f.type) for f in list(p.schema)[1:]]
+        columns = [r.column("row"), *answer, r.column("field"), r.column("message")]
+        yield pa.record_batch(columns, schema=schema)
 
 
 def scorer_function(name: str, offsets: dict[int, int]):
@@ -217,6 +219,7 @@ def score(spark, model, source: str, fmt: str, output: str, errors: str) -> tupl
     """Score `source` into Parquet at `output` and `errors`: (rows, rejected rows)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     frame = read_input(spark, source, fmt)
     lacking = [n for n in model.metadata.feature_names if n not in frame.columns]
@@ -227,7 +230,8 @@ def score(spark, model, source: str, fmt: str, output: str, errors: str) -> tupl
     ship_code(spark)
     name = ship_bundle(spark, model)
     offsets, rows = row_offsets(frame)
-    lines = frame.mapInArrow(scorer_function(name, offsets), OUTPUT)
+    schema = from_arrow_schema(line_schema(predictions_schema(model.metadata.target)))
+    lines = frame.mapInArrow(scorer_function(name, offsets), schema)
     lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         predictions = lines.where(F.col("field").isNull()).drop("field", "message")

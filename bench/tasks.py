@@ -34,7 +34,7 @@ def medians(model_dir: Path, calls: int) -> tuple[float, float]:
     records = [e.record for e in model.metadata.examples.scored()]
     items = [records[i % len(records)] for i in range(calls)]
     core = timings(model.predictor.predict_one, items)
-    # Drift counting is off for all three: it follows binary models only so far.
+    # Drift counting is off for all three: the cost of the model alone.
     settings = Settings(monitoring_enabled=False)
     client = create_app({"TESTING": True}, model=model, settings=settings).test_client()
     http = timings(lambda r: client.post("/predict", json=r), items[: calls // 4])

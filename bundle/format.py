@@ -127,14 +127,6 @@ class Target:
         if len(set(self.class_names)) != len(self.class_names):
             raise ValueError(f"target.class_names repeat a name: {self.class_names}")
 
-    def require_binary(self, what: str) -> None:
-        """BundleError in one line unless the task is binary: `what` handles no other."""
-        if self.task != BINARY:
-            raise BundleError(
-                f"{what} handles binary models only so far; this model's task is "
-                f"{self.task} (its /predict and /predict/batch serve it)"
-            )
-
     @property
     def labels(self) -> list[str]:
         """The display names the model answers with, in probability column order."""

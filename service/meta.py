@@ -6,6 +6,7 @@ from flask import current_app, send_from_directory, url_for
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
+from bundle.format import BINARY, MULTICLASS, Target
 from service import __version__
 
 blp = Blueprint("meta", __name__, description="Service information.")
@@ -23,6 +24,19 @@ class HealthSchema(Schema):
     model = fields.Dict(required=True)
 
 
+def answer_words(target: Target) -> str:
+    """What /predict answers for a task other than binary, in words ("" for binary,
+    whose welcome text is unchanged)."""
+    if target.task == BINARY:
+        return ""
+    if target.task == MULTICLASS:
+        return (
+            f" It answers one of {', '.join(target.class_names)}, with every class's "
+            "probability."
+        )
+    return f" It answers the predicted {target.column}, a number."
+
+
 def served_model():
     """The verified model this app serves, or None."""
     return current_app.extensions.get("model_bundle")
@@ -38,7 +52,8 @@ def index():
     else:
         project = model.metadata.project
         message = (
-            f"{project.name}: predicts {project.description}. "
+            f"{project.name}: predicts {project.description}."
+            f"{answer_words(model.metadata.target)} "
             "POST a record to /predict; /docs has the fields and examples."
         )
     return {
@@ -62,19 +77,19 @@ def health():
     if model is None:
         abort(503, message="No verified model is loaded.")
     meta = model.metadata
-    return {
-        "status": "ok",
-        "service_version": __version__,
-        "model": {
-            "project": meta.project.name,
-            "version": model.version,
-            "sha256": model.sha256,
-            "graph": model.predictor.graph,
-            "estimator": meta.model.get("estimator"),
-            "classes": meta.target.labels,
-            "metrics": meta.metrics,
-        },
+    about = {
+        "project": meta.project.name,
+        "version": model.version,
+        "sha256": model.sha256,
+        "graph": model.predictor.graph,
+        "estimator": meta.model.get("estimator"),
+        "classes": meta.target.labels,
+        "metrics": meta.metrics,
     }
+    # A binary model's answer is as before tasks; another names its task.
+    if meta.target.task != BINARY:
+        about["task"] = meta.target.task
+    return {"status": "ok", "service_version": __version__, "model": about}
 
 
 def swagger_assets(filename: str):

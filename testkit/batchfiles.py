@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from bundle.format import MULTICLASS, REGRESSION, Target
 from bundle.rules import FeatureRule, record_errors
 from testkit.records import out_of_range, unknown_category
 
@@ -109,3 +110,21 @@ def read_output(path: Path) -> pa.Table:
         column_types={f.name: f.type for f in schema}, strings_can_be_null=True
     )
     return pcsv.read_csv(path, convert_options=options)
+
+
+def batch_answer(line: dict, target: Target) -> dict | None:
+    """A line of the batch scorer's predictions as the answer POST /predict/batch gives
+    for its row, whatever the task (None for a rejected row)."""
+    if line["prediction"] is None:
+        return None
+    if target.task == REGRESSION:
+        return {"prediction": line["prediction"]}
+    answer = {"prediction": line["prediction"], "probability": line["probability"]}
+    if target.task == MULTICLASS:
+        from batch.columnar import probability_columns
+
+        columns = probability_columns(target.class_names)
+        answer["probabilities"] = {
+            name: line[column] for name, column in zip(target.class_names, columns)
+        }
+    return answer

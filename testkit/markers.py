@@ -6,6 +6,9 @@
 - `not_for_this_data(reason)`: the one skip a CI run accepts besides `dataset(...)`: the
   configured data set lacks what the test is about (no categorical feature, say). Every
   other skip fails a CI run (tests/conftest.py), so nothing is skipped silently there.
+- `@pytest.mark.task("binary", ...)`: the test is about what a model of those tasks does
+  (a binary model's threshold, say, or its positive-rate drift figures); on a data
+  set of another task (`features.task`) it is skipped as not for this data set.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ def needs_model(fixture: F) -> F:
 def not_for_this_data(reason: str) -> None:
     """Skip: the configured data set has nothing this test can check."""
     pytest.skip(NOT_FOR_THIS_DATA + reason)
+
+
+def task_skip_reason(tasks: tuple[str, ...], task: str) -> str | None:
+    """Why a test marked `task(*tasks)` is skipped on a data set of `task` (None: it runs)."""
+    if task in tasks:
+        return None
+    return (
+        f"{NOT_FOR_THIS_DATA}the test holds for a {' or '.join(tasks)} model; this data "
+        f"set's task is {task}"
+    )
 
 
 def allowed_in_ci(skip_reason: str, dataset_mark: bool) -> bool:

@@ -23,15 +23,15 @@ TEST_ROWS = 800
 
 
 def tiny_params(params: dict) -> dict:
-    """The params (as read from the file) with a two-fold CV and small candidates
-    (seconds to train)."""
+    """The params (as read from the file) with a two-fold CV and small candidates of
+    the task (seconds to train): a regression's are regressors."""
     params = copy.deepcopy(params)
     params["train"]["cv_folds"] = 2
+    linear = {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 500}}
+    if params["features"].get("task") == "regression":
+        linear = {"estimator": "ridge", "params": {"alpha": 1.0}}
     params["train"]["candidates"] = {
-        "logistic_regression": {
-            "estimator": "logistic_regression",
-            "params": {"C": 1.0, "max_iter": 500},
-        },
+        linear["estimator"]: linear,
         "hist_gradient_boosting": {
             "estimator": "hist_gradient_boosting",
             "params": {"max_iter": 30, "max_leaf_nodes": 8, "early_stopping": False},

@@ -45,16 +45,9 @@ def task_csv(root: Path, task: str, **options) -> Path:
 
 
 def quick_params(params: dict) -> dict:
-    """tiny_params for the file's task: a regression's quick candidates are regressors."""
+    """tiny_params for the file's task, its data section as written."""
     quick = tiny_params(params)
     quick["data"] = params["data"]
-    if params["features"].get("task") == "regression":
-        quick["train"]["candidates"] = {
-            "ridge": {"estimator": "ridge", "params": {"alpha": 1.0}},
-            "hist_gradient_boosting": quick["train"]["candidates"][
-                "hist_gradient_boosting"
-            ],
-        }
     return quick
 
 

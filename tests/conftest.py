@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.markers import NEEDS_MODEL, needs_model
+from testkit.markers import NEEDS_MODEL, needs_model, task_skip_reason
 from testkit.markers import pytest_runtest_makereport  # noqa: F401 (CI: no silent skip)
 from testkit.sample import sample_project, tiny_params, train_project
 from training.config import Paths, load_params
@@ -31,7 +31,8 @@ def proves_a_deploy_target(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    name = load(config.getoption("--params")).features.name
+    features = load(config.getoption("--params")).features
+    name = features.name
     for item in items:
         if NEEDS_MODEL & set(item.fixturenames):
             item.add_marker(pytest.mark.needs_model)
@@ -39,6 +40,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.needs_data)
         if proves_a_deploy_target(item):
             item.add_marker(pytest.mark.platform)
+        for mark in item.iter_markers("task"):
+            reason = task_skip_reason(mark.args, features.task)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
         for mark in item.iter_markers("dataset"):
             if name not in mark.args:
                 item.add_marker(
@@ -111,7 +116,8 @@ def loaded_model(model_dir):
 
 @pytest.fixture(scope="session")
 def example_record(loaded_model) -> dict:
-    return dict(loaded_model.metadata.examples.positive.record)
+    """A record the model scores: the positive example's (binary), else the task's first."""
+    return dict(loaded_model.metadata.examples.record)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 
 from batch.columnar import ColumnarScorer
 from bundle.rules import FeatureRule
+from service.api import answer_for
+from testkit.batchfiles import batch_answer
 
 # CSV cells that a vectorised parse could read differently from FeatureRule.from_text.
 TEXT_CELLS = [
@@ -44,8 +46,8 @@ def cells_for(rule, loaded_model) -> list[str]:
 
 
 def batch_varying(loaded_model, name: str, column: pa.Array) -> pa.RecordBatch:
-    """A batch of the positive example record, with `column` in feature `name`."""
-    example = loaded_model.metadata.examples.positive.record
+    """A batch of the example record, with `column` in feature `name`."""
+    example = loaded_model.metadata.examples.record
     n = len(column)
     columns = {
         r.name: column if r.name == name else pa.array([example[r.name]] * n)
@@ -64,13 +66,17 @@ def check_against_the_rule(loaded_model, rule, column, values) -> None:
     }
     want = {i: rule.error(v) for i, v in enumerate(values) if rule.error(v)}
     assert got == want
-    example = loaded_model.metadata.examples.positive.record
-    proba = scored.predictions.column("probability").to_pylist()
+    example = loaded_model.metadata.examples.record
+    lines = scored.predictions.to_pylist()
     kept = [i for i in range(len(values)) if i not in want]
     records = [{**example, rule.name: rule.load(values[i])} for i in kept]
     # The same records as one batch: what POST /predict/batch would answer.
-    expected = loaded_model.predictor.proba_records(records).tolist() if kept else []
-    assert [proba[i] for i in kept] == expected
+    target = loaded_model.metadata.target
+    answer = answer_for(target)
+    predicted = loaded_model.predictor.predict_many(records) if kept else []
+    assert [batch_answer(lines[i], target) for i in kept] == list(
+        map(answer, predicted)
+    )
 
 
 def test_csv_cells_are_refused_and_scored_exactly_as_the_api_reads_them(loaded_model):

@@ -63,14 +63,14 @@ def test_spark_and_the_cli_give_the_same_predictions_and_rejected_rows(
     )
     assert lines == cli_lines
     assert errors == cli_errors
-    # The label is the API's answer: its class name as a string column.
+    # The label is the API's answer: its class name as a string column (a
+    # regression's value is a number: test_spark_writes_each_task_s_columns_...).
     target = loaded_model.metadata.target
-    assert {line[1] for line in lines} - {None} == {
-        target.positive_name,
-        target.negative_name,
-    }
     schema = pq.read_schema(next((tmp_path / "spark-out").glob("*.parquet")))
-    assert str(schema.field("prediction").type) == "string"
+    if target.task != "regression":
+        predicted = {line[1] for line in lines} - {None}
+        assert predicted <= set(target.labels) and len(predicted) >= 2
+        assert str(schema.field("prediction").type) == "string"
     assert [row for row, *_ in lines] == list(range(1, rows + 1))
     assert set(broken) <= {row for row, *_ in errors}
     assert invalid == len({row for row, *_ in errors})
@@ -83,6 +83,28 @@ def test_spark_scores_typed_parquet_like_the_cli(
     cli_lines, cli_errors = cli_outputs(model_dir, source, tmp_path)
     lines, errors, _ = spark_outputs(spark, loaded_model, source, "parquet", tmp_path)
     assert (lines, errors) == (cli_lines, cli_errors)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_spark_writes_each_task_s_columns_as_the_cli_does(
+    spark, task_models, tmp_path, task
+):
+    from batch.columnar import predictions_schema
+    from testkit.batchfiles import break_rows
+    from training.config import Paths
+
+    model = load_bundle(task_models(task))
+    source = tmp_path / "broken.csv"
+    test_split = Paths(root=model.path.parent).processed / "test.csv"
+    broken = break_rows(test_split, source, model.features)
+    cli_lines, cli_errors = cli_outputs(model.path, source, tmp_path)
+    lines, errors, (rows, invalid) = spark_outputs(
+        spark, model, source, "csv", tmp_path
+    )
+    assert (lines, errors) == (cli_lines, cli_errors)
+    schema = pq.read_schema(next((tmp_path / "spark-out").glob("*.parquet")))
+    assert schema.names == predictions_schema(model.metadata.target).names
+    assert invalid == len(broken) and rows == len(lines)
 
 
 def test_a_bundle_tampered_with_on_its_way_to_the_executors_fails_the_job_saying_so(

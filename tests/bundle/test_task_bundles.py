@@ -18,6 +18,7 @@ from bundle.format import (
 from bundle.store import load_bundle
 
 
+@pytest.mark.task("binary")  # about the configured binary model
 def test_binary_metadata_written_before_tasks_loads_as_a_binary_model(
     model_dir, tmp_path, loaded_model
 ):
@@ -34,6 +35,7 @@ def test_binary_metadata_written_before_tasks_loads_as_a_binary_model(
     )
 
 
+@pytest.mark.task("binary")  # about the configured binary model
 def test_binary_metadata_gains_only_the_task(model_dir):
     written = json.loads((model_dir / "metadata.json").read_text())
     assert set(written["target"]) == {
@@ -64,40 +66,3 @@ def test_a_target_of_an_unknown_task_too_few_or_repeated_classes_is_refused():
         Target("y", task="multiclass", classes=("a", "b"), class_names=("a", "b"))
     with pytest.raises(ValueError, match="repeat a name"):
         Target("y", task="multiclass", classes=(1, "1", 2), class_names=("1", "1", "2"))
-
-
-def test_what_handles_binary_models_only_refuses_another_task_in_one_line():
-    target = Target("y", task="regression")
-    with pytest.raises(BundleError) as caught:
-        target.require_binary("batch scoring")
-    assert str(caught.value) == (
-        "batch scoring handles binary models only so far; this model's task is "
-        "regression (its /predict and /predict/batch serve it)"
-    )
-    Target("y", 1, 0, "1", "0").require_binary("batch scoring")  # binary: no error
-
-
-def entry_points(model, tmp_path) -> dict:
-    """What handles binary models only, each run on `model` as its command line does."""
-    from batch.score import main as score
-
-    records = tmp_path / "in.csv"
-    records.write_text("x\n1\n")
-    return {
-        "batch scoring": lambda: score(
-            [str(records), str(tmp_path / "out.csv"), "--model-dir", str(model)]
-        ),
-    }
-
-
-@pytest.mark.parametrize("what", ["batch scoring"])
-def test_a_binary_only_command_refuses_a_regression_model_in_one_line(
-    task_models, tmp_path, capsys, what
-):
-    code = entry_points(task_models("regression"), tmp_path)[what]()
-    err = capsys.readouterr().err
-    assert code in (2, 3) and err.count("\n") == 1
-    assert f"{what} handles binary models only so far; this model's task is " in err
-    assert err.rstrip().endswith(
-        "regression (its /predict and /predict/batch serve it)"
-    )

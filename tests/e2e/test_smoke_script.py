@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -41,11 +42,34 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture
-def wrong_server(client, loaded_model):
-    spec = client.get("/openapi.json").get_json()
-    wrong = always_negative(spec, loaded_model.metadata.target.negative_name)
-    server = make_server("127.0.0.1", free_port(), wrong, handler_class=QuietHandler)
+def altered(app, change):
+    """The Flask app behind a WSGI server, each 200 answer to a POST passed through
+    `change` (a JSON body in, one out) before it is sent."""
+    client = app.test_client()
+
+    def wsgi(environ, start_response):
+        path = environ["PATH_INFO"]
+        if environ["REQUEST_METHOD"] == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(size))
+            response = client.post(path, json=body)
+        else:
+            response = client.get(path)
+        data = response.get_json()
+        if environ["REQUEST_METHOD"] == "POST" and response.status_code == 200:
+            data = change(data)
+        start_response(
+            f"{response.status_code} -", [("Content-Type", "application/json")]
+        )
+        return [json.dumps(data).encode()]
+
+    return wsgi
+
+
+@contextmanager
+def serving_wsgi(app):
+    """`app` on a free local port, in a thread, for the block; its base URL."""
+    server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -55,6 +79,14 @@ def wrong_server(client, loaded_model):
         server.server_close()
 
 
+@pytest.fixture
+def wrong_server(client, loaded_model):
+    spec = client.get("/openapi.json").get_json()
+    wrong = always_negative(spec, loaded_model.metadata.target.negative_name)
+    with serving_wsgi(wrong) as url:
+        yield url
+
+
 def test_smoke_test_passes_against_the_real_server_and_names_the_model(
     live_server, loaded_model
 ):
@@ -62,10 +94,12 @@ def test_smoke_test_passes_against_the_real_server_and_names_the_model(
     assert done.returncode == 0, done.stdout
     assert "all checks passed" in done.stdout
     assert loaded_model.version in done.stdout
-    # GET /, /health, the spec, one example of each class and the broken one
-    assert done.stdout.count("PASS") == 6
+    # GET /, /health, the spec, each published example and the broken one
+    examples = len(loaded_model.metadata.examples.scored())
+    assert done.stdout.count("PASS") == 3 + examples + 1
 
 
+@pytest.mark.task("binary")  # answers a binary model's negative class
 def test_smoke_test_fails_when_predictions_and_validation_are_wrong(
     wrong_server, loaded_model
 ):
@@ -112,3 +146,43 @@ def test_a_model_of_each_task_passes_the_smoke_test_behind_the_real_server(
     out = capsys.readouterr().out
     names = ["low", "median", "high"] if task == "regression" else ["mid", "whale"]
     assert all(f"PASS  POST /predict {name}" in out for name in names)
+
+
+def task_app(task_models, task: str):
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    model = load_bundle(task_models(task))
+    return create_app({"TESTING": True}, model=model, settings=Settings())
+
+
+def halved_probabilities(body: dict) -> dict:
+    """Every class's probability halved: each in [0, 1], no longer summing to 1."""
+    body["probabilities"] = {k: v / 2 for k, v in body["probabilities"].items()}
+    return body
+
+
+def test_a_multiclass_answer_whose_probabilities_do_not_sum_to_one_fails_the_smoke_test(
+    task_models,
+):
+    app = altered(task_app(task_models, "multiclass"), halved_probabilities)
+    with serving_wsgi(app) as url:
+        done = run_smoke(url, "--attempts", "1")
+    assert done.returncode == 1, done.stdout
+    assert "PASS  GET /health" in done.stdout and "multiclass model" in done.stdout
+    failed = [line for line in done.stdout.splitlines() if "FAIL" in line]
+    assert failed and all("probabilities sum to 0.5, not 1" in f for f in failed)
+    assert "PASS  POST /predict invalid" in done.stdout
+
+
+def test_a_regression_answer_that_is_not_a_finite_number_fails_the_smoke_test(
+    task_models,
+):
+    not_a_number = {"prediction": float("nan")}  # JSON's NaN, as Python writes it
+    app = altered(task_app(task_models, "regression"), lambda b: {**b, **not_a_number})
+    with serving_wsgi(app) as url:
+        done = run_smoke(url, "--attempts", "1")
+    assert done.returncode == 1, done.stdout
+    failed = [line for line in done.stdout.splitlines() if "FAIL" in line]
+    assert len(failed) == 3 and all("nan is not a finite number" in f for f in failed)

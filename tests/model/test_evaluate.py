@@ -13,6 +13,10 @@ from testkit.sample import scratch_copy
 from training.evaluate import evaluate
 from training.export import export
 
+# These assert a binary model's reports (threshold, F1 slices, ROC); the other tasks'
+# evaluation is tested in tests/model/test_task_evaluate.py.
+pytestmark = pytest.mark.task("binary")
+
 
 @pytest.fixture(scope="module")
 def evaluated(trained, typed):

@@ -6,6 +6,10 @@ The README's steps: put a CSV (header row, an integer 0/1 target) in the repo, p
 under `project:`). Nothing else changes. The CSV is real data as it comes: `NA` for
 missing (listed in `data.missing`), whole numbers written `12.0` in an integer column, a
 category of numeric codes.
+
+The same CSV carries a multiclass target (a subscriber's next plan move, three texts) and
+a regression one (the monthly spend): declared with `features.task`, each trains, serves
+its task's answers, batch-scores its own source and passes smoke_test.py too.
 """
 
 from __future__ import annotations
@@ -35,7 +39,12 @@ def unseen_csv(rows: int = 600) -> str:
     region = rng.choice(["north", "south", "east", "", "NA"], rows)
     zone = rng.choice([0, 1, 2], rows)
     score = 0.08 * tenure - 0.05 * (load - 50) + (plan == "pro") * 1.5 - 1.0
-    churned = (score + rng.normal(0, 1, rows) < 0).astype(int)
+    noise = rng.normal(0, 1, rows)
+    churned = (score + noise < 0).astype(int)
+    move = np.select(
+        [score + noise < -0.5, score + noise < 1.0], ["down", "stay"], "up"
+    )
+    spend = (20 + 0.6 * tenure + (plan == "pro") * 15 + 2 * noise).round(2)
     df = pd.DataFrame(
         {
             # Every third whole number written as an export tool does: 12.0.
@@ -47,6 +56,8 @@ def unseen_csv(rows: int = 600) -> str:
             "region": region,
             "zone": zone,
             "churned": churned,
+            "next_move": move,
+            "monthly_spend": spend,
         }
     )
     return df.to_csv(index=False)
@@ -85,19 +96,72 @@ PARAMS = {
 }
 
 
+# A quick candidate of each task.
+LOGISTIC = {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 500}}
+HIST = {
+    "estimator": "hist_gradient_boosting",
+    "params": {"max_iter": 30, "max_leaf_nodes": 8, "early_stopping": False},
+}
+QUICK = {
+    "binary": LOGISTIC,
+    "multiclass": LOGISTIC,
+    "regression": {"estimator": "ridge", "params": {"alpha": 1.0}},
+}
+
+
+def task_params(task: str, train: dict) -> dict:
+    """PARAMS for the multiclass or regression target of the same CSV: `train`'s CV
+    with a quick candidate and the selection metric of the task."""
+    own = copy.deepcopy(PARAMS)
+    own["project"]["description"] = (
+        "a subscriber's next plan move"
+        if task == "multiclass"
+        else "a subscriber's monthly spend"
+    )
+    features = own["features"]
+    del features["positive_label"]
+    features["task"] = task
+    features["target"] = "next_move" if task == "multiclass" else "monthly_spend"
+    quick = QUICK[task]
+    own["train"] = {
+        **copy.deepcopy(train),
+        "candidates": {quick["estimator"]: quick},
+        "selection_metric": "log_loss" if task == "multiclass" else "rmse",
+    }
+    return own
+
+
+def trained_on_the_csv(root, own: dict) -> Paths:
+    """The unseen CSV under `root`, fetched, cleaned, fitted and exported by `own`."""
+    (root / "mine").mkdir()
+    (root / "mine" / "subscribers.csv").write_text(unseen_csv())
+    paths, typed = Paths(root=root), Params.from_dict(own)
+    assert fetch(paths, typed) == {"all": paths.raw / "data.csv"}
+    clean_stage(paths, typed)
+    return train_project(paths, own)
+
+
+@pytest.fixture(scope="module", params=["multiclass", "regression"])
+@needs_model
+def task_project(request, tmp_path_factory, params):
+    """The unseen CSV's multiclass or regression target, through the same stages."""
+    own = task_params(request.param, params["train"])
+    root = tmp_path_factory.mktemp(request.param)
+    return trained_on_the_csv(root, own), own
+
+
 @pytest.fixture(scope="module")
 @needs_model
 def own_project(tmp_path_factory, params):
     """The unseen CSV fetched, cleaned, fitted and exported by the pipeline's stages."""
-    root = tmp_path_factory.mktemp("own")
-    (root / "mine").mkdir()
-    (root / "mine" / "subscribers.csv").write_text(unseen_csv())
     own = copy.deepcopy(PARAMS)
-    own["train"] = copy.deepcopy(params["train"])
-    paths, typed = Paths(root=root), Params.from_dict(own)
-    assert fetch(paths, typed) == {"all": paths.raw / "data.csv"}
-    clean_stage(paths, typed)
-    return train_project(paths, own), own
+    # The configured data set's CV, with the quick classifiers whatever its task.
+    own["train"] = {
+        **copy.deepcopy(params["train"]),
+        "candidates": {"logistic_regression": LOGISTIC, "hist_gradient_boosting": HIST},
+        "selection_metric": "roc_auc",
+    }
+    return trained_on_the_csv(tmp_path_factory.mktemp("own"), own), own
 
 
 def test_the_split_is_stratified_on_the_integer_target(own_project):
@@ -275,5 +339,72 @@ def test_the_unseen_data_sets_model_passes_the_smoke_test_behind_the_real_server
     from testkit.servers import serving
 
     paths, _ = own_project
+    with serving(paths.model_dir, log=tmp_path / "server.log") as (url, _):
+        assert smoke_test.run(url, attempts=3, delay=0.5) == 0
+
+
+def test_each_task_s_model_answers_in_the_new_data_sets_words(task_project):
+    from bundle.store import load_bundle
+    from service import create_app
+    from service.settings import Settings
+
+    paths, own = task_project
+    model = load_bundle(paths.model_dir)
+    target = model.metadata.target
+    assert (target.task, target.column) == (
+        own["features"]["task"],
+        own["features"]["target"],
+    )
+    client = create_app(
+        {"TESTING": True}, model=model, settings=Settings()
+    ).test_client()
+    welcome = client.get("/").get_json()["message"]
+    assert welcome.startswith(f"churn-demo: predicts {own['project']['description']}")
+    records = [e.record for e in model.metadata.examples.scored()]
+    answers = client.post("/predict/batch", json={"records": records}).get_json()
+    if target.task == "multiclass":
+        assert set(target.class_names) == {"down", "stay", "up"}
+        assert {a["prediction"] for a in answers["predictions"]} <= {
+            "down",
+            "stay",
+            "up",
+        }
+        assert all(
+            sum(a["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+            for a in answers["predictions"]
+        )
+    else:
+        values = [a["prediction"] for a in answers["predictions"]]
+        assert all(isinstance(v, float) and np.isfinite(v) for v in values)
+        published = [e.value for e in model.metadata.examples.scored()]
+        assert values == pytest.approx(published, rel=1e-5)
+
+
+def test_each_task_s_source_csv_batch_scores_with_no_rejected_row(
+    task_project, tmp_path
+):
+    from batch.score import main
+
+    paths, own = task_project
+    source = paths.raw / "data.csv"
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    args = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
+    assert main(args + ["--errors", str(errors)]) == 0
+    assert errors.read_text().strip().count("\n") == 0  # the header line only
+    scored = pd.read_csv(out)
+    assert len(scored) == len(pd.read_csv(source))
+    assert scored["prediction"].notna().all()
+    if own["features"]["task"] == "regression":
+        assert scored["prediction"].dtype == float
+
+
+@pytest.mark.slow
+def test_each_task_s_model_passes_the_smoke_test_behind_the_real_server(
+    task_project, tmp_path
+):
+    import smoke_test
+    from testkit.servers import serving
+
+    paths, _ = task_project
     with serving(paths.model_dir, log=tmp_path / "server.log") as (url, _):
         assert smoke_test.run(url, attempts=3, delay=0.5) == 0

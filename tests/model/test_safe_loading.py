@@ -27,6 +27,7 @@ def bundle(model_dir, tmp_path):
     return shutil.copytree(model_dir, tmp_path / "model")
 
 
+@pytest.mark.task("binary", "multiclass")  # a classifier's predict_proba
 def test_the_pipeline_loads_with_only_the_allow_listed_extra_types(bundle):
     pipeline = fitted.loads((bundle / "pipeline.skops").read_bytes(), "bundle")
     assert hasattr(pipeline, "predict_proba")

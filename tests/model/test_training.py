@@ -30,6 +30,7 @@ def test_select_takes_the_best_mean_and_the_lowest_brier():
     assert select(rows, "brier") == "a"
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained, params):
     cv = json.loads(trained.cv_results.read_text())
     assert {r["candidate"] for r in cv["rows"]} == set(params["train"]["candidates"])
@@ -41,6 +42,7 @@ def test_cv_table_has_mean_and_std_for_every_candidate_and_metric(trained, param
     assert cv["selected"] == best
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_hist_gradient_boosting_is_a_candidate_params_can_choose(sampled, typed):
     spec = typed.features
     X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
@@ -60,6 +62,7 @@ def test_hist_gradient_boosting_is_a_candidate_params_can_choose(sampled, typed)
     assert np.array_equal(again.predict_proba(X), pipeline.predict_proba(X))
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_fit_prints_a_progress_line_per_candidate_fold_and_the_refit(
     sampled, typed, capsys
 ):
@@ -80,6 +83,7 @@ def test_fit_prints_a_progress_line_per_candidate_fold_and_the_refit(
     assert len(lines) == 5
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
     """The progress loop changes nothing: same folds, same scorers, same numbers."""
     from sklearn.model_selection import StratifiedKFold, cross_validate
@@ -100,6 +104,7 @@ def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
         assert row[f"{metric}_std"] == pytest.approx(np.std(values), abs=1e-12)
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, typed):
     meta = read_metadata(trained.model_dir)
     assert set(meta.files) == set(ROLES)
@@ -116,6 +121,7 @@ def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, typ
     assert len(meta.provenance["data"]["train"]["sha256"]) == 64
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_the_published_examples_are_valid_and_scored_as_their_class(loaded_model):
     from bundle.rules import record_errors
 
@@ -131,6 +137,7 @@ def test_the_published_examples_are_valid_and_scored_as_their_class(loaded_model
     assert list(errors) == [ex.invalid_field]
 
 
+@pytest.mark.task("binary", "multiclass")  # labels, a classifier
 def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, typed):
     pipeline = fitted.loads(trained.pipeline.read_bytes(), "fitted")
     spec = typed.features
@@ -140,6 +147,7 @@ def test_export_matches_the_pipeline_on_every_test_row(trained, loaded_model, ty
     assert report["rows"] == len(X) and report["label_mismatches"] == 0
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, typed):
     class Shifted:
         def predict_proba(self, X):
@@ -153,6 +161,7 @@ def test_parity_gate_refuses_an_export_that_disagrees(trained, loaded_model, typ
         check_parity(Shifted(), loaded_model.predictor.engine, X, spec, 0.5, 1e-5)
 
 
+@pytest.mark.task("binary")  # binary metrics, examples, threshold
 def test_a_publish_that_fails_leaves_the_last_good_model(trained, tmp_path):
     import dataclasses
 

@@ -227,6 +227,9 @@ def exposed(client, ns: str) -> set[str]:
     }
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive-rate alerts; the tasks': test_task_monitoring.py
 def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
     loaded_model, held_out
 ):

@@ -13,6 +13,10 @@ from service import create_app
 from service.capture import Capture
 from service.settings import ConfigError, Settings
 
+# These assert a binary model's figures (positive rates); every task's drift, capture and
+# make monitor are tested in tests/monitoring/test_task_monitoring.py.
+pytestmark = pytest.mark.task("binary")
+
 
 def capturing_app(model, path, **settings):
     settings = {"capture_enabled": True, "capture_destination": str(path), **settings}

@@ -22,6 +22,10 @@ from monitoring.counts import DriftCounter
 from service.settings import Settings
 from testkit.traffic import NO_DRIFT, prediction_tolerance
 
+# These assert a binary model's figures (positive rates); every task's drift, capture and
+# make monitor are tested in tests/monitoring/test_task_monitoring.py.
+pytestmark = pytest.mark.task("binary")
+
 BATCH = 500
 
 

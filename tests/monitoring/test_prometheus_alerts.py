@@ -23,7 +23,9 @@ from testkit.prometheus import api, find_or_install, prometheus
 from testkit.servers import serving
 from testkit.tools import required
 
-pytestmark = pytest.mark.slow
+# These assert a binary model's alerts; every task's rules are checked with promtool in
+# tests/monitoring/test_task_monitoring.py.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 500
 DRIFT_ALERT = "ModelFeatureDrift"
 # Drift is judged over the records of the last WINDOW (1h in production).

@@ -16,7 +16,9 @@ from monitoring.profile import read_profile
 from testkit.servers import serving
 from testkit.traffic import in_distribution_split, labelled_records, shift
 
-pytestmark = pytest.mark.slow
+# These assert a binary model's figures (positive rates); every task's drift, capture and
+# make monitor are tested in tests/monitoring/test_task_monitoring.py.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 500
 PNG = b"\x89PNG\r\n\x1a\n"
 

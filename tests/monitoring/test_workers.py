@@ -21,7 +21,9 @@ from deploy.serve import prepare_metrics_dir
 from service.settings import Settings
 from testkit.servers import serving, worker_pids
 
-pytestmark = pytest.mark.slow
+# These assert a binary model's figures (positive rates); every task's drift, capture and
+# make monitor are tested in tests/monitoring/test_task_monitoring.py.
+pytestmark = [pytest.mark.slow, pytest.mark.task("binary")]
 BATCH = 100
 PARALLEL = 4
 ROUNDS = 20

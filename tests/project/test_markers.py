@@ -54,3 +54,16 @@ def test_in_ci_only_a_skip_for_the_data_set_is_accepted(tmp_path):
 
 def test_outside_ci_every_skip_stays_a_skip(tmp_path):
     assert run(tmp_path, ci=False).startswith("3 skipped")
+
+
+def test_a_test_of_a_task_is_skipped_on_another_task_s_data_set_as_ci_accepts():
+    from testkit.markers import allowed_in_ci, task_skip_reason
+
+    assert task_skip_reason(("binary",), "binary") is None
+    assert task_skip_reason(("multiclass", "binary"), "binary") is None
+    reason = task_skip_reason(("binary",), "regression")
+    assert reason == (
+        "not for this data set: the test holds for a binary model; this data set's "
+        "task is regression"
+    )
+    assert allowed_in_ci(reason, dataset_mark=False)

@@ -36,8 +36,8 @@ def test_health_names_service_and_model_versions(client, loaded_model):
     assert body["model"]["sha256"] == loaded_model.sha256
     assert body["model"]["project"] == loaded_model.metadata.project.name
     target = loaded_model.metadata.target
-    assert body["model"]["classes"] == [target.negative_name, target.positive_name]
-    assert 0.5 < body["model"]["metrics"]["roc_auc"] <= 1.0
+    assert body["model"]["classes"] == target.labels
+    assert body["model"]["metrics"] == loaded_model.metadata.metrics
 
 
 def test_health_is_503_without_a_verified_model():
@@ -50,6 +50,9 @@ def test_health_is_503_without_a_verified_model():
     assert r.get_json()["message"] == "No verified model is loaded."
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_predict_answers_each_class_of_the_published_examples(client, loaded_model):
     target = loaded_model.metadata.target
     for example in loaded_model.metadata.examples.scored():
@@ -74,6 +77,9 @@ def test_predict_accepts_null_where_training_data_had_missing_values(
     assert r.status_code == 200
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_batch_answers_in_request_order(client, loaded_model):
     ex = loaded_model.metadata.examples
     records = [ex.negative.record, ex.positive.record, ex.negative.record]
@@ -116,6 +122,9 @@ def test_a_huge_batch_is_refused_by_its_count_in_well_under_a_second_and_a_few_k
     assert elapsed < 1.0
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_batch_errors_show_the_first_invalid_records_and_count_the_rest(
     client, loaded_model
 ):
@@ -129,6 +138,9 @@ def test_batch_errors_show_the_first_invalid_records_and_count_the_rest(
     assert ex.invalid_field in shown["9"]
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_batch_errors_name_the_record_index_and_field(client, loaded_model):
     ex = loaded_model.metadata.examples
     r = client.post(
@@ -291,6 +303,9 @@ def test_unexpected_error_is_500_json_without_traceback(app, caplog):
     assert "secret detail" in caplog.text
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_openapi_spec_documents_predict_with_the_models_words(client, loaded_model):
     spec = client.get("/openapi.json").get_json()
     project = loaded_model.metadata.project
@@ -327,6 +342,9 @@ def test_docs_page_loads_swagger_ui_from_this_server(client):
     assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.data
 
 
+@pytest.mark.task(
+    "binary"
+)  # a binary model's positive and negative examples (each task's: test_task_answers.py)
 def test_a_bundle_with_an_example_of_one_class_only_serves_its_docs(trained, tmp_path):
     """A high threshold on imbalanced data can leave a class without an example: the
     bundle still loads, /docs shows the examples there are, each answered as stated."""

@@ -41,7 +41,7 @@ def features(loaded_model) -> list[FeatureRule]:
 
 @pytest.fixture(scope="module")
 def valid_record(loaded_model) -> dict:
-    record = loaded_model.metadata.examples.positive.record
+    record = loaded_model.metadata.examples.record
     return {**record, "ratio": 0.5, "shade": "dark", "gap": 4, "code": "1"}
 
 

@@ -105,6 +105,7 @@ def sample(text: str, name: str, **labels) -> float:
     return 0.0
 
 
+@pytest.mark.task("binary")  # a binary model's two classes counted
 def test_metrics_named_after_the_project_count_requests_latency_and_classes(
     make_app, loaded_model
 ):

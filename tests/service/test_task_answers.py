@@ -108,6 +108,7 @@ def test_the_openapi_spec_describes_each_task_answer_and_its_examples(served):
     )
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_health_lists_the_classes_of_each_task(served, client, loaded_model):
     mc_client, mc = served("multiclass")
     assert mc_client.get("/health").get_json()["model"]["classes"] == list(
@@ -121,6 +122,35 @@ def test_health_lists_the_classes_of_each_task(served, client, loaded_model):
     ]
 
 
+@pytest.mark.task("binary")  # the configured model is the binary one
+def test_health_names_a_task_other_than_binary_and_a_binary_model_s_is_unchanged(
+    served, client
+):
+    for task in ("multiclass", "regression"):
+        assert served(task)[0].get("/health").get_json()["model"]["task"] == task
+    assert "task" not in client.get("/health").get_json()["model"]
+
+
+@pytest.mark.task("binary")  # the configured model is the binary one
+def test_the_welcome_text_says_what_each_task_answers(served, client, loaded_model):
+    mc_client, mc = served("multiclass")
+    message = mc_client.get("/").get_json()["message"]
+    names = ", ".join(mc.metadata.target.class_names)
+    assert f"It answers one of {names}, with every class's probability." in message
+    rg_client, rg = served("regression")
+    column = rg.metadata.target.column
+    assert (
+        f"It answers the predicted {column}, a number."
+        in rg_client.get("/").get_json()["message"]
+    )
+    project = loaded_model.metadata.project
+    assert client.get("/").get_json()["message"] == (
+        f"{project.name}: predicts {project.description}. "
+        "POST a record to /predict; /docs has the fields and examples."
+    )
+
+
+@pytest.mark.task("binary")  # the configured model is the binary one
 def test_a_binary_model_answers_exactly_as_before(client, loaded_model):
     record = loaded_model.metadata.examples.positive.record
     body = client.post("/predict", json=record).get_json()

@@ -11,7 +11,7 @@ import pytest
 from training.config import ROOT, ConfigError, load_params
 from training.params import SECTIONS, Params, load
 
-SHIPPED = [ROOT / "params.yaml", ROOT / "examples" / "german_credit" / "params.yaml"]
+SHIPPED = [ROOT / "params.yaml", *sorted(ROOT.glob("examples/*/params.yaml"))]
 # Sections whose typed form mirrors the file key for key (features, project and data
 # have views of their own: FeatureSpec, DataParams.options).
 MIRRORED = ("train", "evaluate", "model_card")
