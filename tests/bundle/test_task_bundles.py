@@ -9,7 +9,6 @@ import shutil
 import pytest
 
 from bundle.format import (
-    BundleError,
     Metadata,
     Target,
     metadata_text,
