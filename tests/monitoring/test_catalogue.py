@@ -71,7 +71,9 @@ def catalogue_series() -> set[str]:
 
 
 def test_the_alert_rules_and_dashboard_read_only_catalogue_metrics():
-    text = yaml.safe_dump(alerts.rules(NS, "p")) + str(alerts.dashboard(NS, "p"))
+    text = yaml.safe_dump(alerts.rules(NS, "p")) + str(
+        alerts.dashboard(NS, "p", shadow=True)
+    )
     read = promql_names(text)
     assert read, "no metric found in the rules"
     assert read <= catalogue_series(), read - catalogue_series()
