@@ -3,7 +3,9 @@ and without one, side by side, measured in turns with wrk in one run.
 
     python -m bench.shadow [--seconds 12] [--connections 16] [--shadow DIR]
 
-Goal: POST /predict throughput with the shadow on >= 95% of off. Each server is measured
+Goal: POST /predict throughput with the shadow on >= 95% of off. A third server scores
+the shadow on a greenlet instead of service/shadow.py's OS thread (bench/serve.py
+`--shadow-greenlet`): the choice the thread was measured against. Each server is measured
 in several short rounds, alternating which goes first, and the best round of each is
 kept (the least disturbed on a shared machine); the workers' CPU time per request over
 all rounds, p99 latency, and what the shadow scored and dropped are reported too. The
@@ -20,9 +22,9 @@ import urllib.request
 
 from bench import http
 from bundle.paths import resolve_model_dir
-from testkit.servers import worker_pids
+from testkit.servers import serving, worker_pids
 
-ROUNDS = 4
+ROUNDS = 6  # each of the three servers goes first twice
 GOAL = 0.95
 SAMPLE_RATE = "0.1"
 
@@ -42,18 +44,25 @@ def measure(seconds: int = 12, connections: int = 16, shadow_dir: str = "") -> d
         "SHADOW_MODEL_DIR": str(shadow_dir or resolve_model_dir()),
         "SHADOW_SAMPLE_RATE": SAMPLE_RATE,
     }
+    greenlet_args = ("--shadow-greenlet",)
     with (
         http.server(**shadow_env) as (on_url, on_proc),
         http.server() as (off_url, off_proc),
+        serving(module="bench.serve", args=greenlet_args, **shadow_env) as (
+            greenlet_url,
+            greenlet_proc,
+        ),
     ):
         servers = [
             ("on", on_url, worker_pids(on_proc.pid)),
             ("off", off_url, worker_pids(off_proc.pid)),
+            ("greenlet", greenlet_url, worker_pids(greenlet_proc.pid)),
         ]
         for _, url, _ in servers:
             http.run_wrk(f"{url}/predict", one, connections, 1)  # warm-up
         for i in range(ROUNDS):
-            for name, url, pids in servers if i % 2 == 0 else servers[::-1]:
+            turn = i % len(servers)  # each goes first in turn
+            for name, url, pids in servers[turn:] + servers[:turn]:
                 before = http.cpu_seconds(pids)
                 result = http.run_wrk(f"{url}/predict", one, connections, per_round)
                 result["cpu_s"] = http.cpu_seconds(pids) - before
@@ -65,13 +74,14 @@ def measure(seconds: int = 12, connections: int = 16, shadow_dir: str = "") -> d
         results[key]["cpu_us"] = 1e6 * sum(r["cpu_s"] for r in value) / max(requests, 1)
         results[key]["all_requests"] = requests
     results["ratio"] = results["on"]["rps"] / results["off"]["rps"]
+    results["greenlet_ratio"] = results["greenlet"]["rps"] / results["off"]["rps"]
     results["shadow"] = shadow
     return results
 
 
 def rows(r: dict, connections: int = 16) -> list[tuple[str, str, str]]:
     """Report lines (figure, measured, goal)."""
-    on, off, shadow = r["on"], r["off"], r["shadow"]
+    on, off, shadow, greenlet = r["on"], r["off"], r["shadow"], r["greenlet"]
     handled = shadow["records_scored"] + shadow["records_dropped"]
     mean = shadow["latency_seconds"]["mean"]
     return [
@@ -82,6 +92,13 @@ def rows(r: dict, connections: int = 16) -> list[tuple[str, str, str]]:
             f"{on['p99_us'] / 1000:.1f} vs {off['p99_us'] / 1000:.1f} ms; worker CPU "
             f"{on['cpu_us']:.0f} vs {off['cpu_us']:.0f} us/request)",
             f">= {GOAL:.0%}",
+        ),
+        (
+            "the same, the shadow on a greenlet instead of an OS thread",
+            f"{r['greenlet_ratio']:.1%} ({greenlet['rps']:,.0f} req/s; p99 "
+            f"{greenlet['p99_us'] / 1000:.1f} ms; worker CPU "
+            f"{greenlet['cpu_us']:.0f} us/request)",
+            "",
         ),
         (
             "shadow: records scored, dropped (queue full), of requests answered",
