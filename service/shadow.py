@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from bundle.errors import ConfigError
+from bundle.format import REGRESSION
 from bundle.predictor import Prediction
 from bundle.store import LoadedBundle, load_bundle
 from monitoring.shadow import ShadowCounts
@@ -40,7 +41,7 @@ def incompatible(served: LoadedBundle, shadow: LoadedBundle) -> str | None:
     a, b = served.metadata.target, shadow.metadata.target
     if a.task != b.task:
         return f"it is a {b.task} model and the served one a {a.task} model"
-    if a.labels != b.labels and a.task != "regression":
+    if a.task != REGRESSION and a.labels != b.labels:
         return f"its classes {b.labels} are not the served model's {a.labels}"
     missing = {r.name for r in shadow.features} - {r.name for r in served.features}
     if missing:
