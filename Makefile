@@ -27,7 +27,7 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example ci init \
 	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench monitor alerts bench-monitoring
+	bench-observability score score-spark bench monitor alerts bench-monitoring bench-shadow
 MODEL_DIR ?= model
 
 ##@ Setup
@@ -218,6 +218,9 @@ bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cos
 
 bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs off (goal >= 95%)
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.monitoring
+
+bench-shadow: $(STAMP) ## /predict throughput with a shadow model at 10% vs none (goal >= 95%)
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.shadow $(if $(SHADOW),--shadow "$(SHADOW)")
 
 ##@ Deploy
 
