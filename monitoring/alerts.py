@@ -347,21 +347,26 @@ def shadow_panels(ns: str) -> list[tuple[str, list, str]]:
             "percentunit",
         ),
         (
-            "Shadow latency per record (p50, p99) and records dropped per second",
+            "Shadow latency per record (p50, p99)",
             [
                 (
                     f"histogram_quantile({q}, sum by (le) (rate({latency}[5m])))",
                     f"p{int(q * 100)}",
                 )
                 for q in (0.5, 0.99)
-            ]
-            + [
+            ],
+            "s",
+        ),
+        (
+            "Shadow records scored and dropped per second",
+            [
+                (f"sum(rate({series['shadow_scored_records']}[5m]))", "scored"),
                 (
                     f"sum by (reason) (rate({series['shadow_dropped_records']}[5m]))",
                     "dropped: {{reason}}",
-                )
+                ),
             ],
-            "s",
+            "ops",
         ),
     ]
 
