@@ -22,6 +22,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -122,7 +123,8 @@ class Shadow:
             self.added = self.taken = 0
             self.counts.store.view()  # opened here, not raced by two threads
             start, sleep = real_thread_tools()
-            start(self._run, (sleep,))
+            # A weak reference: the thread ends with the app (a test's), not after it.
+            start(run_shadow, (weakref.ref(self), sleep))
             self._pid = os.getpid()
 
     def _take(self) -> tuple[list, list]:
@@ -135,15 +137,14 @@ class Shadow:
             results.extend(p)
         return records, results
 
-    def _run(self, sleep: Callable[[float], None]) -> None:
-        """Score what is queued, forever (a daemon thread: it ends with the worker)."""
-        while True:
-            records, results = self._take()
-            if not records:
-                sleep(IDLE)
-                continue
-            self.score(records, results)
-            self.taken += len(records)
+    def work(self) -> bool:
+        """Score everything queued as one batch; False when nothing was."""
+        records, results = self._take()
+        if not records:
+            return False
+        self.score(records, results)
+        self.taken += len(records)
+        return True
 
     def score(self, records: list, results: list) -> None:
         """Score one batch with the shadow and count it; a failure is counted, logged."""
@@ -164,3 +165,15 @@ class Shadow:
             "queue_records": self.capacity,
             **self.counts.figures(),
         }
+
+
+def run_shadow(ref: "weakref.ref[Shadow]", sleep: Callable[[float], None]) -> None:
+    """The scoring thread: score what the shadow queues until the worker exits or
+    nothing holds the shadow any more."""
+    while True:
+        shadow = ref()
+        if shadow is None:
+            return
+        if not shadow.work():
+            del shadow  # not held while asleep
+            sleep(IDLE)

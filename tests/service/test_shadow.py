@@ -3,6 +3,10 @@ path; /monitoring and /metrics compare it with the served model (service/shadow.
 
 from __future__ import annotations
 
+import gc
+import time
+import weakref
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,6 +15,7 @@ from monitoring.profile import read_profile
 from monitoring.shadow import agrees
 from service import create_app
 from service.settings import Settings
+from service.shadow import IDLE
 from testkit.shadow import train_other_model, wait_shadow_scored
 from testkit.traffic import csv_records, in_distribution_split
 
@@ -126,6 +131,23 @@ def test_unsampled_requests_never_reach_the_shadow(loaded_model, other_model_dir
         assert client.post("/predict", json=record).status_code == 200
     shadow = client.get("/monitoring").get_json()["shadow"]
     assert shadow["records_scored"] == shadow["records_dropped"] == 0
+
+
+def test_the_scoring_thread_does_not_keep_a_dropped_app_s_shadow_alive(
+    loaded_model, other_model_dir
+):
+    app = shadowed_app(loaded_model, other_model_dir)
+    client = app.test_client()
+    record = dict(loaded_model.metadata.examples.positive.record)
+    assert client.post("/predict", json=record).status_code == 200
+    wait_shadow_scored(client, 1)  # its thread is running
+    shadow = weakref.ref(app.extensions["model_monitor"].shadow)
+    del app, client
+    deadline = time.monotonic() + 5
+    while shadow() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(IDLE)
+    assert shadow() is None
 
 
 @pytest.mark.parametrize("case", ["missing", "other task"])
