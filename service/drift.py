@@ -9,6 +9,9 @@ PSI, the thresholds and the metric names are the monitoring package's.
   and per slice for a person (behind the token when API_TOKEN is set).
 - Capture (CAPTURE_ENABLED, off by default): a sample of scored records as JSON lines
   (service/capture.py), the input of `make monitor`.
+- Shadow (SHADOW_MODEL_DIR, off by default): a sample of answered requests scored by a
+  second model off the request path (service/shadow.py); its agreement with the served
+  model, the PSI between their predictions and its latency on /monitoring and /metrics.
 
 Records are observed once answered: the predict views leave them on `flask.g`, and an
 after_request hook counts (and captures) them only when the response is a 200, so a
@@ -17,7 +20,7 @@ drift counting error or a capture write that fails (a full disk) drops those rec
 from monitoring, counts them (`<slug>_drift_dropped_records_total`,
 `<slug>_capture_dropped_records_total` on /metrics) and logs one line a minute at most.
 
-With both off nothing is registered and a prediction costs what it did before.
+With all three off nothing is registered and a prediction costs what it did before.
 """
 
 from __future__ import annotations
