@@ -27,7 +27,7 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example ci init \
 	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench monitor alerts bench-monitoring
+	bench-observability score score-spark bench monitor alerts bench-monitoring bench-shadow
 MODEL_DIR ?= model
 
 ##@ Setup
@@ -217,6 +217,9 @@ bench-observability: $(STAMP) ## What request IDs, logs, metrics and headers cos
 bench-monitoring: $(STAMP) ## /predict throughput with drift monitoring on vs off (goal >= 95%)
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.monitoring
 
+bench-shadow: $(STAMP) ## /predict throughput with a shadow model at 10% vs none (goal >= 95%)
+	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.shadow $(if $(SHADOW),--shadow "$(SHADOW)")
+
 ##@ Deploy
 
 deploy-heroku: $(STAMP) ## Heroku (Git): lint + tests, push the model (DVC) and the code (git), smoke-test APP_URL
@@ -234,8 +237,8 @@ monitor: $(RUN_STAMP) ## Drift report from captured records: make monitor CAPTUR
 	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
 	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
 
-alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring
-	$(PY) -m monitoring.alerts --model $(MODEL_DIR)
+alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring [SHADOW=1: champion vs shadow panels]
+	$(PY) -m monitoring.alerts --model $(MODEL_DIR) $(if $(SHADOW),--shadow)
 
 # Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
 include deploy/targets.mk

@@ -2,8 +2,9 @@
 
     python -m bench.run_all [--seconds 10]
 
-Bounded: about 5 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; gevent
-vs sync workers about 1 minute; the Spark job about 1 minute).
+Bounded: about 6 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; gevent
+vs sync workers about 1 minute; shadow on/off about 1 minute; the Spark job about 1
+minute).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench import (
     memory,
     monitoring,
     scoring,
+    shadow,
     slowclients,
     spark,
 )
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         ("in-process", inference.run),
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
         ("monitoring on/off (wrk)", lambda: monitoring.run(args.seconds)),
+        ("shadow model at 10% on/off (wrk)", lambda: shadow.run(args.seconds)),
         ("gevent vs sync workers, slow clients", lambda: slowclients.run(args.seconds)),
         ("memory", memory.run),
         ("cold start", coldstart.run),

@@ -5,7 +5,8 @@
 Runs the same start sequence as `python -m deploy.serve`; `--variant` changes gunicorn's
 options for tuning runs, `--baseline` swaps the model for a constant answer: same server,
 app factory, schema validation and response building, no model - the ceiling the real
-server's throughput is compared with ("validation alone").
+server's throughput is compared with ("validation alone"). `--shadow-greenlet` scores a
+shadow model (SHADOW_MODEL_DIR) on a greenlet instead of an OS thread.
 """
 
 from __future__ import annotations
@@ -52,11 +53,27 @@ def baseline_app(settings, model):
     return build_app(settings, dataclasses.replace(model, predictor=constant))
 
 
+def shadow_on_greenlets() -> None:
+    """The shadow model's scoring loop as a greenlet on the worker's event loop: the
+    alternative to service/shadow.py's OS thread that bench/shadow.py measures."""
+    import gevent
+
+    from service import shadow
+
+    def spawn(run, args):
+        return gevent.spawn(run, *args)
+
+    shadow.real_thread_tools = lambda: (spawn, gevent.sleep)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", default="default", choices=VARIANTS)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--shadow-greenlet", action="store_true")
     args = parser.parse_args(argv)
+    if args.shadow_greenlet:
+        shadow_on_greenlets()
     make_app = baseline_app if args.baseline else build_app
     return start(make_app=make_app, **VARIANTS[args.variant])
 

@@ -3,13 +3,14 @@
 Metric names carry the project's slug (`census_income_http_requests_total`), so both
 are generated for the bundle being served rather than committed for one data set:
 
-    python -m monitoring.alerts [--model model] [--out build/monitoring]
+    python -m monitoring.alerts [--model model] [--out build/monitoring] [--shadow]
 
 writes `alerts.yml` (rules), `dashboard.json` (Grafana) and `prometheus.yml` (a scrape
 config that loads the rules). The drift thresholds are monitoring/stability.py's, the same
 that GET /monitoring reads with. Both follow the model's task: a slice's
 predicted-positive rate (binary) or each class's rate (multiclass) is alerted on; a
 regression's slice means are shown, not alerted on (they have no standard error).
+`--shadow` adds the champion vs shadow panels, for a service run with SHADOW_MODEL_DIR.
 """
 
 from __future__ import annotations
@@ -319,9 +320,62 @@ def slice_panel(ns: str, task: str) -> tuple[str, list, str]:
     )
 
 
-def dashboard(namespace: str, project: str, task: str = BINARY) -> dict[str, Any]:
+def shadow_panels(ns: str) -> list[tuple[str, list, str]]:
+    """Champion (the served model) against the shadow (SHADOW_MODEL_DIR): agreement,
+    PSI, both prediction distributions, the shadow's latency and drops."""
+    series = {m.suffix: m.series(ns) for m in catalogue.CATALOGUE}
+    bins = series["shadow_prediction_bin_records"]
+    latency = catalogue.SHADOW_LATENCY.series(ns, "bucket")
+    return [
+        (
+            "Champion vs shadow: agreement and prediction PSI",
+            [
+                (f"max({series['shadow_agreement_rate']})", "agreement rate"),
+                (f"max({series['shadow_prediction_psi']})", "PSI shadow vs champion"),
+            ],
+            "none",
+        ),
+        (
+            "Champion vs shadow: prediction distribution (share by bin)",
+            [
+                (
+                    f"sum by (model, bin) (rate({bins}[5m])) / ignoring (bin) "
+                    f"group_left sum by (model) (rate({bins}[5m]))",
+                    "{{model}} {{bin}}",
+                )
+            ],
+            "percentunit",
+        ),
+        (
+            "Shadow latency per record (p50, p99)",
+            [
+                (
+                    f"histogram_quantile({q}, sum by (le) (rate({latency}[5m])))",
+                    f"p{int(q * 100)}",
+                )
+                for q in (0.5, 0.99)
+            ],
+            "s",
+        ),
+        (
+            "Shadow records scored and dropped per second",
+            [
+                (f"sum(rate({series['shadow_scored_records']}[5m]))", "scored"),
+                (
+                    f"sum by (reason) (rate({series['shadow_dropped_records']}[5m]))",
+                    "dropped: {{reason}}",
+                ),
+            ],
+            "ops",
+        ),
+    ]
+
+
+def dashboard(
+    namespace: str, project: str, task: str = BINARY, shadow: bool = False
+) -> dict[str, Any]:
     """A Grafana dashboard of the service's traffic, latency, predictions and drift, for
-    a model of `task`."""
+    a model of `task`; with `shadow`, the champion vs shadow panels too."""
     ns = namespace
     requests = catalogue.HTTP_REQUESTS.series(ns)
     latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
@@ -381,6 +435,7 @@ def dashboard(namespace: str, project: str, task: str = BINARY) -> dict[str, Any
             [(f"sum(rate({series['monitored_records']}[5m]))", "records/s")],
             "ops",
         ),
+        *(shadow_panels(ns) if shadow else []),
     ]
     panels = [
         panel(title, targets, 8 * (i // 2), 12 * (i % 2), unit)
@@ -418,10 +473,10 @@ def scrape_config(target: str, rules_file: str, interval: str = "15s") -> dict:
 
 
 def write_all(
-    out: Path, namespace: str, project: str, task: str = BINARY
+    out: Path, namespace: str, project: str, task: str = BINARY, shadow: bool = False
 ) -> list[Path]:
     """alerts.yml, dashboard.json and prometheus.yml into `out` (atomically)."""
-    board = dashboard(namespace, project, task)
+    board = dashboard(namespace, project, task, shadow)
     files = {
         "alerts.yml": yaml.safe_dump(
             rules(namespace, project, task=task), sort_keys=False
@@ -440,6 +495,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "model")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "monitoring")
+    parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="add champion vs shadow panels (a service run with SHADOW_MODEL_DIR)",
+    )
     args = parser.parse_args(argv)
     try:
         meta = read_metadata(args.model)
@@ -447,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"alerts: {exc}", file=sys.stderr)
         return 2
     project = meta.project
-    for path in write_all(args.out, project.slug, project.name, meta.target.task):
+    task = meta.target.task
+    for path in write_all(args.out, project.slug, project.name, task, args.shadow):
         print(f"wrote {path}")
     return 0
 

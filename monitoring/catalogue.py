@@ -203,6 +203,43 @@ CAPTURE_DROPPED_RECORDS = Metric(
     (),
     "Scored records data capture dropped: the write failed.",
 )
+SHADOW_SCORED_RECORDS = Metric(
+    "shadow_scored_records",
+    COUNTER,
+    (),
+    "Sampled records the shadow model scored (SHADOW_MODEL_DIR).",
+)
+SHADOW_DROPPED_RECORDS = Metric(
+    "shadow_dropped_records",
+    COUNTER,
+    ("reason",),
+    "Sampled records the shadow did not score: queue_full or error.",
+)
+SHADOW_AGREEMENT_RATE = Metric(
+    "shadow_agreement_rate",
+    GAUGE,
+    (),
+    "Share of shadow-scored records where the shadow agrees with the served model "
+    "(same class; a regression: within 5% of the served value).",
+)
+SHADOW_PREDICTION_PSI = Metric(
+    "shadow_prediction_psi",
+    GAUGE,
+    (),
+    "PSI of the shadow's predictions against the served model's, same records.",
+)
+SHADOW_PREDICTION_BIN_RECORDS = Metric(
+    "shadow_prediction_bin_records",
+    COUNTER,
+    ("model", "bin"),
+    "Shadow-scored records by model (served, shadow) and prediction bin.",
+)
+SHADOW_LATENCY = Metric(
+    "shadow_latency_seconds",
+    HISTOGRAM,
+    (),
+    "The shadow model's scoring time per record (a batch's shared by its records).",
+)
 
 CATALOGUE = (
     HTTP_REQUESTS,
@@ -230,6 +267,12 @@ CATALOGUE = (
     SLICE_REFERENCE_MEAN_PREDICTION,
     DRIFT_DROPPED_RECORDS,
     CAPTURE_DROPPED_RECORDS,
+    SHADOW_SCORED_RECORDS,
+    SHADOW_DROPPED_RECORDS,
+    SHADOW_AGREEMENT_RATE,
+    SHADOW_PREDICTION_PSI,
+    SHADOW_PREDICTION_BIN_RECORDS,
+    SHADOW_LATENCY,
 )
 
 

@@ -55,8 +55,11 @@ class CountStore:
     the fork), named after its pid, and kept when the worker exits: counts are counters.
     """
 
-    def __init__(self, size: int, directory: str = "", dtype=np.int64) -> None:
+    def __init__(
+        self, size: int, directory: str = "", dtype=np.int64, prefix=FILE_PREFIX
+    ) -> None:
         self.size = size
+        self.prefix = prefix
         self.dtype = np.dtype(dtype)
         self.directory = Path(directory) if directory else None
         self._pid = -1
@@ -67,7 +70,7 @@ class CountStore:
         """Remove an earlier run's files (called once, in the server's master)."""
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            for path in self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"):
+            for path in self.directory.glob(f"{self.prefix}*{FILE_SUFFIX}"):
                 path.unlink(missing_ok=True)
 
     def _open(self) -> None:
@@ -75,7 +78,7 @@ class CountStore:
         if self.directory is None:
             buffer: Any = bytearray(nbytes)
         else:
-            path = self.directory / f"{FILE_PREFIX}{os.getpid()}{FILE_SUFFIX}"
+            path = self.directory / f"{self.prefix}{os.getpid()}{FILE_SUFFIX}"
             # Not O_APPEND: glibc's fallocate emulation refuses appending descriptors.
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -104,7 +107,7 @@ class CountStore:
         if self.directory is None:
             return self.array().copy()
         total = np.zeros(self.size, dtype=self.dtype)
-        for path in self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"):
+        for path in self.directory.glob(f"{self.prefix}*{FILE_SUFFIX}"):
             counts = np.fromfile(path, dtype=self.dtype)
             if counts.shape == total.shape:  # a file being created is skipped
                 total += counts

@@ -9,6 +9,9 @@ PSI, the thresholds and the metric names are the monitoring package's.
   and per slice for a person (behind the token when API_TOKEN is set).
 - Capture (CAPTURE_ENABLED, off by default): a sample of scored records as JSON lines
   (service/capture.py), the input of `make monitor`.
+- Shadow (SHADOW_MODEL_DIR, off by default): a sample of answered requests scored by a
+  second model off the request path (service/shadow.py); its agreement with the served
+  model, the PSI between their predictions and its latency on /monitoring and /metrics.
 
 Records are observed once answered: the predict views leave them on `flask.g`, and an
 after_request hook counts (and captures) them only when the response is a 200, so a
@@ -17,12 +20,13 @@ drift counting error or a capture write that fails (a full disk) drops those rec
 from monitoring, counts them (`<slug>_drift_dropped_records_total`,
 `<slug>_capture_dropped_records_total` on /metrics) and logs one line a minute at most.
 
-With both off nothing is registered and a prediction costs what it did before.
+With all three off nothing is registered and a prediction costs what it did before.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -33,11 +37,14 @@ from bundle.predictor import Prediction
 from monitoring import catalogue
 from monitoring.catalogue import Metric
 from monitoring.counts import DriftCounter
+from monitoring.shadow import ShadowCounts
 from monitoring.profile import read_profile
 from monitoring.stability import mark_flagged, reading
 from service.capture import WARN_INTERVAL, Capture, Throttle
 from service.logs import REQUEST_ID_KEY
 from service.metrics import family, instrument
+from service.settings import ConfigError
+from service.shadow import Shadow, load_shadow
 
 EXTENSION = "model_monitor"
 PENDING = "model_monitor_pending"  # on flask.g: the request's records, until answered
@@ -53,10 +60,12 @@ class Monitor:
         drift: DriftCounter | None,
         capture: Capture | None,
         dropped: Callable[[int], None] | None = None,
+        shadow: Shadow | None = None,
     ) -> None:
         self.drift = drift
         self.capture = capture
         self.dropped = dropped
+        self.shadow = shadow
         self._warn = Throttle(WARN_INTERVAL)
 
     def observe_one(self, record: Mapping[str, Any], result: Prediction) -> None:
@@ -69,6 +78,8 @@ class Monitor:
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
             self.capture.write(rid, [record], [result])
+        if self.shadow is not None:
+            self.shadow.offer([record], [result])
 
     def observe_many(
         self, records: Sequence[Mapping[str, Any]], results: list[Prediction]
@@ -83,6 +94,8 @@ class Monitor:
         if self.capture is not None:
             rid = request.environ.get(REQUEST_ID_KEY, "-")
             self.capture.write(rid, records, results)
+        if self.shadow is not None:
+            self.shadow.offer(records, results)
 
     def _drift_failed(self, n: int) -> None:
         """Count n records drift could not count; log (with the error) once a minute."""
@@ -140,6 +153,17 @@ def report(drift: DriftCounter, version: str) -> dict[str, Any]:
     """GET /monitoring's body: the drift figures with how to read them."""
     figures = mark_flagged(drift.figures())
     return {"model_version": version, "reading": reading(drift.task), **figures}
+
+
+def full_report(monitor: Monitor, version: str) -> dict[str, Any]:
+    """GET /monitoring's body: the drift report (when counted) and the shadow's
+    figures (when a shadow runs)."""
+    body = {"model_version": version}
+    if monitor.drift is not None:
+        body = report(monitor.drift, version)
+    if monitor.shadow is not None:
+        body["shadow"] = monitor.shadow.figures()
+    return body
 
 
 class DriftCollector:
@@ -270,7 +294,7 @@ def monitoring_view():
     """GET /monitoring: drift per feature, prediction drift, slice positive rates."""
     monitor = current_app.extensions[EXTENSION]
     model = current_app.extensions["model_bundle"]
-    return jsonify(report(monitor.drift, model.version))
+    return jsonify(full_report(monitor, model.version))
 
 
 def register_monitoring(app: Flask, model) -> None:
@@ -296,17 +320,85 @@ def register_monitoring(app: Flask, model) -> None:
             model.version,
             dropped_counter(app, catalogue.CAPTURE_DROPPED_RECORDS),
         )
-    if drift is None and capture is None:
+    shadow = make_shadow(config, model)
+    if drift is None and capture is None and shadow is None:
         return
     drift_dropped = None
     if drift is not None:
         drift_dropped = dropped_counter(app, catalogue.DRIFT_DROPPED_RECORDS)
-    app.extensions[EXTENSION] = Monitor(drift, capture, drift_dropped)
+    app.extensions[EXTENSION] = Monitor(drift, capture, drift_dropped, shadow)
     app.after_request(observe_answered)
-    if drift is not None:
-        metrics = app.extensions.get("service_metrics")
-        if metrics is not None:
-            metrics.add_collector(DriftCollector(drift, model.metadata.project.slug))
+    metrics = app.extensions.get("service_metrics")
+    if metrics is not None:
+        slug = model.metadata.project.slug
+        if drift is not None:
+            metrics.add_collector(DriftCollector(drift, slug))
+        if shadow is not None:
+            metrics.add_collector(ShadowCollector(shadow, slug))
+    if drift is not None or shadow is not None:
         blp = Blueprint("monitoring", __name__)
         blp.add_url_rule("/monitoring", "monitoring", monitoring_view, methods=["GET"])
         app.register_blueprint(blp)
+
+
+def make_shadow(config: Mapping[str, Any], model) -> Shadow | None:
+    """The shadow model with its counts, when SHADOW_MODEL_DIR is set; ConfigError
+    (the server refuses to start) when it cannot shadow the served model."""
+    if not config.get("SHADOW_MODEL_DIR"):
+        return None
+    shadow = load_shadow(Path(config["SHADOW_MODEL_DIR"]), model)
+    profile = read_profile(model)
+    if profile is None:
+        raise ConfigError(
+            "SHADOW_MODEL_DIR: the served bundle has no reference profile to compare "
+            "the two models' predictions in"
+        )
+    directory = config.get("PROMETHEUS_MULTIPROC_DIR", "")
+    counts = ShadowCounts(profile.task, profile.prediction, directory)
+    counts.store.clear()  # the master, before the fork (preload_app)
+    return Shadow(
+        shadow,
+        counts,
+        float(config["SHADOW_SAMPLE_RATE"]),
+        int(config["SHADOW_QUEUE_RECORDS"]),
+    )
+
+
+class ShadowCollector:
+    """Scrape-time Prometheus families of the shadow's counts, every worker's."""
+
+    def __init__(self, shadow: Shadow, namespace: str) -> None:
+        self.shadow = shadow
+        self.ns = namespace
+
+    def collect(self):
+        from prometheus_client.core import HistogramMetricFamily
+
+        ns, fig = self.ns, self.shadow.figures()
+        scored = family(
+            catalogue.SHADOW_SCORED_RECORDS, ns, value=fig["records_scored"]
+        )
+        yield scored
+        dropped = family(catalogue.SHADOW_DROPPED_RECORDS, ns)
+        dropped.add_metric(["queue_full"], fig["records_dropped"])
+        dropped.add_metric(["error"], fig["records_failed"])
+        yield dropped
+        if fig["agreement_rate"] is not None:
+            rate = fig["agreement_rate"]
+            yield family(catalogue.SHADOW_AGREEMENT_RATE, ns, value=rate)
+        if fig["prediction_psi"] is not None:
+            value = fig["prediction_psi"]
+            yield family(catalogue.SHADOW_PREDICTION_PSI, ns, value=value)
+        bins = family(catalogue.SHADOW_PREDICTION_BIN_RECORDS, ns)
+        for b in fig["prediction_bins"]:
+            bins.add_metric(["served", b["bin"]], b["served"])
+            bins.add_metric(["shadow", b["bin"]], b["shadow"])
+        yield bins
+        latency = fig["latency_seconds"]
+        buckets = [(b["le"], b["records"]) for b in latency["buckets"]]
+        yield HistogramMetricFamily(
+            catalogue.SHADOW_LATENCY.name(ns),
+            catalogue.SHADOW_LATENCY.help,
+            buckets=buckets,
+            sum_value=latency["sum"],
+        )

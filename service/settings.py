@@ -100,6 +100,27 @@ class Settings(EnvSettings):
         positive(int),
         "capture stops at this size: the file's, or what a worker wrote to stdout",
     )
+    # -- shadow scoring (service/shadow.py) ---------------------------------------------
+    shadow_model_dir: str = setting(
+        "SHADOW_MODEL_DIR",
+        "",
+        str,
+        "a second model bundle that scores a sample of requests beside the served one "
+        "(agreement, PSI, latency on /monitoring and /metrics); empty: no shadow",
+    )
+    shadow_sample_rate: float = setting(
+        "SHADOW_SAMPLE_RATE",
+        0.1,
+        fraction,
+        "share of answered requests the shadow model scores too",
+    )
+    shadow_queue_records: int = setting(
+        "SHADOW_QUEUE_RECORDS",
+        1000,
+        positive(int),
+        "most records waiting for the shadow model per worker; more are dropped "
+        "and counted",
+    )
 
     @property
     def model_path(self) -> Path:
@@ -122,6 +143,13 @@ class Settings(EnvSettings):
             "CAPTURE_SAMPLE_RATE": self.capture_sample_rate,
             "CAPTURE_DESTINATION": self.capture_destination,
             "CAPTURE_MAX_BYTES": self.capture_max_bytes,
+            "SHADOW_MODEL_DIR": (
+                str(resolve_model_dir(self.shadow_model_dir))
+                if self.shadow_model_dir
+                else ""
+            ),
+            "SHADOW_SAMPLE_RATE": self.shadow_sample_rate,
+            "SHADOW_QUEUE_RECORDS": self.shadow_queue_records,
         }
 
 

@@ -227,26 +227,35 @@ def exposed(client, ns: str) -> set[str]:
     }
 
 
-@pytest.mark.task(
-    "binary"
-)  # a binary model's positive-rate alerts; the tasks': test_task_monitoring.py
+# A binary model's positive-rate alerts; the tasks': test_task_monitoring.py.
+@pytest.mark.task("binary")
+@pytest.mark.parametrize("shadow", [False, True], ids=["no shadow", "a shadow"])
 def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
-    loaded_model, held_out
+    loaded_model, held_out, shadow
 ):
     from service import create_app
     from service.settings import Settings
+    from testkit.shadow import wait_shadow_scored
 
     ns, name = loaded_model.metadata.project.slug, loaded_model.metadata.project.name
+    # The model shadowing itself exposes every shadow family.
+    settings = Settings(
+        shadow_model_dir=str(loaded_model.path) if shadow else "",
+        shadow_sample_rate=1.0,
+    )
     client = create_app(
-        {"TESTING": True}, model=loaded_model, settings=Settings()
+        {"TESTING": True}, model=loaded_model, settings=settings
     ).test_client()
     client.post("/predict/batch", json={"records": held_out[:20]})
     client.post("/predict", json=held_out[0])
+    if shadow:
+        wait_shadow_scored(client, 21)
     names = exposed(client, ns)
     rule_exprs = [
         r["expr"] for g in alerts.rules(ns, name)["groups"] for r in g["rules"]
     ]
-    board = alerts.dashboard(ns, name)
+    board = alerts.dashboard(ns, name, shadow=shadow)
+    assert any("shadow" in p["title"] for p in board["panels"]) == shadow
     board_exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
     used = set().union(*(metric_names(e, ns) for e in rule_exprs + board_exprs))
     assert used and used <= names, sorted(used - names)

@@ -14,6 +14,7 @@ from monitoring import alerts
 from monitoring.catalogue import CATALOGUE, HISTOGRAM, markdown_table, of_task
 from service import create_app
 from service.settings import Settings
+from testkit.shadow import wait_shadow_scored
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "ns"
@@ -33,13 +34,17 @@ def test_every_metric_on_the_metrics_page_is_in_the_task_s_catalogue_and_back(
     else:
         model = load_bundle(request.getfixturevalue("task_models")(task))
     settings = Settings(
-        capture_enabled=True, capture_destination=str(tmp_path / "capture.jsonl")
+        capture_enabled=True,
+        capture_destination=str(tmp_path / "capture.jsonl"),
+        shadow_model_dir=str(model.path),  # the model shadowing itself: every metric
+        shadow_sample_rate=1.0,
     )
     app = create_app({"TESTING": True}, model=model, settings=settings)
     client = app.test_client()
     records = [e.record for e in model.metadata.examples.scored()]
     response = client.post("/predict/batch", json={"records": records})
     assert response.status_code == 200
+    wait_shadow_scored(client, len(records))
     text = client.get("/metrics").get_data(as_text=True)
     namespace = model.metadata.project.slug
     # prometheus_client's own `*_created` timestamps are not metrics of the service.
@@ -66,7 +71,9 @@ def catalogue_series() -> set[str]:
 
 
 def test_the_alert_rules_and_dashboard_read_only_catalogue_metrics():
-    text = yaml.safe_dump(alerts.rules(NS, "p")) + str(alerts.dashboard(NS, "p"))
+    text = yaml.safe_dump(alerts.rules(NS, "p")) + str(
+        alerts.dashboard(NS, "p", shadow=True)
+    )
     read = promql_names(text)
     assert read, "no metric found in the rules"
     assert read <= catalogue_series(), read - catalogue_series()

@@ -1,6 +1,6 @@
 """Monitoring under the real server with two workers: /monitoring adds up every worker's
-counts whether metrics are on or off, and a full disk under data capture fails no
-prediction.
+counts whether metrics are on or off, the shadow model's too, and a full disk under data
+capture fails no prediction.
 
 Bounded: batches of 100 records, 4 at a time, until both workers have spent CPU on
 them (at most 20 rounds); the server is stopped after each test.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle, islice
@@ -82,6 +83,29 @@ def test_monitoring_counts_every_workers_records_with_metrics_on_or_off(
         # Each ask may land on either worker: every one must see the sum.
         seen = {json.loads(get(url, "/monitoring"))["records"] for _ in range(6)}
     assert seen == {sent}, (sent, seen)
+
+
+def test_the_shadow_scores_every_sampled_record_of_every_worker(
+    model_dir, held_out, tmp_path
+):
+    env = {
+        "MONITORING_ENABLED": "false",  # /monitoring shows the shadow alone
+        "SHADOW_MODEL_DIR": str(model_dir),  # the model shadowing itself: agrees
+        "SHADOW_SAMPLE_RATE": "1",
+        "SHADOW_QUEUE_RECORDS": str(PARALLEL * BATCH * ROUNDS),
+        "PROMETHEUS_MULTIPROC_DIR": "",
+        "WEB_CONCURRENCY": "2",
+    }
+    with serving(model_dir, log=tmp_path / "server.log", **env) as (url, proc):
+        sent = load_every_worker(url, proc.pid, held_out)
+        deadline = time.monotonic() + 30
+        while True:  # each worker's thread scores off the request path: wait for it
+            shadow = json.loads(get(url, "/monitoring"))["shadow"]
+            if shadow["records_scored"] >= sent or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert (shadow["records_scored"], shadow["records_dropped"]) == (sent, 0)
+    assert shadow["records_failed"] == 0 and shadow["agreement_rate"] == 1.0
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
