@@ -27,7 +27,7 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example ci init \
 	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench monitor alerts bench-monitoring
+	bench-observability score score-spark bench monitor alerts bench-monitoring challenger compare
 MODEL_DIR ?= model
 
 ##@ Setup
@@ -134,6 +134,14 @@ model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, tr
 	@$(DVC) pull model || { \
 	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
 	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
+
+##@ Retrain and promote
+
+challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv]
+	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)")
+
+compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds
+	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)")
 
 ##@ Serve and score
 
