@@ -27,7 +27,8 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example ci init \
 	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench monitor alerts bench-monitoring challenger compare
+	bench-observability score score-spark bench monitor alerts bench-monitoring challenger compare \
+	promote
 MODEL_DIR ?= model
 
 ##@ Setup
@@ -142,6 +143,9 @@ challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ unto
 
 compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds
 	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)")
+
+promote: $(RUN_STAMP) ## Make the challenger that passed make compare the model (model/, reports, registry.json)
+	$(PY) -m training.promote
 
 ##@ Serve and score
 

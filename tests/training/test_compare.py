@@ -1,28 +1,35 @@
-"""make challenger and make compare: a candidate trained into its own folder from the
-current params (and new data), judged against the served model on the same held-out rows
-by the gate of params.yaml `promote:`. Each task's made-up data set (testkit/tasks.py):
-the served model is trained on it, the data then shifts (the target's relation changes in
-one slice), and a challenger trained on the shifted data must beat it."""
+"""make challenger, make compare and make promote: a candidate trained into its own
+folder from the current params (and new data), judged against the served model on the
+same held-out rows by the gate of params.yaml `promote:`, and made the model only when it
+passed. Each task's made-up data set (testkit/tasks.py): the served model is trained on
+it, the data then shifts (the target's relation changes in one slice), and a challenger
+trained on the shifted data must beat it."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 import yaml
 
 from bundle.files import sha256_file
+from bundle.store import load_bundle
+from service import create_app
+from service.settings import Settings
 from testkit.tasks import quick_params, task_frame, trained_task
 from training import compare
 from training.challenger import challenger_params, train_challenger
 from training.config import ConfigError, Paths
 from training.metrics import classification_metrics, metric
 from training.params import LOWER_IS_BETTER, Params, PromoteParams
+from training.promote import check_result, promote, read_result
 
 # A slice of 30-odd test rows moves by a few points of F1 between two fits of the same
 # data: the test's gate allows that much.
 NOISY_SLICES = {"slice_margin": 0.15}
+NOW = datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)
 
 
 def shifted_frame(task: str):
@@ -59,7 +66,7 @@ def served(request, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_challenger_trained_on_shifted_data_passes_the_gate_and_model_is_untouched(
+def test_a_challenger_of_shifted_data_passes_the_gate_and_promote_makes_it_the_model(
     served, capsys
 ):
     task, paths, raw, shifted = served
@@ -99,6 +106,19 @@ def test_a_challenger_trained_on_shifted_data_passes_the_gate_and_model_is_untou
     assert "**Gate: PASSED" in (out / "report.md").read_text()
     assert (out / "figures" / "slices.png").stat().st_size > 0
 
+    champion = load_bundle(paths.model_dir).version
+    record = promote(paths, challenger, report, NOW)
+    # As a platform's restart would: the model folder loaded again.
+    served_now = load_bundle(paths.model_dir)
+    assert served_now.version == report["versions"]["challenger"] != champion
+    assert record["previous"] == champion
+    assert fingerprint(paths.staged_bundle) == fingerprint(challenger.staged_bundle)
+    assert paths.metrics.read_text() == challenger.metrics.read_text()
+    app = create_app({"TESTING": True}, model=served_now, settings=Settings())
+    cited = app.test_client().get("/health").get_json()["model"]["promotion"]
+    assert cited["previous"] == champion and cited["promoted_at"] == NOW.isoformat()
+    assert set(cited["gate"]) == {"metric", "slices", "fairness", "latency", "parity"}
+
 
 @pytest.mark.slow
 def test_a_one_feature_challenger_is_refused_with_a_line_naming_each_failed_check(
@@ -129,6 +149,25 @@ def test_a_one_feature_challenger_is_refused_with_a_line_naming_each_failed_chec
     assert any(line.startswith("refused: slices: ") for line in refused)
     report = (tmp_path / "compare" / "report.md").read_text()
     assert "**Gate: REFUSED**" in report and f"- FAIL: {metric}:" in report
+
+    before = fingerprint(paths.model_dir)
+    result = read_result(tmp_path / "compare" / "compare.json")
+    with pytest.raises(ConfigError, match=r"failed the gate \(metric, slices"):
+        promote(paths, weak, result, NOW)
+    assert fingerprint(paths.model_dir) == before
+
+
+def test_promote_refuses_a_comparison_of_other_versions():
+    result = {
+        "versions": {"champion": "a-1", "challenger": "b-2"},
+        "passed": True,
+        "checks": [],
+    }
+    check_result(result, "a-1", "b-2")
+    with pytest.raises(
+        ConfigError, match="judged b-2 against a-1, not c-3 against a-1"
+    ):
+        check_result(result, "a-1", "c-3")
 
 
 def test_the_gate_defaults_are_declared_once_and_a_wrong_key_is_one_line():
