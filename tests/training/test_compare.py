@@ -8,6 +8,8 @@ trained on the shifted data must beat it."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import datetime, timezone
 
 import numpy as np
@@ -18,8 +20,9 @@ from bundle.files import sha256_file
 from bundle.store import load_bundle
 from service import create_app
 from service.settings import Settings
+from testkit.slug import ROOT, TRAINED, checkout_files, copy_files
 from testkit.tasks import quick_params, task_frame, trained_task
-from training import compare
+from training import compare, release
 from training.challenger import challenger_params, train_challenger
 from training.config import ConfigError, Paths
 from training.metrics import classification_metrics, metric
@@ -196,3 +199,62 @@ def test_one_metric_is_the_one_the_task_metrics_report():
     y, proba = rng.integers(0, 2, 200), rng.random(200)
     every = classification_metrics(y, proba, 0.4)
     assert {k: metric("binary", k, y, proba, 0.4) for k in every} == every
+
+
+def git(root, *args) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.slow
+def test_a_promotion_is_pushed_committed_and_tagged_and_rollback_restores_the_old_one(
+    tmp_path,
+):
+    # The served project, and a challenger of shifted data that passed the gate.
+    project = trained_task(tmp_path / "project", "binary")
+    raw = quick_params(yaml.safe_load((project.root / "params.yaml").read_text()))
+    raw["promote"] = NOISY_SLICES
+    shifted = tmp_path / "shifted.csv"
+    shifted_frame("binary").to_csv(shifted, index=False)
+    challenger = train_challenger(
+        project.root / "build" / "challenger",
+        challenger_params(raw, shifted, project.root),
+    )
+    result = compare.compare(
+        project.model_dir,
+        challenger.model_dir,
+        challenger.test_csv,
+        Params.from_dict(raw),
+    )
+    assert result["passed"]
+    # A checkout under git and DVC, with a local remote, serving the champion.
+    checkout = copy_files(ROOT, checkout_files(ROOT), tmp_path / "checkout")
+    for name in ("data/raw", *TRAINED):
+        source, target = project.root / name, checkout / name
+        shutil.rmtree(target, ignore_errors=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    git(checkout, "init", "-q")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-qm", "the project")
+    release.run(
+        checkout, "dvc", "remote", "add", "-d", "--local", "t", str(tmp_path / "r")
+    )
+    champion = load_bundle(checkout / "model").version
+    assert release.record(checkout) == f"model-{champion}"
+
+    promote(Paths(root=checkout), challenger, result, NOW)
+    assert release.record(checkout) == f"model-{result['versions']['challenger']}"
+    assert load_bundle(checkout / "model").version != champion
+    shutil.rmtree(checkout / ".dvc" / "cache")  # rollback must pull from the remote
+
+    assert release.rollback(checkout) == champion
+    # As a platform's restart would: the model folder loaded again.
+    assert load_bundle(checkout / "model").version == champion
+    assert git(checkout, "log", "-1", "--format=%s").strip() == (
+        f"Roll back to model {champion}"
+    )
+    assert git(checkout, "diff", f"model-{champion}", "--", *release.TRACKED) == ""
