@@ -27,7 +27,8 @@ APP_URL ?=
 
 .PHONY: help install data train serve run lint format test test-fast test-example ci init \
 	clean model push pull deploy deploy-heroku lock smoke precommit hooks bench-dyno audit \
-	bench-observability score score-spark bench monitor alerts bench-monitoring bench-shadow
+	bench-observability score score-spark bench monitor alerts bench-monitoring bench-shadow \
+	challenger compare promote rollback
 MODEL_DIR ?= model
 
 ##@ Setup
@@ -134,6 +135,21 @@ model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, tr
 	@$(DVC) pull model || { \
 	  echo "The DVC remote does not have this model: reproducing the pipeline."; \
 	  $(DVC) repro && { $(DVC) push || echo "warning: dvc push failed; model kept locally"; }; }
+
+##@ Retrain and promote
+
+challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv]
+	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)")
+
+compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds
+	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)")
+
+promote: $(RUN_STAMP) ## The challenger that passed make compare becomes the model: dvc commit + push, git commit, tag model-<version>
+	$(PY) -m training.promote
+	$(PY) -m training.release record
+
+rollback: $(RUN_STAMP) ## The previous model (or TO=version) back from its tag and the DVC remote, committed
+	$(PY) -m training.release rollback $(if $(TO),--to "$(TO)")
 
 ##@ Serve and score
 

@@ -54,13 +54,27 @@ DRIFT_PSI = {
 }
 
 
-def alert(name: str, expr: str, pending: str, severity: str, summary: str) -> dict:
+# What a drift alert's description says to do about it: the retraining loop.
+RETRAIN = (
+    "If the data has changed for good, retrain on recent data: make challenger "
+    "[DATA=recent.csv], make compare, and make promote when the gate passes "
+    "(docs/lifecycle.md)."
+)
+
+
+def alert(
+    name: str, expr: str, pending: str, severity: str, summary: str, description=""
+) -> dict:
+    notes = {
+        "summary": summary,
+        **({"description": description} if description else {}),
+    }
     return {
         "alert": name,
         "expr": " ".join(expr.split()),
         "for": pending,
         "labels": {"severity": severity},
-        "annotations": {"summary": summary},
+        "annotations": notes,
     }
 
 
@@ -213,6 +227,7 @@ def rules(
             "ticket",
             f"{project}: feature {{{{ $labels.feature }}}} drifted from training "
             f"(PSI above {PSI_SIGNIFICANT} over {window})",
+            RETRAIN,
         ),
         alert(
             "ModelPredictionDrift",
@@ -221,6 +236,7 @@ def rules(
             "ticket",
             f"{project}: {PREDICTED[task]} drifted from training "
             f"(PSI above {PSI_SIGNIFICANT} over {window})",
+            RETRAIN,
         ),
         *slice_alert(ns, project, task, wait("15m")),
     ]

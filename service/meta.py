@@ -6,7 +6,8 @@ from flask import current_app, send_from_directory, url_for
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
-from bundle.format import BINARY, MULTICLASS, Target
+from bundle.format import BINARY, MULTICLASS, BundleError, Target
+from bundle.registry import promotion
 from service import __version__
 
 blp = Blueprint("meta", __name__, description="Service information.")
@@ -40,6 +41,18 @@ def answer_words(target: Target) -> str:
 def served_model():
     """The verified model this app serves, or None."""
     return current_app.extensions.get("model_bundle")
+
+
+def promotion_record(model) -> dict | None:
+    """The registry's record of the served version (make promote), read once: None for
+    a model never promoted, or whose registry cannot be read (/health stays up)."""
+    cache = current_app.extensions.setdefault("model_promotion", {})
+    if model.version not in cache:
+        try:
+            cache[model.version] = promotion(model.path, model.version)
+        except BundleError:
+            cache[model.version] = None
+    return cache[model.version]
 
 
 @blp.route("/", methods=["GET"])
@@ -85,6 +98,8 @@ def health():
         "estimator": meta.model.get("estimator"),
         "classes": meta.target.labels,
         "metrics": meta.metrics,
+        # When make promote made it the model, what it replaced, the gate's figures.
+        "promotion": promotion_record(model),
     }
     # A binary model's answer is as before tasks; another names its task.
     if meta.target.task != BINARY:

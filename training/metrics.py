@@ -3,6 +3,8 @@ ones, and the test metrics of a multiclass or a regression model (`task_metrics`
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
@@ -18,7 +20,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from bundle.format import BINARY, MULTICLASS
+from bundle.format import BINARY, MULTICLASS, REGRESSION
 
 # Defined with the slice arithmetic it checks the input of; the bias audit imports it here.
 from monitoring.slices import as_binary
@@ -26,6 +28,7 @@ from monitoring.slices import as_binary
 __all__ = [
     "as_binary",
     "labels_from_proba",
+    "metric",
     "classification_metrics",
     "multiclass_metrics",
     "regression_metrics",
@@ -38,43 +41,70 @@ def labels_from_proba(proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return (np.asarray(proba) >= threshold).astype(int)
 
 
+def _labels(metric):
+    """A metric of the labels at the threshold, from the probabilities."""
+    return lambda y, proba, threshold: metric(y, labels_from_proba(proba, threshold))
+
+
+def _rows(proba: np.ndarray) -> np.ndarray:
+    """float32 graph outputs sum to one only to float32 precision."""
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _likeliest(metric):
+    """A metric of the likeliest class of each row."""
+    return lambda y, proba, _: metric(y, np.argmax(proba, axis=1))
+
+
+# Each task's test metrics, in report order: (y_true, scores, threshold) -> value.
+METRICS = {
+    BINARY: {
+        "precision": _labels(partial(precision_score, zero_division=0)),
+        "recall": _labels(partial(recall_score, zero_division=0)),
+        "f1": _labels(partial(f1_score, zero_division=0)),
+        "accuracy": _labels(accuracy_score),
+        "roc_auc": lambda y, proba, _: roc_auc_score(y, proba),
+        "brier": lambda y, proba, _: brier_score_loss(y, proba),
+    },
+    MULTICLASS: {
+        "log_loss": lambda y, proba, _: log_loss(
+            y, _rows(proba), labels=list(range(proba.shape[1]))
+        ),
+        "f1_macro": _likeliest(partial(f1_score, average="macro", zero_division=0)),
+        "balanced_accuracy": _likeliest(balanced_accuracy_score),
+        "accuracy": _likeliest(accuracy_score),
+    },
+    REGRESSION: {
+        "rmse": lambda y, value, _: root_mean_squared_error(y, value),
+        "mae": lambda y, value, _: mean_absolute_error(y, value),
+        "r2": lambda y, value, _: r2_score(y, value),
+    },
+}
+
+
+def metric(
+    task: str, name: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.5
+) -> float:
+    """One test metric of the task (a bootstrap computes only the one it compares)."""
+    return float(METRICS[task][name](y_true, np.asarray(scores), threshold))
+
+
 def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5
 ) -> dict[str, float]:
     """Precision, recall, F1 of the positive class, accuracy, ROC AUC and Brier score."""
-    y_pred = labels_from_proba(proba, threshold)
-    return {
-        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(recall_score(y_true, y_pred, zero_division=0)),
-        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "roc_auc": float(roc_auc_score(y_true, proba)),
-        "brier": float(brier_score_loss(y_true, proba)),
-    }
+    return {k: metric(BINARY, k, y_true, proba, threshold) for k in METRICS[BINARY]}
 
 
 def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """Log loss, macro F1, balanced accuracy and accuracy of class indices against the
     [n, k] probabilities (the label is the most probable class)."""
-    y_pred = np.argmax(proba, axis=1)
-    labels = list(range(proba.shape[1]))
-    # float32 graph outputs sum to one only to float32 precision.
-    rows = proba / proba.sum(axis=1, keepdims=True)
-    return {
-        "log_loss": float(log_loss(y_true, rows, labels=labels)),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-    }
+    return {k: metric(MULTICLASS, k, y_true, proba) for k in METRICS[MULTICLASS]}
 
 
 def regression_metrics(y_true: np.ndarray, value: np.ndarray) -> dict[str, float]:
     """RMSE, MAE and R2 of the predicted values."""
-    return {
-        "rmse": float(root_mean_squared_error(y_true, value)),
-        "mae": float(mean_absolute_error(y_true, value)),
-        "r2": float(r2_score(y_true, value)),
-    }
+    return {k: metric(REGRESSION, k, y_true, value) for k in METRICS[REGRESSION]}
 
 
 def task_metrics(

@@ -17,7 +17,15 @@ from bundle.profile import BAND_SUFFIX, band_column
 from training.config import PARAMS_FILE, ConfigError, FeatureSpec, load_params
 from training.datasets import BUILT_IN
 
-SECTIONS = ("project", "data", "features", "train", "evaluate", "model_card")
+SECTIONS = (
+    "project",
+    "data",
+    "features",
+    "train",
+    "evaluate",
+    "model_card",
+    "promote",
+)
 PROJECT_KEYS = ("name", "description", "class_names")
 CLASS_NAME_KEYS = ("positive", "negative")
 FEATURE_KEYS = (
@@ -76,6 +84,7 @@ TARGET_METRICS = {
 }
 LOWER_IS_BETTER = ("brier", "log_loss", "rmse", "mae")
 CARD_KEYS = ("intended_use", "out_of_scope", "caveats", "sensitive_features")
+PROMOTE_KEYS = ("tolerance", "slice_margin", "latency_ratio", "fair_band_or_no_worse")
 INF = float("inf")
 YAML_BOOLEANS = "YAML reads unquoted yes/no/on/off/true/false as a boolean"
 
@@ -450,6 +459,48 @@ class ModelCardParams:
         )
 
 
+@dataclass(frozen=True)
+class PromoteParams:
+    """`promote:`: the gate a challenger must pass to replace the model (make compare)."""
+
+    # How much worse than the champion on train.selection_metric a challenger may be.
+    tolerance: float = 0.005
+    # How much worse on a slice both can measure: F1 (binary), macro F1 (multiclass)
+    # down by more than this, or RMSE (regression) up by more than this share of it.
+    slice_margin: float = 0.05
+    # The challenger's median per-record latency over the champion's, at most.
+    latency_ratio: float = 1.5
+    # true: disparities outside evaluate.bias.fair_band pass when the champion has as
+    # many; false: the challenger must have none.
+    fair_band_or_no_worse: bool = True
+
+    @classmethod
+    def read(cls, r: Reader, raw: Any) -> "PromoteParams":
+        p = r.section("promote", raw or {}, PROMOTE_KEYS)
+        default = cls()
+        return cls(
+            tolerance=r.number(
+                "promote.tolerance", p.get("tolerance", default.tolerance), 0, INF
+            ),
+            slice_margin=r.number(
+                "promote.slice_margin",
+                p.get("slice_margin", default.slice_margin),
+                0,
+                INF,
+            ),
+            latency_ratio=r.number(
+                "promote.latency_ratio",
+                p.get("latency_ratio", default.latency_ratio),
+                1,
+                INF,
+            ),
+            fair_band_or_no_worse=r.flag(
+                "promote.fair_band_or_no_worse",
+                p.get("fair_band_or_no_worse", default.fair_band_or_no_worse),
+            ),
+        )
+
+
 def read_features(r: Reader, raw: dict) -> FeatureSpec:
     """`project:` and `features:`, their keys checked before FeatureSpec's own checks."""
     project = r.section("project", raw.get("project") or {}, PROJECT_KEYS)
@@ -488,6 +539,7 @@ class Params:
     train: TrainParams
     evaluate: EvaluateParams
     model_card: ModelCardParams
+    promote: PromoteParams
     # The mapping as read, data defaults filled: a data set loader's `load` reads it.
     raw: dict[str, Any] = field(repr=False, compare=False)
 
@@ -513,6 +565,7 @@ class Params:
             train=TrainParams.read(r, raw["train"]),
             evaluate=EvaluateParams.read(r, raw["evaluate"], features.task),
             model_card=ModelCardParams.read(r, raw.get("model_card")),
+            promote=PromoteParams.read(r, raw.get("promote")),
             raw={**raw, "data": data.options},
         )
 

@@ -47,6 +47,29 @@ def test_every_workflow_parses_and_has_jobs(path):
     assert load(path)["jobs"]
 
 
+def test_retraining_compares_a_challenger_and_opens_a_pull_request_only_on_pass():
+    retrain = load(ROOT / ".github" / "workflows" / "retrain.yml")
+    assert set(retrain["on"]) == {"schedule", "workflow_dispatch"}
+    steps = retrain["jobs"]["retrain"]["steps"]
+    order = [s.get("run", "").split("\n")[0] for s in steps]
+    challenger, compare = order.index("make challenger"), order.index("make compare")
+    assert challenger < compare
+    gate = steps[compare]
+    assert gate["continue-on-error"] and gate["id"] == "compare"
+    passed = "steps.compare.outcome == 'success'"
+    promoting = [s for s in steps if "make promote" in s.get("run", "")]
+    assert [s["if"] for s in promoting] == [passed]
+    script = promoting[0]["run"]
+    assert script.index("git switch -c") < script.index("make promote")
+    assert script.index("make promote") < script.index("git push")
+    assert "gh pr create" in script
+    refused = [s for s in steps if s.get("if") == "steps.compare.outcome != 'success'"]
+    assert len(refused) == 1 and "exit 1" in refused[0]["run"]
+    attach = [s for s in steps if s.get("uses", "").startswith("actions/upload-")]
+    assert attach[0]["if"] == "always()"
+    assert attach[0]["with"]["path"].startswith("build/compare")
+
+
 def test_ci_runs_on_push_and_pull_request(ci):
     assert {"push", "pull_request"} <= set(ci["on"])
 

@@ -33,20 +33,37 @@ def project(full_params) -> Project:
     return Project(str(p.get("name") or "model"), "")
 
 
-def summary(rule_set: dict, name: str, **labels: str) -> str:
-    """An alert's summary with its {{ $labels.x }} filled in, as promtool expands it."""
+def annotations(rule_set: dict, name: str, **labels: str) -> dict[str, str]:
+    """An alert's annotations with their {{ $labels.x }} filled in, as promtool expands
+    them."""
     rule = next(
         r for g in rule_set["groups"] for r in g["rules"] if r.get("alert") == name
     )
-    text = rule["annotations"]["summary"]
-    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+    return {
+        key: re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+        for key, text in rule["annotations"].items()
+    }
+
+
+def summary(rule_set: dict, name: str, **labels: str) -> str:
+    """An alert's summary with its {{ $labels.x }} filled in, as promtool expands it."""
+    return annotations(rule_set, name, **labels)["summary"]
 
 
 def expected(rule_set, name: str, severity: str, **labels: str) -> dict:
     return {
         "exp_labels": {"severity": severity, "job": "svc", "instance": "a", **labels},
-        "exp_annotations": {"summary": summary(rule_set, name, **labels)},
+        "exp_annotations": annotations(rule_set, name, **labels),
     }
+
+
+def test_the_drift_alerts_say_how_to_start_the_retraining_loop(project):
+    rule_set = alerts.rules(project.slug, project.name)
+    for name in ("ModelFeatureDrift", "ModelPredictionDrift"):
+        assert (
+            "make challenger" in annotations(rule_set, name, feature="f")["description"]
+        )
+    assert "description" not in annotations(rule_set, "ModelServiceErrorRate")
 
 
 def cases(ns: str, rule_set: dict) -> list[dict]:
