@@ -1,5 +1,6 @@
-"""Training at scale: a synthetic 20-column CSV through the real stages (fetch, clean,
-fit, export) in a scratch project, with the wall time and peak memory of each stage.
+"""Training at scale: a synthetic 20-column CSV through the real stages of `make train`
+(fetch, clean, fit, export, evaluate) in a scratch project, with the wall time and peak
+memory of each stage.
 
     python -m bench.training [--rows 50000 500000] [--no-export]
 
@@ -28,7 +29,7 @@ import yaml
 from bench.machine import print_rows
 from training.config import ROOT, load_params
 
-STAGES = ("fetch", "clean", "fit", "export")
+STAGES = ("fetch", "clean", "fit", "export", "evaluate")
 NUMERIC, CATEGORICAL = 12, 7
 ERROR_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
 
@@ -84,20 +85,18 @@ def project_params(source: Path, train: dict) -> dict:
 
 def run_stage(stage: str, root: Path) -> None:
     """One stage on the scratch project in `root` (the child process's work)."""
-    from training.clean import clean_splits, to_csv_text
+    from training.clean import clean_stage
     from training.config import Paths
+    from training.evaluate import evaluate
     from training.export import export
     from training.fetch import fetch
     from training.fit import fit
     from training.params import load
 
     paths, params = Paths(root=root), load(root / "params.yaml")
-    if stage == "clean":
-        paths.processed.mkdir(parents=True, exist_ok=True)
-        for name, df in clean_splits(paths, params).items():
-            paths.split(name).write_text(to_csv_text(df), encoding="utf-8")
-    else:
-        {"fetch": fetch, "fit": fit, "export": export}[stage](paths, params)
+    stages = {"fetch": fetch, "clean": clean_stage, "fit": fit, "export": export}
+    stages["evaluate"] = evaluate
+    stages[stage](paths, params)
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -172,14 +171,16 @@ def bench_rows(rows: int, stages: tuple[str, ...]) -> list[tuple[str, str, str]]
 
 def run(sizes=(50_000,), export: bool = True) -> list[tuple[str, str, str]]:
     """(figure, measured, goal) rows for each data size."""
-    stages = STAGES if export else STAGES[:-1]
+    stages = STAGES if export else STAGES[: STAGES.index("fit") + 1]
     return [row for rows in sizes for row in bench_rows(rows, stages)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[50_000, 500_000])
-    parser.add_argument("--no-export", action="store_true", help="stop after fit")
+    parser.add_argument(
+        "--no-export", action="store_true", help="stop after fit (no export, evaluate)"
+    )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("root", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
