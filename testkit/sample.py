@@ -76,6 +76,19 @@ def sample_project(root: Path, params: dict) -> Paths:
     return paths
 
 
+def clean_project(paths: Paths, typed: Params) -> dict[str, pd.DataFrame]:
+    """The clean stage in `paths`: the checked splits and the cleaning report (which
+    evaluate cites) in data/processed, as `make train` writes them."""
+    from training.clean import clean_and_report
+
+    frames, report = clean_and_report(paths, typed)
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        paths.split(name).write_text(to_csv_text(frame), encoding="utf-8")
+    write_json_atomic(paths.cleaning, report)
+    return frames
+
+
 def train_project(paths: Paths, params: dict) -> Paths:
     """Fit, export and evaluate in `paths`: the model in paths.model_dir, published with
     its reports as `make train` publishes them."""

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from testkit.sample import train_project
-from training.clean import clean_splits, to_csv_text
+from testkit.sample import clean_project, train_project
 from training.config import Paths
 from training.fetch import fetch
 from training.params import Params
@@ -96,10 +95,7 @@ def own_project(tmp_path_factory, params):
     own["train"] = copy.deepcopy(params["train"])
     paths, typed = Paths(root=root), Params.from_dict(own)
     assert fetch(paths, typed) == {"all": paths.raw / "data.csv"}
-    splits = clean_splits(paths, typed)
-    paths.processed.mkdir(parents=True)
-    for name, df in splits.items():
-        paths.split(name).write_text(to_csv_text(df))
+    clean_project(paths, typed)
     return train_project(paths, own), own
 
 

@@ -19,7 +19,7 @@ import pytest
 from batch.columnar import ColumnarScorer
 from bundle.rules import AS_MISSING, GROUP, OTHER, REFUSE, FeatureRule
 from bundle.store import load_bundle
-from testkit.sample import train_project
+from testkit.sample import clean_project, train_project
 from training import fitted
 from training.config import RARE_MIN_COUNT, Paths
 from training.params import Params
@@ -79,7 +79,6 @@ def shops_params(source: str, unseen: dict) -> dict:
 def trained(tmp_path_factory):
     """The shops data trained and published (shop and order_id: unseen grouped; region:
     refused), and fit's stderr."""
-    from training.clean import clean_splits, to_csv_text
     from training.fetch import fetch
 
     root = tmp_path_factory.mktemp("shops")
@@ -87,9 +86,7 @@ def trained(tmp_path_factory):
     params = shops_params(str(root / "shops.csv"), UNSEEN)
     paths, typed = Paths(root=root), Params.from_dict(params)
     fetch(paths, typed)
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    for name, frame in clean_splits(paths, typed).items():
-        paths.split(name).write_text(to_csv_text(frame))
+    clean_project(paths, typed)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         train_project(paths, params)
