@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from bundle.files import sha256_file
+from testkit.markers import not_for_this_data
 from training.config import FeatureSpec
 from training.features import imputations, read_processed, target_values
 from training.params import DATA_DEFAULTS
@@ -57,7 +58,7 @@ def test_no_duplicates_within_or_across_splits_unless_repeats_are_the_data(
     splits, spec, full_params
 ):
     if not full_params["data"].get("deduplicate", DATA_DEFAULTS["deduplicate"]):
-        pytest.skip("data.deduplicate is false: repeated rows are the data")
+        not_for_this_data("data.deduplicate is false: repeated rows are the data")
     train, test = splits["train"], splits["test"]
     assert not train.duplicated().any() and not test.duplicated().any()
     keys = [c for c in train.columns if c != spec.target]
