@@ -10,7 +10,6 @@ import http.server
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import threading
 import urllib.parse
@@ -105,14 +104,14 @@ def make_ci(cwd: Path, *args: str, env=None) -> subprocess.CompletedProcess:
 
 
 def test_make_ci_lints_then_runs_the_suite_then_each_example_s_suite_then_the_audit():
-    out = make_ci(ROOT, "AUDIT_PROBE=true", "CI_LEAVES_OUT=")
+    out = make_ci(ROOT, "AUDIT_PROBE=true")
     assert out.returncode == 0, out.stderr
     steps = [
         "pre-commit run --all-files",
         ".venv/bin/pytest\n",
         *(
-            f"--params examples/{params.parent.name}/params.yaml"
-            for params in sorted((ROOT / "examples").glob("*/params.yaml"))
+            f"--params examples/{name}/params.yaml"
+            for name in make_variable("CI_EXAMPLES").split()
         ),
         "pip-audit --strict",
     ]
@@ -121,38 +120,19 @@ def test_make_ci_lints_then_runs_the_suite_then_each_example_s_suite_then_the_au
     assert at == sorted(at)
 
 
-def test_make_ci_runs_the_suite_on_every_example_folder_with_params_and_no_other(
-    tmp_path,
-):
-    shutil.copy(ROOT / "Makefile", tmp_path)
-    (tmp_path / "deploy").mkdir()
-    shutil.copy(ROOT / "deploy" / "targets.mk", tmp_path / "deploy")
-    (tmp_path / "requirements").mkdir()
-    for lock in ("dev.txt", "run.txt"):
-        (tmp_path / "requirements" / lock).touch()
-    for name, file in (
-        ("one", "params.yaml"),
-        ("two", "params.yaml"),
-        ("code", "x.py"),
-    ):
-        (tmp_path / "examples" / name).mkdir(parents=True)
-        (tmp_path / "examples" / name / file).touch()
-    out = make_ci(tmp_path, "AUDIT_PROBE=true")
-    assert out.returncode == 0, out.stderr
-    assert re.findall(r"--params (\S+)", out.stdout) == [
-        "examples/one/params.yaml",
-        "examples/two/params.yaml",
-    ]
-
-
-def test_make_ci_leaves_out_the_examples_ci_leaves_out_names_and_each_is_a_folder():
+def test_make_ci_runs_the_suite_on_the_examples_ci_examples_names_each_a_folder():
     out = make_ci(ROOT, "AUDIT_PROBE=true")
     assert out.returncode == 0, out.stderr
-    ran = set(re.findall(r"--params examples/(\S+)/params.yaml", out.stdout))
-    every = {p.parent.name for p in (ROOT / "examples").glob("*/params.yaml")}
-    left_out = every - ran
-    assert "german_credit" in ran and len(ran) >= 2
-    assert left_out == set(make_variable("CI_LEAVES_OUT").split())
+    ran = re.findall(r"--params examples/(\S+)/params.yaml", out.stdout)
+    named = make_variable("CI_EXAMPLES").split()
+    assert ran == named and "german_credit" in ran and len(ran) >= 2
+    for name in named:
+        assert (ROOT / "examples" / name / "params.yaml").is_file(), name
+    out = make_ci(ROOT, "AUDIT_PROBE=true", "CI_EXAMPLES=wine auto_mpg")
+    assert re.findall(r"--params examples/(\S+)/params.yaml", out.stdout) == [
+        "wine",
+        "auto_mpg",
+    ]
 
 
 def make_variable(name: str) -> str:

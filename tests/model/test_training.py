@@ -14,8 +14,8 @@ from bundle.format import ROLES, read_metadata
 from bundle.store import load_bundle
 from testkit.sample import scratch_copy
 from training import fitted, publish
-from training.export import export
-from training.features import read_processed, split_xy
+from training.export import export, parity_rows
+from training.features import imputations, read_processed, split_xy
 from training.fit import cross_validate_candidates, fit, select, select_and_fit
 from training.onnx_export import ParityError, check_parity
 from training.params import Candidate
@@ -95,7 +95,8 @@ def test_cv_scores_equal_scikit_learns_cross_validate(sampled, typed):
     X, y = split_xy(read_processed(sampled.train_csv, spec), spec)
     cand = Candidate("hist_gradient_boosting", {"max_iter": 20})
     (row,), _ = cross_validate_candidates({"h": cand}, spec, X, y, 3, 7)
-    pipe = build_pipeline(spec, cand.estimator, cand.params, 7)
+    # The numbers fit imputes, decided on the whole training split as fit decides them.
+    pipe = build_pipeline(spec, cand.estimator, cand.params, 7, imputations(spec, X))
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=7)
     ref = cross_validate(pipe, X, y, cv=cv, scoring=scoring)
     for metric in scoring:
@@ -111,7 +112,10 @@ def test_bundle_records_every_file_hash_features_metrics_and_parity(trained, typ
     for entry in meta.files.values():
         assert entry.sha256 == sha256_file(trained.model_dir / entry.file)
     assert meta.feature_names == typed.features.columns
-    test_rows = len(read_processed(trained.test_csv, typed.features))
+    spec = typed.features
+    X_test, _ = split_xy(read_processed(trained.test_csv, spec), spec)
+    X_train, _ = split_xy(read_processed(trained.train_csv, spec), spec)
+    test_rows = len(parity_rows(X_test, X_train, spec))  # and training rows with gaps
     for report in meta.parity.values():
         assert report["rows"] == test_rows and report["label_mismatches"] == 0
         assert report["max_abs_diff"] <= typed.train.parity_tolerance
@@ -238,14 +242,15 @@ def test_refitting_and_exporting_the_same_data_gives_the_same_bytes(
 
 EXPORT_SCRIPT = """
 import hashlib, sys
-from training.features import read_processed, split_xy
+from training.features import imputations, read_processed, split_xy
 from training.fit import build_pipeline
 from training.onnx_export import to_onnx_bytes
 from training import fitted
 from training.params import load
 spec = load(sys.argv[2] if len(sys.argv) > 2 else None).features
 X, y = split_xy(read_processed(sys.argv[1], spec), spec)
-p = build_pipeline(spec, "gradient_boosting", {"n_estimators": 5, "max_depth": 2}, 0)
+gb = {"n_estimators": 5, "max_depth": 2}
+p = build_pipeline(spec, "gradient_boosting", gb, 0, imputations(spec, X))
 p.fit(X, y)
 print(hashlib.sha256(to_onnx_bytes(p, spec) + fitted.dumps(p)).hexdigest())
 """

