@@ -37,7 +37,7 @@ from bundle.predictor import Prediction
 from monitoring import catalogue
 from monitoring.catalogue import Metric
 from monitoring.counts import DriftCounter
-from monitoring.shadow import ShadowCounts
+from monitoring.agreement import ShadowCounts
 from monitoring.profile import read_profile
 from monitoring.stability import mark_flagged, reading
 from service.capture import WARN_INTERVAL, Capture, Throttle

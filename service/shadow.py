@@ -8,7 +8,7 @@ does not have). After a 200, a sample of requests (SHADOW_SAMPLE_RATE) is put on
 bounded queue (SHADOW_QUEUE_RECORDS records per worker); what does not fit is dropped
 and counted, never waited for. One OS thread per worker takes everything queued and
 scores it as one batch (onnxruntime releases the GIL while it runs), then counts the
-pairs (monitoring/shadow.py). Under gevent workers that thread is a real one, taken from
+pairs (monitoring/agreement.py). Under gevent workers that thread is a real one, taken from
 before gevent's patching: a greenlet would score on the request loop. The answer never
 depends on the shadow: it is built before the records are queued, and queueing never
 waits.
@@ -30,7 +30,7 @@ from bundle.errors import ConfigError
 from bundle.format import REGRESSION
 from bundle.predictor import Prediction
 from bundle.store import LoadedBundle, load_bundle
-from monitoring.shadow import ShadowCounts
+from monitoring.agreement import ShadowCounts
 
 LOG = logging.getLogger("service.shadow")
 # How long the scoring thread sleeps when the queue is empty.

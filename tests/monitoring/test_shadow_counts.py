@@ -1,4 +1,4 @@
-"""The shadow's figures (monitoring/shadow.py): agreement by task, the PSI between two
+"""The shadow's figures (monitoring/agreement.py): agreement by task, the PSI between two
 models' predictions in the reference's prediction bins, latency buckets."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from bundle.predictor import Prediction
 from monitoring.profile import ClassBins, NumericBins
-from monitoring.shadow import REGRESSION_TOLERANCE, ShadowCounts, agrees
+from monitoring.agreement import REGRESSION_TOLERANCE, ShadowCounts, agrees
 
 EDGES = NumericBins("prediction", (0.25, 0.5, 0.75), (0.25, 0.25, 0.25, 0.25))
 

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bundle.store import load_bundle
 from monitoring.profile import read_profile
-from monitoring.shadow import agrees
+from monitoring.agreement import agrees
 from service import create_app
 from service.settings import Settings
 from service.shadow import IDLE
