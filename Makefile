@@ -221,7 +221,7 @@ audit: $(STAMP) ## pip-audit every hashed lock (serving, images, venv); fails on
 
 ##@ Benchmarks
 
-bench: $(STAMP) data ## Measure latency, throughput, memory, cold start, batch scoring and Spark (~4 min)
+bench: $(STAMP) data ## Measure latency, throughput, memory, cold start, each task, batch scoring and Spark (~7 min)
 	@test -f $(MODEL_DIR)/metadata.json || { echo "make bench needs a model in $(MODEL_DIR): run make train"; exit 2; }
 	MODEL_DIR=$(MODEL_DIR) $(PY) -m bench.run_all
 

@@ -2,9 +2,9 @@
 
     python -m bench.run_all [--seconds 10]
 
-Bounded: about 6 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; gevent
-vs sync workers about 1 minute; shadow on/off about 1 minute; the Spark job about 1
-minute).
+Bounded: about 7 minutes on 2 cores (HTTP runs are `--seconds` each, 4 of them; gevent
+vs sync workers about 1 minute; shadow on/off about 1 minute; the three task models of
+bench/tasks.py about 1 minute; the Spark job about 1 minute).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bench import (
     shadow,
     slowclients,
     spark,
+    tasks,
 )
 
 
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     steps = [
         ("in-process", inference.run),
+        ("one record per task: binary, multiclass, regression", tasks.run_in_temp),
         ("HTTP (wrk)", lambda: http_rows(args.seconds)),
         ("monitoring on/off (wrk)", lambda: monitoring.run(args.seconds)),
         ("shadow model at 10% on/off (wrk)", lambda: shadow.run(args.seconds)),
