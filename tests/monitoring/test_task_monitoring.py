@@ -284,6 +284,7 @@ def test_make_alerts_writes_promtool_valid_rules_on_metrics_the_task_exposes(
     assert slice_alert is None or slice_alert in names
 
 
+@pytest.mark.task("binary")  # the configured data set's profile
 def test_a_binary_profile_is_written_as_before_other_tasks_had_one(profile):
     data = json.loads(profile.to_bytes())
     assert set(data) == {

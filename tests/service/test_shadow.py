@@ -126,7 +126,7 @@ def test_unsampled_requests_never_reach_the_shadow(loaded_model, other_model_dir
     client = shadowed_app(
         loaded_model, other_model_dir, shadow_sample_rate=0.0
     ).test_client()
-    record = dict(loaded_model.metadata.examples.positive.record)
+    record = dict(loaded_model.metadata.examples.record)
     for _ in range(5):
         assert client.post("/predict", json=record).status_code == 200
     shadow = client.get("/monitoring").get_json()["shadow"]
@@ -138,7 +138,7 @@ def test_the_scoring_thread_does_not_keep_a_dropped_app_s_shadow_alive(
 ):
     app = shadowed_app(loaded_model, other_model_dir)
     client = app.test_client()
-    record = dict(loaded_model.metadata.examples.positive.record)
+    record = dict(loaded_model.metadata.examples.record)
     assert client.post("/predict", json=record).status_code == 200
     wait_shadow_scored(client, 1)  # its thread is running
     shadow = weakref.ref(app.extensions["model_monitor"].shadow)
