@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 import zipfile
 from typing import Any
+
+import numpy as np
 
 # Types skops does not trust by default that our fitted Pipelines legitimately hold (the
 # tree ensembles' Tree, HistGradientBoosting's TreePredictor: arrays of nodes, and numpy
@@ -68,10 +71,48 @@ def canonical(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def intern_strings(node: Any, seen: set[int] | None = None) -> None:
+    """Make every equal text in the fitted objects one object (sys.intern), in place.
+
+    skops writes a text once per object and refers back to it after: which texts are one
+    object (categories shared by two features, say) would otherwise depend on how pandas
+    happened to store the training strings (pyarrow or Python), and so the file's bytes.
+    """
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, np.ndarray):
+        if node.dtype == object:
+            for i, value in enumerate(node.flat):
+                if type(value) is str:
+                    node.flat[i] = sys.intern(value)
+                else:
+                    intern_strings(value, seen)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if type(value) is str:
+                node[i] = sys.intern(value)
+            else:
+                intern_strings(value, seen)
+    elif isinstance(node, tuple):
+        for value in node:
+            intern_strings(value, seen)
+    elif isinstance(node, dict):
+        for key, value in list(node.items()):
+            if type(value) is str:
+                node[key] = sys.intern(value)
+            else:
+                intern_strings(value, seen)
+    elif type(node).__module__.startswith("sklearn") and hasattr(node, "__dict__"):
+        intern_strings(vars(node), seen)
+
+
 def dumps(pipeline: Any) -> bytes:
     """The Pipeline as canonical skops bytes."""
     import skops.io as sio
 
+    intern_strings(pipeline)
     return canonical(sio.dumps(pipeline))
 
 
