@@ -254,16 +254,33 @@ def check_parity(
     if spec.task == MULTICLASS:
         return class_parity(pipeline.predict_proba(X), got, engine.graph, tolerance)
     expected = pipeline.predict_proba(X)[:, 1]
-    diff = float(np.max(np.abs(expected - got))) if len(X) else 0.0
     mismatched = int(
         np.sum(
             labels_from_proba(expected, threshold) != labels_from_proba(got, threshold)
         )
     )
-    report = {"rows": int(len(X)), "max_abs_diff": diff, "label_mismatches": mismatched}
+    return label_parity(expected, got, mismatched, engine.graph, tolerance, "max |dp|")
+
+
+def label_parity(
+    expected: np.ndarray,
+    got: np.ndarray,
+    mismatched: int,
+    graph: str,
+    tolerance: float,
+    measured: str,
+) -> dict:
+    """A classifier's parity report: the largest probability difference (`measured`
+    names it) and the labels that differ; ParityError on any excess."""
+    diff = float(np.max(np.abs(expected - got))) if len(expected) else 0.0
+    report = {
+        "rows": int(len(expected)),
+        "max_abs_diff": diff,
+        "label_mismatches": mismatched,
+    }
     if diff > tolerance or mismatched:
         raise ParityError(
-            f"the {engine.graph} export disagrees with the Pipeline: max |dp| "
+            f"the {graph} export disagrees with the Pipeline: {measured} "
             f"{diff:.3g} (tolerance {tolerance:g}), {mismatched} label(s) differ; "
             "not publishing"
         )
@@ -274,20 +291,10 @@ def class_parity(
     expected: np.ndarray, got: np.ndarray, graph: str, tolerance: float
 ) -> dict:
     """Multiclass parity: every class's probability, and the most probable class."""
-    diff = float(np.max(np.abs(expected - got))) if len(expected) else 0.0
     mismatched = int(np.sum(expected.argmax(axis=1) != got.argmax(axis=1)))
-    report = {
-        "rows": int(len(expected)),
-        "max_abs_diff": diff,
-        "label_mismatches": mismatched,
-    }
-    if diff > tolerance or mismatched:
-        raise ParityError(
-            f"the {graph} export disagrees with the Pipeline: max |dp| over every "
-            f"class {diff:.3g} (tolerance {tolerance:g}), {mismatched} label(s) "
-            "differ; not publishing"
-        )
-    return report
+    return label_parity(
+        expected, got, mismatched, graph, tolerance, "max |dp| over every class"
+    )
 
 
 def value_parity(
