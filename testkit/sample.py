@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bundle.files import write_json_atomic
+from bundle.format import REGRESSION
 from training.clean import to_csv_text
 from training.config import ROOT, Paths
 from training.params import Params
@@ -43,10 +44,15 @@ def tiny_params(params: dict) -> dict:
     return params
 
 
-def sample(df: pd.DataFrame, target: str, rows: int, seed: int = 0) -> pd.DataFrame:
-    """At most `rows` rows, every class kept in proportion, in the original order."""
+def sample(
+    df: pd.DataFrame, target: str, rows: int, seed: int = 0, classes: bool = True
+) -> pd.DataFrame:
+    """At most `rows` rows in the original order: every class kept in proportion, or
+    (`classes` false: a regression's target has no classes) a plain random sample."""
     if len(df) <= rows:
         return df
+    if not classes:
+        return df.sample(rows, random_state=seed).sort_index().reset_index(drop=True)
     share = rows / len(df)
     picked = df.groupby(target, group_keys=False).apply(
         lambda g: g.sample(max(int(round(len(g) * share)), 2), random_state=seed)
@@ -70,7 +76,9 @@ def sample_project(root: Path, params: dict) -> Paths:
     frames, report = clean_and_report(paths, typed)
     paths.processed.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train", TRAIN_ROWS), ("test", TEST_ROWS)):
-        text = to_csv_text(sample(frames[name], typed.features.target, rows))
+        classes = typed.features.task != REGRESSION
+        frame = sample(frames[name], typed.features.target, rows, classes=classes)
+        text = to_csv_text(frame)
         paths.split(name).write_text(text, encoding="utf-8")
     write_json_atomic(paths.cleaning, report)  # of the whole data, before sampling
     return paths
