@@ -14,6 +14,13 @@ The task (`Target.task`) says what the graphs output and what a prediction is:
 Binary metadata gains only `task`; the other tasks write `classes`/`class_names` and
 publish `Examples.records` (one per class, or a low, median and high target) instead of
 a positive and a negative example.
+
+Format 3 added what changes a prediction beyond the graphs: a feature's rare categories
+(`grouped`), what an unseen category gets (`unseen`), a filled missing value (`imputed`),
+the missing-cell texts, and the task's classes. Code that reads format 2 would ignore
+those keys and score such records differently, so it refuses a format 3 bundle; this
+code reads both (a format 2 bundle, say one restored by `make rollback`, has none of
+them, and their defaults are what it meant).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from typing import Any, Mapping, Union
 
 from bundle.rules import DEFAULT_MISSING, FeatureRule
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# The formats this code reads: the one it writes, and the ones whose keys it defaults.
+READABLE_FORMATS = (2, FORMAT_VERSION)
 METADATA_FILE = "metadata.json"
 # A target value as the data has it: the positive label may be an int, a bool or a string.
 Scalar = Union[str, int, float, bool]
@@ -342,9 +351,10 @@ def read_metadata(model_dir: Path) -> Metadata:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from exc
     found = data.get("format") if isinstance(data, dict) else None
-    if found != FORMAT_VERSION:
+    if found not in READABLE_FORMATS:
+        readable = " or ".join(str(v) for v in READABLE_FORMATS)
         raise BundleError(
-            f"{path}: bundle format {found!r}, this code reads {FORMAT_VERSION} "
+            f"{path}: bundle format {found!r}, this code reads {readable} "
             "(retrain with `make train` to write the current format)"
         )
     try:

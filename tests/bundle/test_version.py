@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from bundle.files import sha256_bytes
-from bundle.format import read_metadata
+from bundle.format import BundleError, read_metadata
 from bundle.store import load_bundle
 from testkit.markers import not_for_this_data
 
@@ -68,3 +68,24 @@ def test_any_other_listed_file_changed_changes_the_version_too(
         data = json.dumps(json.loads(data), indent=1).encode()
     replace_file(bundle, role, data)
     assert load_bundle(bundle).version != loaded_model.version
+
+
+def test_a_new_bundle_is_format_3_and_a_format_2_bundle_is_still_served(bundle):
+    # Format 3 added keys format 2 code would ignore (rare categories, unseen, imputed
+    # values): such code must refuse it. This code still serves a format 2 bundle, say
+    # one `make rollback` restored, under the same version.
+    meta = json.loads((bundle / "metadata.json").read_text())
+    assert meta["format"] == 3
+    served = load_bundle(bundle)
+    meta["format"] = 2
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    old = load_bundle(bundle)
+    assert old.version == served.version and old.metadata.format == 2
+
+
+def test_a_bundle_of_an_unknown_format_is_refused_naming_the_formats_read(bundle):
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta["format"] = 1
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"bundle format 1, this code reads 2 or 3"):
+        load_bundle(bundle)

@@ -352,7 +352,7 @@ def damage_future_bundle_format(bundle: Path) -> None:
 
 
 def damage_garbled_metadata(bundle: Path) -> None:
-    (bundle / "metadata.json").write_text('{"format": 2, "files": ')
+    (bundle / "metadata.json").write_text('{"format": 3, "files": ')
 
 
 BOOT_FAULTS = [
