@@ -105,12 +105,12 @@ def score(model: LoadedBundle, test: pd.DataFrame, y, params: Params) -> Scored:
     metrics = task_metrics(target.task, y, scores, target.threshold or 0.5)
     if target.task == BINARY:
         table = evaluate.slice_report(test, y, predicted, spec, ev, model.features)
-        audit = evaluate.audit(test, y, predicted, ev)
+        audit = evaluate.audit(test, y, predicted, ev, model.features)
     else:
         frame = add_bands(model_frame(test, tuple(model.features)), ev.slices.bands)
         features = spec.categorical + ev.slices.band_columns
         table = task_eval.slice_table(target, frame, y, predicted, features, ev)
-        audit = task_eval.task_audit(target, test, y, predicted, ev)
+        audit = task_eval.task_audit(target, test, y, predicted, ev, model.features)
     return Scored(model, scores, metrics, table, audit)
 
 

@@ -72,10 +72,11 @@ def slice_report(
     )
 
 
-def audit(X, y, y_pred, ev: EvaluateParams) -> dict:
-    """The bias audit over the configured sensitive attributes."""
+def audit(X, y, y_pred, ev: EvaluateParams, rules=()) -> dict:
+    """The bias audit over the configured sensitive attributes; a category as the model
+    takes it (`rules`): the rare ones are one group, not hundreds of tiny ones."""
     b = ev.bias
-    banded = slicing.add_bands(X, ev.slices.bands)
+    banded = slicing.add_bands(model_frame(X, tuple(rules)), ev.slices.bands)
     return bias.bias_audit(
         y, y_pred, banded, list(b.attributes), b.reference or None, b.fair_band
     )
@@ -139,7 +140,7 @@ def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
     y_pred = labels_from_proba(proba, threshold)
     metrics = classification_metrics(y, proba, threshold)
     table = slice_report(test, y, y_pred, spec, ev, model.features)
-    audit_result = audit(test, y, y_pred, ev)
+    audit_result = audit(test, y, y_pred, ev, model.features)
     write_json_atomic(out.metrics, metrics)
     write_text_atomic(out.slices_text, slicing.format_slices(table, metrics))
     write_json_atomic(out.slices_json, records(table))

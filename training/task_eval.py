@@ -164,10 +164,13 @@ def format_task_slices(table: pd.DataFrame, target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
-def task_audit(target: Target, frame, y, predicted, ev: EvaluateParams) -> dict:
+def task_audit(
+    target: Target, frame, y, predicted, ev: EvaluateParams, rules=()
+) -> dict:
     """The bias audit of the task over evaluate.bias.attributes: each class's recall and
     selection rate (multiclass), or the error and mean prediction (regression), per
-    group and as a ratio to the reference group's."""
+    group (a category as the model takes it, `rules`: the rare ones one group) and as a
+    ratio to the reference group's."""
     b, names = ev.bias, list(target.class_names)
     if target.task == MULTICLASS:
         per_group = partial(bias.class_group_metrics, y, predicted, names)
@@ -175,7 +178,7 @@ def task_audit(target: Target, frame, y, predicted, ev: EvaluateParams) -> dict:
     else:
         per_group = partial(bias.regression_group_metrics, y, predicted)
         judged = bias.REGRESSION_METRICS
-    banded = add_bands(frame, ev.slices.bands)
+    banded = add_bands(model_frame(frame, tuple(rules)), ev.slices.bands)
     return bias.audit_groups(
         per_group, judged, banded, list(b.attributes), b.reference or None, b.fair_band
     )
@@ -240,7 +243,7 @@ def evaluate_task(
     frame = add_bands(model_frame(test, tuple(model.features)), ev.slices.bands)
     features = spec.categorical + ev.slices.band_columns
     table = slice_table(target, frame, y, predicted, features, ev)
-    audit = task_audit(target, test, y, predicted, ev)
+    audit = task_audit(target, test, y, predicted, ev, model.features)
     figs = write_task_figures(paths, target, y, predicted, table, audit)
     ctx = card_context(
         model, headline, cv, table, audit, figs, params, len(test), cleaning

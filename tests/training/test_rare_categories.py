@@ -214,6 +214,16 @@ def test_the_evaluation_slices_rare_and_unseen_categories_as_one_group(trained, 
     assert [r["value"] for r in slices if r["feature"] == "order_id"] == [OTHER]
 
 
+def test_the_bias_audit_groups_rare_categories_as_the_model_takes_them(trained, slices):
+    import json
+
+    paths, model, _ = trained
+    shop = rules_of(model)["shop"]
+    groups = json.loads(paths.bias_json.read_text())["attributes"]["shop"]["groups"]
+    assert set(groups) <= (set(shop.categories) - set(shop.grouped)) | {OTHER}
+    assert OTHER in groups and len(groups) <= len(FREQUENT) + 1
+
+
 def test_a_feature_with_many_tiny_slices_has_them_counted_not_listed():
     from training.slicing import LISTED_SMALL, format_slices, slice_metrics
 
