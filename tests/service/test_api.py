@@ -195,8 +195,9 @@ def wrong_values(roles: Roles) -> list[tuple[str, object, str]]:
             (name, str(int(rule.minimum)), "Not a valid integer."),
             (name, True, "Not a valid integer."),
             (name, rule.minimum + 0.5, "Not a valid integer."),
-            (name, None, "Field may not be null."),
         ]
+        if not rule.nullable:  # an imputed feature takes null: the model fills it
+            cases += [(name, None, "Field may not be null.")]
     if roles.number:
         name, rule = roles.number.name, roles.number
         cases += [
