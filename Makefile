@@ -138,11 +138,11 @@ model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, tr
 
 ##@ Retrain and promote
 
-challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv]
-	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)")
+challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv] [LABELLED=reports/monitoring/labelled.csv]
+	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)") $(if $(LABELLED),--labelled "$(LABELLED)")
 
-compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds
-	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)")
+compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds [LABELLED=labelled.csv: reported too]
+	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)") $(if $(LABELLED),--labelled "$(LABELLED)")
 
 promote: $(RUN_STAMP) ## The challenger that passed make compare becomes the model: dvc commit + push, git commit, tag model-<version>
 	$(PY) -m training.promote
