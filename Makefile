@@ -254,7 +254,7 @@ monitor: $(RUN_STAMP) ## Drift report from captured records: make monitor CAPTUR
 	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
 	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
 
-alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring [SHADOW=1: champion vs shadow panels]
+alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring [SHADOW=1: the champion vs shadow row open]
 	$(PY) -m monitoring.alerts --model $(MODEL_DIR) $(if $(SHADOW),--shadow)
 
 # Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).
