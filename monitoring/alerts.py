@@ -497,6 +497,12 @@ def dashboard(
     }
 
 
+def queries(board: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of the dashboard, a collapsed row's panels included."""
+    panels = [q for p in board["panels"] for q in [p, *p.get("panels", [])]]
+    return [t["expr"] for p in panels for t in p.get("targets", [])]
+
+
 def scrape_config(target: str, rules_file: str, interval: str = "15s") -> dict:
     """A Prometheus config scraping one service and loading the rules."""
     return {

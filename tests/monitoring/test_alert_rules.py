@@ -277,7 +277,8 @@ def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
     assert row["title"] == alerts.SHADOW_ROW and row["collapsed"] is not shadow
     shown = [p for p in [*board["panels"], *row["panels"]] if p["type"] != "row"]
     assert sum("shadow" in p["title"].lower() for p in shown) == 4
-    board_exprs = [t["expr"] for p in shown for t in p["targets"]]
+    board_exprs = alerts.queries(board)
+    assert board_exprs == [t["expr"] for p in shown for t in p["targets"]]
     used = set().union(*(metric_names(e, ns) for e in rule_exprs + board_exprs))
     unexposed = {n for n in used - names if not n.startswith(f"{ns}_shadow_")}
     assert used and not unexposed, sorted(unexposed)
