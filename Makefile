@@ -138,11 +138,11 @@ model: $(RUN_STAMP) ## Pull the model dvc.lock names; if the remote lacks it, tr
 
 ##@ Retrain and promote
 
-challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv]
-	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)")
+challenger: $(RUN_STAMP) ## Train a candidate into build/challenger (model/ untouched): make challenger [DATA=new.csv] [LABELLED=reports/monitoring/labelled.csv]
+	$(PY) -m training.challenger $(if $(DATA),--data "$(DATA)") $(if $(LABELLED),--labelled "$(LABELLED)")
 
-compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds
-	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)")
+compare: $(RUN_STAMP) ## Champion vs challenger on the same rows: report in build/compare; exit 0 only if the gate holds [LABELLED=labelled.csv: reported too]
+	$(PY) -m training.compare --champion $(MODEL_DIR) $(if $(ROWS),--rows "$(ROWS)") $(if $(LABELLED),--labelled "$(LABELLED)")
 
 promote: $(RUN_STAMP) ## The challenger that passed make compare becomes the model: dvc commit + push, git commit, tag model-<version>
 	$(PY) -m training.promote
@@ -254,7 +254,7 @@ monitor: $(RUN_STAMP) ## Drift report from captured records: make monitor CAPTUR
 	@test -n "$(CAPTURE)" || { echo "usage: make monitor CAPTURE=capture.jsonl [LABELS=labels.csv] (docs/monitoring.md)"; exit 2; }
 	$(PY) -m monitoring.report "$(CAPTURE)" --model $(MODEL_DIR) $(if $(LABELS),--labels "$(LABELS)")
 
-alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring [SHADOW=1: champion vs shadow panels]
+alerts: $(RUN_STAMP) ## Prometheus rules, Grafana dashboard and scrape config for the model into build/monitoring [SHADOW=1: the champion vs shadow row open]
 	$(PY) -m monitoring.alerts --model $(MODEL_DIR) $(if $(SHADOW),--shadow)
 
 # Container, Heroku registry, AWS, Kubernetes targets (docs/deploy.md).

@@ -10,7 +10,9 @@ config that loads the rules). The drift thresholds are monitoring/stability.py's
 that GET /monitoring reads with. Both follow the model's task: a slice's
 predicted-positive rate (binary) or each class's rate (multiclass) is alerted on; a
 regression's slice means are shown, not alerted on (they have no standard error).
-`--shadow` adds the champion vs shadow panels, for a service run with SHADOW_MODEL_DIR.
+The champion vs shadow panels are always there, in a row of their own, collapsed and
+showing no data while no shadow runs, so a shadow started later (SHADOW_MODEL_DIR) shows
+without generating the dashboard again; `--shadow` opens that row.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ DRIFT_PSI = {
     "feature": catalogue.FEATURE_DRIFT_PSI,
     "prediction": catalogue.PREDICTION_DRIFT_PSI,
 }
-
+# The dashboard's row of champion vs shadow panels (no data while no shadow runs).
+SHADOW_ROW = "Champion vs shadow (SHADOW_MODEL_DIR; no data while no shadow runs)"
 
 # What a drift alert's description says to do about it: the retraining loop.
 RETRAIN = (
@@ -387,11 +390,28 @@ def shadow_panels(ns: str) -> list[tuple[str, list, str]]:
     ]
 
 
+def shadow_row(ns: str, y: int, expanded: bool) -> list[dict[str, Any]]:
+    """The row of champion vs shadow panels starting at `y`: collapsed (its panels
+    inside it, as Grafana keeps a collapsed row's) unless `expanded`."""
+    panels = [
+        panel(title, targets, y + 1 + 8 * (i // 2), 12 * (i % 2), unit)
+        for i, (title, targets, unit) in enumerate(shadow_panels(ns))
+    ]
+    row = {
+        "type": "row",
+        "title": SHADOW_ROW,
+        "collapsed": not expanded,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [] if expanded else panels,
+    }
+    return [row, *panels] if expanded else [row]
+
+
 def dashboard(
     namespace: str, project: str, task: str = BINARY, shadow: bool = False
 ) -> dict[str, Any]:
     """A Grafana dashboard of the service's traffic, latency, predictions and drift, for
-    a model of `task`; with `shadow`, the champion vs shadow panels too."""
+    a model of `task`, and its champion vs shadow row (open with `shadow`)."""
     ns = namespace
     requests = catalogue.HTTP_REQUESTS.series(ns)
     latency = catalogue.HTTP_REQUEST_DURATION.series(ns, "bucket")
@@ -451,12 +471,12 @@ def dashboard(
             [(f"sum(rate({series['monitored_records']}[5m]))", "records/s")],
             "ops",
         ),
-        *(shadow_panels(ns) if shadow else []),
     ]
     panels = [
         panel(title, targets, 8 * (i // 2), 12 * (i % 2), unit)
         for i, (title, targets, unit) in enumerate(specs)
     ]
+    panels += shadow_row(ns, 8 * ((len(specs) + 1) // 2), shadow)
     return {
         "title": f"{project} model service",
         "uid": f"{ns}-model"[:40],
@@ -475,6 +495,12 @@ def dashboard(
         },
         "panels": panels,
     }
+
+
+def queries(board: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of the dashboard, a collapsed row's panels included."""
+    panels = [q for p in board["panels"] for q in [p, *p.get("panels", [])]]
+    return [t["expr"] for p in panels for t in p.get("targets", [])]
 
 
 def scrape_config(target: str, rules_file: str, interval: str = "15s") -> dict:
@@ -514,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shadow",
         action="store_true",
-        help="add champion vs shadow panels (a service run with SHADOW_MODEL_DIR)",
+        help="open the champion vs shadow row (a service run with SHADOW_MODEL_DIR)",
     )
     args = parser.parse_args(argv)
     try:

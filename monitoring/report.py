@@ -11,7 +11,9 @@ label in a `label` column or the target's own column; its values are the data's 
 `1` or `yes`) or the class display names, or a regression's numbers. With labels the
 report recomputes the task's metrics on live data: F1 per slice (binary), accuracy and
 macro F1 (multiclass), RMSE and MAE (regression). Writes MONITORING.md and its PNG
-figures to --out.
+figures to --out; with labels also labelled.csv, the labelled records as rows of the
+training data (the features and the target column, the label as the data writes it),
+which `make challenger LABELLED=...` adds to a challenger's training split.
 
 The live figures are counted with the service's own code (monitoring/counts.py) against
 the reference profile in the bundle, so the report and /monitoring agree.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass, field
@@ -31,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from bundle.files import write_text_atomic
-from bundle.format import BINARY, MULTICLASS, REGRESSION, BundleError
+from bundle.format import BINARY, MULTICLASS, REGRESSION, BundleError, Scalar, Target
 from bundle.paths import ROOT
+from bundle.rules import code_text
 from bundle.store import LoadedBundle, load_bundle
 from monitoring import figures
 from monitoring.counts import DriftCounter
@@ -41,6 +45,8 @@ from monitoring.slices import add_bands, slice_metrics
 from monitoring.stability import PSI_SIGNIFICANT, mark_flagged
 
 TOP_SLICES = 15
+# The labelled records as training rows, beside MONITORING.md (make challenger LABELLED=).
+LABELLED_FILE = "labelled.csv"
 RATE = "predicted-positive rate"
 # The slice figure's axis, by task (binary: RATE).
 SLICE_AXES = {MULTICLASS: "predicted class rate", REGRESSION: "mean predicted value"}
@@ -134,6 +140,42 @@ def read_labels(path: Path, model: LoadedBundle) -> dict[tuple[str, int], Any]:
                 )
             labels[(row["request_id"], int(row.get("row") or 0))] = value
     return labels
+
+
+def data_label(value: float | int, target: Target) -> Scalar:
+    """A label_value as the data writes the target: the class's own value (not 0/1 or
+    its display name), or a regression's number."""
+    if target.task == REGRESSION:
+        return value
+    if target.task == MULTICLASS:
+        return target.classes[int(value)]
+    return target.positive if value == 1 else target.negative
+
+
+def cell(value: Any) -> str:
+    """A value as a CSV cell: missing empty, a number as the data's CSV writes it."""
+    if value is None:
+        return ""
+    text = code_text(value)
+    return str(value) if text is None else text
+
+
+def labelled_rows(model: LoadedBundle, capture: Capture, labels: dict) -> list[list]:
+    """The labelled captured records as rows of the training data, header first: the
+    bundle's features and the target column, the label as the data writes it."""
+    target, names = model.metadata.target, model.metadata.feature_names
+    rows = [[*names, target.column]]
+    for record, key in zip(capture.records, capture.keys):
+        if key in labels:
+            label = data_label(labels[key], target)
+            rows.append([*(cell(record.get(n)) for n in names), cell(label)])
+    return rows
+
+
+def csv_text(rows: list[list]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def counter_of(model: LoadedBundle) -> DriftCounter:
@@ -277,6 +319,8 @@ def build(
     labelled = None
     if labels is not None:
         labelled = labelled_figures(model, live_frame(model, capture, labels), out)
+        rows = labelled_rows(model, capture, labels)
+        write_text_atomic(out / LABELLED_FILE, csv_text(rows))
         if "image" in labelled:
             made["slice_f1"] = labelled["image"]
     context = {
@@ -312,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         f"wrote {path}: {len(capture.records)} records, drifted: "
         f"{', '.join(moved) or 'none'}"
     )
+    if labels is not None:
+        n = sum(key in labels for key in capture.keys)
+        print(
+            f"wrote {args.out / LABELLED_FILE}: {n} labelled records as training rows "
+            f"(make challenger LABELLED={args.out / LABELLED_FILE})"
+        )
     return 0
 
 

@@ -5,8 +5,11 @@ clean, fit, export, evaluate); model/, reports/ and MODEL_CARD.md are untouched.
 The challenger's folder is a project tree of its own (training/config.py Paths rooted
 there): its bundle in build/challenger/model, its reports and card beside it, its
 held-out rows in build/challenger/data/processed/test.csv, which `make compare` scores
-both models on. DATA replaces data.source (the csv loader's file) for this run only.
-`python -m training.challenger [--data path.csv]`
+both models on; its params as it read them in build/challenger/params.yaml (make
+promote writes the promoted card with them). DATA replaces data.source (the csv loader's
+file) for this run only; LABELLED adds the labelled captured records `make monitor
+LABELS=...` wrote to the training split (training/labelled.py).
+`python -m training.challenger [--data path.csv] [--labelled labelled.csv]`
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 from bundle.files import write_json_atomic, write_text_atomic
 from bundle.paths import ROOT
 from training.config import ConfigError, Paths, load_params
@@ -24,6 +29,8 @@ from training.params import PARAMS_FILE, Params
 
 CHALLENGER = ROOT / "build" / "challenger"
 CSV_LOADER = "csv"
+# The params the challenger was trained with, in its folder (training/promote.py reads).
+PARAMS_NAME = "params.yaml"
 
 
 def challenger_params(raw: dict, data: Path | None = None, base: Path = ROOT) -> Params:
@@ -50,22 +57,32 @@ def challenger_params(raw: dict, data: Path | None = None, base: Path = ROOT) ->
 
 
 def train_challenger(
-    root: Path, params: Params, raw_from: Paths | None = None
+    root: Path,
+    params: Params,
+    raw_from: Paths | None = None,
+    labelled: Path | None = None,
 ) -> Paths:
     """Fetch, clean, fit, export and evaluate into the fresh project tree `root`; the
-    verified raw files of `raw_from` are reused (no download to check them again)."""
+    verified raw files of `raw_from` are reused (no download to check them again), the
+    rows of `labelled` join the training split."""
     from training.clean import clean_and_report, to_csv_text
     from training.evaluate import evaluate
     from training.export import export
     from training.fetch import fetch
     from training.fit import fit
+    from training.labelled import add_labelled
 
+    if labelled is not None and not labelled.is_file():
+        raise ConfigError(f"LABELLED={labelled}: no such file")
     shutil.rmtree(root, ignore_errors=True)  # never a mix of two challengers' files
     paths = Paths(root=root)
+    write_text_atomic(root / PARAMS_NAME, yaml.safe_dump(params.raw, sort_keys=False))
     if raw_from is not None and raw_from.raw.is_dir():
         shutil.copytree(raw_from.raw, paths.raw)
     fetch(paths, params)
     frames, report = clean_and_report(paths, params)
+    if labelled is not None:
+        frames["train"], report["labelled"] = add_labelled(labelled, frames, params)
     for name, frame in frames.items():
         write_text_atomic(paths.split(name), to_csv_text(frame))
     write_json_atomic(paths.cleaning, report)
@@ -78,13 +95,17 @@ def train_challenger(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, help="a CSV replacing data.source")
+    parser.add_argument(
+        "--labelled", type=Path, help="labelled records (make monitor) to train on too"
+    )
     parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     parser.add_argument("--out", type=Path, default=CHALLENGER)
     args = parser.parse_args(argv)
     raw = load_params(args.params)
     params = challenger_params(raw, args.data, args.params.resolve().parent)
     # New data means new raw files: the champion's are reused only for the same data.
-    paths = train_challenger(args.out, params, None if args.data else Paths())
+    raw_from = None if args.data else Paths()
+    paths = train_challenger(args.out, params, raw_from, args.labelled)
     print(f"challenger: {paths.model_dir} (make compare judges it)")
     return 0
 

@@ -9,13 +9,17 @@ the median per-record latency in this process (the two models interleaved, recor
 record, so both see the same load) and the challenger's ONNX parity. The report is
 build/compare/report.md with compare.json and a figure; the exit status is 0 only when
 every check of the gate holds, 1 when one fails (each named in one line), 2 for a
-configuration or a bundle that cannot be compared.
-`python -m training.compare [--champion model] [--challenger build/challenger/model]`
+configuration or a bundle that cannot be compared. With --labelled (recent labelled
+capture: `make monitor LABELS=...`'s labelled.csv) the report adds both models' metrics
+on those rows too: reported, not gated.
+`python -m training.compare [--champion model] [--challenger build/challenger/model]
+[--rows held-out.csv] [--labelled labelled.csv]`
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bundle.files import write_json_atomic, write_text_atomic
+from bundle.files import sha256_file, write_json_atomic, write_text_atomic
 from bundle.format import BINARY, MULTICLASS, REGRESSION
 from bundle.paths import ROOT
 from bundle.store import LoadedBundle, load_bundle
@@ -254,6 +258,46 @@ def compare(
     return result
 
 
+def trained_on(challenger_dir: Path, path: Path) -> bool:
+    """Whether the challenger's training split holds this very file's rows (make
+    challenger LABELLED=: its cleaning report keeps the file's SHA-256)."""
+    cleaning = Paths(root=Path(challenger_dir).parent).cleaning
+    try:
+        labelled = json.loads(cleaning.read_text(encoding="utf-8")).get("labelled")
+    except (OSError, ValueError):
+        return False
+    return bool(labelled) and labelled.get("sha256") == sha256_file(path)
+
+
+def labelled_capture(
+    champion_dir: Path, challenger_dir: Path, path: Path, params: Params
+) -> dict[str, Any]:
+    """Both models' metrics on recent labelled capture (reported, not gated)."""
+    spec = params.features
+    models = [load_bundle(champion_dir), load_bundle(challenger_dir)]
+    rows = read_processed(path, spec, str(path))
+    target = models[0].metadata.target
+    classes = list(target.classes) if target.task == MULTICLASS else None
+    X, y = split_xy(rows, spec, classes)
+    metrics = {}
+    for side, m in zip(("champion", "challenger"), models):
+        scores = m.predictor.proba_columns(model_columns(X, spec, m)).astype(np.float64)
+        try:
+            metrics[side] = task_metrics(
+                target.task, y, scores, m.metadata.target.threshold or 0.5
+            )
+        except ValueError as exc:  # one class only: no ROC AUC
+            raise ConfigError(
+                f"{path}: its {len(y)} labelled rows cannot be measured ({exc})"
+            ) from None
+    return {
+        "path": str(path),
+        "count": int(len(y)),
+        "metrics": metrics,
+        "challenger_trained_on_it": trained_on(challenger_dir, path),
+    }
+
+
 def checks(r: dict, params: Params) -> list[Check]:
     """The gate of params.yaml `promote:` against the measures `r`."""
     gate, metric = params.promote, r["selection_metric"]
@@ -377,7 +421,31 @@ def render(r: dict) -> str:
             f"Disparities outside the fair band, {side}: "
             + (", ".join(found) if found else "none")
         )
+    if r.get("labelled"):
+        lines += ["", *render_labelled(r["labelled"], metric)]
     return "\n".join(lines) + "\n"
+
+
+def render_labelled(section: dict, metric: str) -> list[str]:
+    """The recent labelled capture's section of the report."""
+    m = section["metrics"]
+    lines = [
+        "## Recent labelled capture (reported, not gated)",
+        "",
+        f"{section['count']} labelled records of `{section['path']}`.",
+    ]
+    if section["challenger_trained_on_it"]:
+        lines += [
+            "",
+            "The challenger was trained on these rows (make challenger LABELLED=): "
+            "its figures here are optimistic; judge it on a later capture.",
+        ]
+    lines += ["", "| metric | champion | challenger |", "|---|---|---|"]
+    return lines + [
+        f"| {'**' + k + '**' if k == metric else k} | {a:.4f} | "
+        f"{m['challenger'][k]:.4f} |"
+        for k, a in m["champion"].items()
+    ]
 
 
 def write_report(r: dict, out: Path) -> Path:
@@ -398,13 +466,25 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="held-out rows (default: the challenger's test split)",
     )
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        help="recent labelled capture (make monitor's labelled.csv): reported, not gated",
+    )
     parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     parser.add_argument("--out", type=Path, default=COMPARE)
     args = parser.parse_args(argv)
     rows = args.rows or Paths(root=args.challenger.parent).test_csv
     if not rows.is_file():
         raise ConfigError(f"{rows}: no held-out rows (run make challenger first)")
-    r = compare(args.champion, args.challenger, rows, load(args.params))
+    if args.labelled and not args.labelled.is_file():
+        raise ConfigError(f"LABELLED={args.labelled}: no such file")
+    params = load(args.params)
+    r = compare(args.champion, args.challenger, rows, params)
+    if args.labelled:
+        r["labelled"] = labelled_capture(
+            args.champion, args.challenger, args.labelled, params
+        )
     report = write_report(r, args.out)
     print(f"compare: {report}")
     for c in r["checks"]:

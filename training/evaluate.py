@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,11 @@ def read_json(path, stage: str) -> Any:
         ) from None
 
 
-def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
-    """Every report and MODEL_CARD.md for the bundle in build/bundle, under `out`."""
+def write_reports(
+    paths: Paths, out: Paths, params: Params, promotion: dict | None = None
+) -> dict[str, Any]:
+    """Every report and MODEL_CARD.md for the bundle in build/bundle, under `out`; the
+    card cites `promotion`, the registry's entry of a promoted version."""
     spec, ev = params.features, params.evaluate
     cv = read_json(paths.cv_results, "fit")
     cleaning = read_json(paths.cleaning, "clean")
@@ -132,8 +136,9 @@ def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
     proba = score(model, X, spec)
     if model.metadata.target.task != BINARY:
         # Multiclass and regression: their own metrics, slices, audit and card.
+        context = partial(card_context, promotion=promotion)
         return task_eval.evaluate_task(
-            out, params, model, test, proba, card_context, cv, cleaning
+            out, params, model, test, proba, context, cv, cleaning
         )
     # The bundle's threshold: the one the fit stage chose and the service predicts with.
     threshold = model.metadata.target.threshold
@@ -150,16 +155,35 @@ def write_reports(paths: Paths, out: Paths, params: Params) -> dict[str, Any]:
     write_json_atomic(out.published_cleaning, cleaning)
     figs = write_figures(out, y, proba, table, metrics["f1"], audit_result)
     ctx = card_context(
-        model, metrics, cv, table, audit_result, figs, params, len(X), cleaning
+        model,
+        metrics,
+        cv,
+        table,
+        audit_result,
+        figs,
+        params,
+        len(X),
+        cleaning,
+        promotion,
     )
     write_text_atomic(out.model_card, render_model_card(ctx))
     return metrics
 
 
 def card_context(
-    model, metrics, cv, table, audit_result, figs, params: Params, n_test, cleaning
+    model,
+    metrics,
+    cv,
+    table,
+    audit_result,
+    figs,
+    params: Params,
+    n_test,
+    cleaning,
+    promotion: dict | None = None,
 ) -> dict:
-    """Everything the model card shows, taken from the pipeline's own outputs."""
+    """Everything the model card shows, taken from the pipeline's own outputs (and the
+    registry's entry of a promoted version)."""
     meta = model.metadata
     dataset = dataset_for(params.data.loader)
     card = params.model_card
@@ -203,6 +227,7 @@ def card_context(
         "weakest_slices": records(slicing.weakest_slices(table, 3)),
         "bias": audit_result,
         "figures": figs,
+        "promotion": promotion,
     }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bundle.format import MULTICLASS
+from bundle.registry import REGISTRY
 from monitoring import rendering
 from training.bias import format_bias
 from training.config import Paths
@@ -86,6 +87,38 @@ def _model_details(model: dict) -> list[str]:
     return lines
 
 
+def _promotion(entry: dict) -> list[str]:
+    """How this version became the served model: its entry in the bundle's registry
+    (`make promote`; bundle/registry.py), the gate's figures included."""
+    d = entry["difference"]
+    lines = [
+        "## Promotion",
+        "",
+        f"Made the served model by `make promote`; cited from the bundle's registry "
+        f"(`model/{REGISTRY}`, docs/lifecycle.md).",
+        "",
+    ]
+    lines += rendering.table(
+        ["Field", "Value"],
+        [
+            ["Version", entry["version"]],
+            ["Promoted at (UTC)", entry["promoted_at"]],
+            ["Previous version", entry["previous"] or "none"],
+            [
+                f"{entry['selection_metric']} difference with the previous version",
+                f"{d['value']:+.4f} ({d['confidence']:.0%} CI [{d['low']:+.4f}, "
+                f"{d['high']:+.4f}])",
+            ],
+        ],
+    )
+    lines += [
+        "",
+        "The promotion gate (params.yaml `promote:`), every check passed:",
+        "",
+    ]
+    return lines + [f"- {line}" for line in entry["gate"].values()]
+
+
 def _bullets(items: list[str], none: str) -> list[str]:
     return [f"- {item}" for item in items] or [f"- {none}"]
 
@@ -149,6 +182,15 @@ def _removed(report: dict | None) -> list[str]:
     rows = [[r["step"], str(r["rows"]), r["why"]] for r in report["removed"]]
     if rows:
         lines += rendering.table(["Step", "Rows", "Why"], rows)
+    labelled = report.get("labelled")
+    if labelled:  # make challenger LABELLED=: training/labelled.py
+        lines += [
+            "",
+            f"Labelled captured records added to the training split: "
+            f"{labelled['rows_added']} of the {labelled['rows_read']} in "
+            f"`{Path(labelled['path']).name}` (the others repeated a training row or "
+            "were in the test split).",
+        ]
     return lines
 
 
@@ -359,12 +401,20 @@ def _figures(figures: dict) -> list[str]:
     return lines[:-1]
 
 
+def _promoted(ctx: dict) -> list[list[str]]:
+    """The promotion section, for a version `make promote` made the model (none for
+    one `make train` trained: its card is as before)."""
+    entry = ctx.get("promotion")
+    return [_promotion(entry)] if entry else []
+
+
 def render_model_card(ctx: dict) -> str:
     """The model card as a markdown string, built only from the pipeline's ctx."""
     model, data = ctx["model"], ctx["data"]
     sections = [
         [f"# Model card: {model['name']} {model['version']}"],
         _model_details(model),
+        *_promoted(ctx),
         _intended(ctx),
         _data(data),
         _metrics(ctx),
@@ -499,6 +549,7 @@ def render_task_card(ctx: dict) -> str:
     sections = [
         [f"# Model card: {model['name']} {model['version']}"],
         _model_details(model),
+        *_promoted(ctx),
         _task_intended(ctx),
         _data(ctx["data"]),
         _metrics(ctx),

@@ -5,7 +5,9 @@ very challenger against the model now in model/. Then the challenger's data spli
 fitted Pipeline and staged bundle replace the project's (so dvc.lock can record them:
 `dvc commit`), and its bundle, with the registry (bundle/registry.py) extended by this
 promotion, is published with its reports and model card, together or not at all
-(training/publish.py). `python -m training.promote`
+(training/publish.py). The reports are written again by the evaluate stage's own writer
+from the challenger's files and params, so the card gains its Promotion section citing
+the registry's entry. `python -m training.promote`
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from bundle.files import temp_prefix, write_json_atomic
 from bundle.registry import registry_path, read_registry
 from bundle.store import load_bundle
 from training import publish
-from training.challenger import CHALLENGER
+from training.challenger import CHALLENGER, PARAMS_NAME
 from training.compare import COMPARE
 from training.config import ConfigError, Paths
+from training.evaluate import write_reports
+from training.params import Params, load
 
 
 def read_result(path: Path) -> dict[str, Any]:
@@ -83,20 +87,29 @@ def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def challenger_params(challenger: Paths) -> Params:
+    """The params the challenger was trained with (make challenger keeps them)."""
+    path = challenger.root / PARAMS_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: run make challenger again")
+    return load(path)
+
+
 def promote(paths: Paths, challenger: Paths, result: dict, now: datetime) -> dict:
     """Make the challenger the model of `paths`; return the registry entry."""
     current = load_bundle(paths.model_dir).version if paths.model_dir.exists() else None
     candidate = load_bundle(challenger.model_dir)
     check_result(result, current, candidate.version)
+    params = challenger_params(challenger)
     registry = read_registry(paths.model_dir) if current else {"versions": []}
     record = entry(result, now)
     registry["versions"].append(record)
     write_json_atomic(registry_path(challenger.model_dir), registry)
-    for part in ("raw", "processed", "fitted", "staged_bundle"):
-        replace_folder(getattr(challenger, part), getattr(paths, part))
     with publish.staged_reports(paths.reports) as staging:
-        shutil.copytree(challenger.reports, Paths(root=staging).reports)
-        shutil.copy2(challenger.model_card, Paths(root=staging).model_card)
+        # Written before anything is replaced: a failure leaves the project as it was.
+        write_reports(challenger, Paths(root=staging), params, record)
+        for part in ("raw", "processed", "fitted", "staged_bundle"):
+            replace_folder(getattr(challenger, part), getattr(paths, part))
         publish.publish_with_reports(
             challenger.model_dir, paths.model_dir, staging, paths.root
         )

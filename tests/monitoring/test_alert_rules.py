@@ -272,10 +272,18 @@ def test_rules_and_dashboard_query_only_metrics_the_service_exposes(
         r["expr"] for g in alerts.rules(ns, name)["groups"] for r in g["rules"]
     ]
     board = alerts.dashboard(ns, name, shadow=shadow)
-    assert any("shadow" in p["title"] for p in board["panels"]) == shadow
-    board_exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    # The shadow's row is always there: collapsed, unless opened for a running shadow.
+    (row,) = [p for p in board["panels"] if p["type"] == "row"]
+    assert row["title"] == alerts.SHADOW_ROW and row["collapsed"] is not shadow
+    shown = [p for p in [*board["panels"], *row["panels"]] if p["type"] != "row"]
+    assert sum("shadow" in p["title"].lower() for p in shown) == 4
+    board_exprs = alerts.queries(board)
+    assert board_exprs == [t["expr"] for p in shown for t in p["targets"]]
     used = set().union(*(metric_names(e, ns) for e in rule_exprs + board_exprs))
-    assert used and used <= names, sorted(used - names)
+    unexposed = {n for n in used - names if not n.startswith(f"{ns}_shadow_")}
+    assert used and not unexposed, sorted(unexposed)
+    # Without a shadow, only its row's panels query what the service does not expose.
+    assert (used <= names) == shadow, sorted(used - names)
     json.dumps(board)  # serialisable as the file Grafana imports
 
 

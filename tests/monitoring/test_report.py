@@ -88,7 +88,7 @@ def test_the_report_from_a_service_capture_names_the_drifted_feature(
 
 
 def test_the_report_with_labels_recomputes_the_slice_metrics_on_live_data(
-    captured, model_dir, tmp_path
+    captured, model_dir, loaded_model, tmp_path
 ):
     out = tmp_path / "report"
     args = [str(captured["capture"]), "--labels", str(captured["labels"])]
@@ -98,6 +98,13 @@ def test_the_report_with_labels_recomputes_the_slice_metrics_on_live_data(
     assert "- Overall F1: live 0." in text
     assert "- Weak slices (F1 more than" in text
     assert (out / "slice_f1.png").read_bytes()[:8] == PNG
+    # The joined records as rows of the training data, beside the report.
+    rows = pd.read_csv(out / report.LABELLED_FILE, dtype=str, keep_default_na=False)
+    labels = pd.read_csv(captured["labels"], dtype=str, keep_default_na=False)
+    meta = loaded_model.metadata
+    assert list(rows.columns) == [*meta.feature_names, meta.target.column]
+    assert len(rows) == 2000
+    assert sorted(rows[meta.target.column]) == sorted(labels[meta.target.column])
 
 
 def test_a_labels_file_without_the_columns_it_needs_is_refused_in_one_line(
@@ -123,6 +130,26 @@ def test_labels_are_read_as_the_data_spells_them_before_any_1_0_alias():
     model = SimpleNamespace(metadata=SimpleNamespace(target=coded))
     values = ["2", "1", "bad", "good", "0", "true", "maybe"]
     assert [report.label_value(v, model) for v in values] == [1, 0, 1, 0, 0, 1, None]
+
+
+def test_a_joined_label_is_written_back_as_the_data_writes_the_target():
+    from bundle.format import Target
+
+    coded = Target(
+        "risk", positive=2, negative=1, positive_name="bad", negative_name="good"
+    )
+    assert [report.cell(report.data_label(v, coded)) for v in (1, 0)] == ["2", "1"]
+    three = Target(
+        "kind", task="multiclass", classes=("a", 7, True), class_names=("A", "B", "C")
+    )
+    assert [report.cell(report.data_label(v, three)) for v in (0, 1, 2)] == [
+        "a",
+        "7",
+        "True",
+    ]
+    number = Target("price", task="regression")
+    assert report.cell(report.data_label(1234.5, number)) == "1234.5"
+    assert [report.cell(v) for v in (None, 3, 2.0, "x y")] == ["", "3", "2.0", "x y"]
 
 
 def test_the_labelled_slices_are_judged_by_the_rules_in_the_bundle_not_params_yaml(

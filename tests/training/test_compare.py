@@ -7,24 +7,31 @@ trained on the shifted data must beat it."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
+import time
 from datetime import datetime, timezone
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from bundle.files import sha256_file
 from bundle.store import load_bundle
+from monitoring import report as monitor
 from service import create_app
+from service.capture import Capture
 from service.settings import Settings
 from testkit.slug import ROOT, TRAINED, checkout_files, copy_files
 from testkit.tasks import quick_params, task_frame, trained_task
 from training import compare, release
 from training.challenger import challenger_params, train_challenger
+from training.clean import clean_and_report
 from training.config import ConfigError, Paths
+from training.labelled import add_labelled
 from training.metrics import classification_metrics, metric
 from training.params import LOWER_IS_BETTER, Params, PromoteParams
 from training.promote import check_result, promote, read_result
@@ -35,10 +42,10 @@ NOISY_SLICES = {"slice_margin": 0.15}
 NOW = datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)
 
 
-def shifted_frame(task: str):
+def shifted_frame(task: str, **options):
     """The task's data with the target's relation changed for one colour: the served
     model is wrong there, a model trained on this data is not."""
-    frame = task_frame(task)
+    frame = task_frame(task, **options)
     red = frame["colour"] == "red"
     if task == "binary":
         frame.loc[red, "answer"] = frame.loc[red, "answer"].map(
@@ -121,6 +128,17 @@ def test_a_challenger_of_shifted_data_passes_the_gate_and_promote_makes_it_the_m
     cited = app.test_client().get("/health").get_json()["model"]["promotion"]
     assert cited["previous"] == champion and cited["promoted_at"] == NOW.isoformat()
     assert set(cited["gate"]) == {"metric", "slices", "fairness", "latency", "parity"}
+    # The published card cites the registry's entry; the challenger's own did not.
+    card = paths.model_card.read_text()
+    assert "## Promotion" not in challenger.model_card.read_text()
+    section = card.split("\n## Promotion\n")[1].split("\n## ")[0]
+    assert f"| Version | {served_now.version} |" in section
+    assert f"| Promoted at (UTC) | {NOW.isoformat()} |" in section
+    assert f"| Previous version | {champion} |" in section
+    assert all(f"- {line}" in section for line in cited["gate"].values())
+    # One writer: less that section, the card is the challenger's, byte for byte.
+    unpromoted = card.replace("\n## Promotion\n" + section, "")
+    assert unpromoted == challenger.model_card.read_text()
 
 
 @pytest.mark.slow
@@ -158,6 +176,128 @@ def test_a_one_feature_challenger_is_refused_with_a_line_naming_each_failed_chec
     with pytest.raises(ConfigError, match=r"failed the gate \(metric, slices"):
         promote(paths, weak, result, NOW)
     assert fingerprint(paths.model_dir) == before
+
+
+def captured_with_labels(folder, model_dir, frame):
+    """`frame`'s records scored by the served model and captured as the service
+    captures them (service/capture.py), and their true labels joined by request ID and
+    row, as `make monitor LABELS=...` reads them."""
+    model = load_bundle(model_dir)
+    names, target = model.metadata.feature_names, model.metadata.target.column
+    records = frame[names].to_dict("records")
+    capture = folder / "capture.jsonl"
+    writer = Capture(str(capture), 1.0, 10**8, model.version)
+    assert writer.write("live", records, model.predictor.predict_many(records)) == len(
+        records
+    )
+    labels = folder / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["request_id", "row", target])
+        out.writerows(["live", i, y] for i, y in enumerate(frame[target]))
+    return capture, labels
+
+
+@pytest.mark.slow
+def test_labelled_capture_joins_the_challengers_training_split_and_compare_scores_it(
+    served, tmp_path, capsys
+):
+    task, paths, raw, shifted = served
+    live = shifted_frame(task, rows=150, seed=17)  # records the data does not hold
+    capture, labels = captured_with_labels(tmp_path, paths.model_dir, live)
+    out = tmp_path / "monitoring"
+    args = [str(capture), "--labels", str(labels), "--model", str(paths.model_dir)]
+    assert monitor.main(args + ["--out", str(out)]) == 0
+    labelled = out / monitor.LABELLED_FILE
+    assert f"wrote {labelled}: 150 labelled records" in capsys.readouterr().out
+    rows = pd.read_csv(labelled)
+    model = load_bundle(paths.model_dir)
+    assert list(rows.columns) == [*model.metadata.feature_names, "answer"]
+    # The target as the data writes it: the raw labels, not 0/1.
+    assert rows["answer"].tolist() == live["answer"].tolist()
+
+    challenger = train_challenger(
+        tmp_path / "challenger",
+        challenger_params(raw, shifted, paths.root),
+        labelled=labelled,
+    )
+    cleaning = json.loads(challenger.cleaning.read_text())
+    # A made-up row may repeat one of the data's: cleaning drops it, as the data's own.
+    added, dropped = cleaning["labelled"]["rows_added"], {
+        r["step"]: r["rows"] for r in cleaning["labelled"]["removed"]
+    }
+    assert cleaning["labelled"]["rows_read"] == 150 == added + sum(dropped.values())
+    assert added >= 140 and set(dropped) <= {"duplicates", "overlap"}
+    trained_rows = load_bundle(challenger.model_dir).metadata.provenance["data"]
+    assert trained_rows["train"]["rows"] == cleaning["rows_kept"]["train"] + added
+    assert len(pd.read_csv(challenger.test_csv)) == cleaning["rows_kept"]["test"]
+    assert (
+        f"Labelled captured records added to the training split: {added} of the 150"
+        in challenger.model_card.read_text()
+    )
+
+    # ROWS=labelled.csv: the gate on those rows; LABELLED=: a section beside it.
+    result = compare.compare(
+        paths.model_dir, challenger.model_dir, labelled, Params.from_dict(raw)
+    )
+    assert result["rows"]["count"] == 150 and len(result["checks"]) == 5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    compare.main(
+        [
+            f"--champion={paths.model_dir}",
+            f"--challenger={challenger.model_dir}",
+            f"--labelled={labelled}",
+            f"--params={tmp_path / 'params.yaml'}",
+            f"--out={tmp_path / 'compare'}",
+        ]
+    )
+    report = json.loads((tmp_path / "compare" / "compare.json").read_text())
+    section = report["labelled"]
+    assert section["count"] == 150 and section["challenger_trained_on_it"]
+    metric = raw["train"]["selection_metric"]
+    assert section["metrics"]["champion"][metric] == pytest.approx(
+        result["metrics"]["champion"][metric]
+    )
+    text = (tmp_path / "compare" / "report.md").read_text()
+    assert "## Recent labelled capture (reported, not gated)" in text
+    assert "The challenger was trained on these rows" in text
+
+
+def bad_rows(task: str) -> dict[str, tuple[str, str]]:
+    """A labelled row breaking one rule each, and the message naming it."""
+    if task == "binary":
+        label, named = "maybe", "label 'maybe' is not one of 'answer'"
+    else:
+        label, named = "lots", "label 'lots' of 'answer' is not a number"
+    return {
+        "a number that is not": ("ten", "'age': 'ten' is not a number"),
+        "a fraction of an integer": ("2.5", "'age': '2.5' is not a whole number"),
+        "an unknown label": (label, named),
+        "no label": ("", "no label: the target 'answer' is empty"),
+    }
+
+
+def test_a_bad_labelled_row_is_refused_in_one_line_naming_the_file_and_its_line(
+    served, tmp_path
+):
+    task, paths, raw, _ = served
+    params = Params.from_dict(raw)
+    frames, _ = clean_and_report(paths, params)
+    good = frames["train"].head(3)
+    for what, (cell, message) in bad_rows(task).items():
+        bad = good.copy()
+        column = "age" if "label" not in message else "answer"
+        bad.loc[bad.index[1], column] = cell
+        path = tmp_path / "labelled.csv"
+        bad.to_csv(path, index=False)
+        with pytest.raises(ConfigError) as refused:
+            add_labelled(path, frames, params)
+        line = str(refused.value)
+        assert line.startswith(f"{path} line 3: ") and "\n" not in line, what
+        assert message in line, what
+    path.write_text("size,colour\n1,red\n")
+    with pytest.raises(ConfigError, match=r"labelled.csv: no column 'age'"):
+        add_labelled(path, frames, params)
 
 
 def test_promote_refuses_a_comparison_of_other_versions():
@@ -251,7 +391,10 @@ def test_a_promotion_is_pushed_committed_and_tagged_and_rollback_restores_the_ol
     assert load_bundle(checkout / "model").version != champion
     shutil.rmtree(checkout / ".dvc" / "cache")  # rollback must pull from the remote
 
+    start = time.perf_counter()
     assert release.rollback(checkout) == champion
+    # docs/lifecycle.md cites this figure (pytest -rP shows it).
+    print(f"rollback: {time.perf_counter() - start:.1f} s")
     # As a platform's restart would: the model folder loaded again.
     assert load_bundle(checkout / "model").version == champion
     assert git(checkout, "log", "-1", "--format=%s").strip() == (

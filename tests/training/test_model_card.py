@@ -397,3 +397,52 @@ def test_a_regression_card_gives_the_error_in_the_target_range_and_its_figures(c
     assert "| sex | Female | 412 | 990.5000 | 700.0000 | 52.0000 | 50 |" in card
     assert "![Predicted vs actual](reports/figures/predicted_vs_actual.png)" in card
     assert "![Residuals](reports/figures/residuals.png)" in card
+
+
+PROMOTION = {
+    "version": "hist_gradient_boosting-bbbbbbbbbbbb",
+    "previous": "logistic_regression-aaaaaaaaaaaa",
+    "promoted_at": "2026-11-30T16:00:00+00:00",
+    "selection_metric": "roc_auc",
+    "metrics": {"roc_auc": 0.91},
+    "difference": {"value": 0.0123, "low": 0.004, "high": 0.021, "confidence": 0.95},
+    "gate": {
+        "metric": "roc_auc: challenger 0.9100, champion 0.8977, difference +0.0123",
+        "latency": "latency: 0.100 ms per record, champion 0.090 ms: ratio 1.11",
+    },
+}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_promoted_card_cites_the_registry_entry_after_the_model_details(ctx, task):
+    from training.model_card import render_task_card
+
+    render = render_model_card if task == "binary" else render_task_card
+    plain = ctx if task == "binary" else task_ctx(ctx, task)
+    card = render({**plain, "promotion": PROMOTION})
+    section = card.split("\n## Promotion\n")[1].split("\n## ")[0]
+    assert card.index("\n## Model details\n") < card.index("\n## Promotion\n")
+    assert "(`model/registry.json`, docs/lifecycle.md)" in section
+    assert "| Version | hist_gradient_boosting-bbbbbbbbbbbb |" in section
+    assert "| Promoted at (UTC) | 2026-11-30T16:00:00+00:00 |" in section
+    assert "| Previous version | logistic_regression-aaaaaaaaaaaa |" in section
+    assert "| +0.0123 (95% CI [+0.0040, +0.0210]) |" in section
+    for line in PROMOTION["gate"].values():
+        assert f"- {line}" in section
+    # A model `make train` made has no registry entry: its card is as before.
+    assert "## Promotion" not in render(plain) == render({**plain, "promotion": None})
+
+
+def test_the_data_section_counts_the_labelled_records_added_to_training(ctx):
+    ctx["data"]["removed"] = {
+        "rows_read": 1000,
+        "rows_kept": {"train": 750, "test": 250},
+        "removed": [],
+        "removed_share": 0.0,
+        "labelled": {"path": "/x/labelled.csv", "rows_read": 120, "rows_added": 117},
+    }
+    section = render_model_card(ctx).split("## Data and processing")[1]
+    assert (
+        "Labelled captured records added to the training split: 117 of the 120 in "
+        "`labelled.csv`" in section
+    )
