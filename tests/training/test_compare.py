@@ -11,6 +11,7 @@ import csv
 import json
 import shutil
 import subprocess
+import urllib.request
 import time
 from datetime import datetime, timezone
 
@@ -25,6 +26,7 @@ from monitoring import report as monitor
 from service import create_app
 from service.capture import Capture
 from service.settings import Settings
+from testkit.servers import serving
 from testkit.slug import ROOT, TRAINED, checkout_files, copy_files
 from testkit.tasks import quick_params, task_frame, trained_task
 from training import compare, release
@@ -341,6 +343,14 @@ def test_one_metric_is_the_one_the_task_metrics_report():
     assert {k: metric("binary", k, y, proba, 0.4) for k in every} == every
 
 
+def served_version(model_dir) -> str:
+    """The version a freshly started server (the Procfile's command) answers on /health:
+    what a platform's restart would serve."""
+    with serving(model_dir, WEB_CONCURRENCY="1") as (url, _):
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+            return json.loads(r.read())["model"]["version"]
+
+
 def git(root, *args) -> str:
     return subprocess.run(
         ["git", *args], cwd=root, check=True, capture_output=True, text=True
@@ -384,19 +394,20 @@ def test_a_promotion_is_pushed_committed_and_tagged_and_rollback_restores_the_ol
         checkout, "dvc", "remote", "add", "-d", "--local", "t", str(tmp_path / "r")
     )
     champion = load_bundle(checkout / "model").version
+    assert served_version(checkout / "model") == champion
     assert release.record(checkout) == f"model-{champion}"
 
     promote(Paths(root=checkout), challenger, result, NOW)
     assert release.record(checkout) == f"model-{result['versions']['challenger']}"
-    assert load_bundle(checkout / "model").version != champion
+    # The server restarted, as a platform restarts it after CD ships the promotion.
+    assert served_version(checkout / "model") == result["versions"]["challenger"]
     shutil.rmtree(checkout / ".dvc" / "cache")  # rollback must pull from the remote
 
     start = time.perf_counter()
     assert release.rollback(checkout) == champion
     # docs/lifecycle.md cites this figure (pytest -rP shows it).
     print(f"rollback: {time.perf_counter() - start:.1f} s")
-    # As a platform's restart would: the model folder loaded again.
-    assert load_bundle(checkout / "model").version == champion
+    assert served_version(checkout / "model") == champion
     assert git(checkout, "log", "-1", "--format=%s").strip() == (
         f"Roll back to model {champion}"
     )
