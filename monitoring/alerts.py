@@ -60,7 +60,8 @@ SHADOW_ROW = "Champion vs shadow (SHADOW_MODEL_DIR; no data while no shadow runs
 # What a drift alert's description says to do about it: the retraining loop.
 RETRAIN = (
     "If the data has changed for good, retrain on recent data: make challenger "
-    "[DATA=recent.csv], make compare, and make promote when the gate passes "
+    "[DATA=recent.csv] [LABELLED=reports/monitoring/labelled.csv (make monitor with "
+    "LABELS=)], make compare, and make promote when the gate passes "
     "(docs/lifecycle.md)."
 )
 
