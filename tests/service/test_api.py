@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from testkit.records import Roles, out_of_range, unknown_category
+from testkit.records import Roles, copies_past, out_of_range, unknown_category
 from testkit.wsgi import chunked
 from testkit.markers import not_for_this_data
 
@@ -254,8 +254,10 @@ def test_wrong_content_type_is_415(client, example_record):
 
 
 def test_body_over_the_size_limit_is_413(app, example_record):
-    app.config["MAX_CONTENT_LENGTH"] = 1000
-    body = json.dumps({"records": [example_record] * 10})
+    app.config["MAX_CONTENT_LENGTH"] = limit = 1000
+    body = json.dumps(
+        {"records": [example_record] * copies_past(limit, example_record)}
+    )
     r = app.test_client().post(
         "/predict/batch", data=body, content_type="application/json"
     )
