@@ -33,7 +33,7 @@ from bundle.format import BundleError
 from bundle.store import LoadedBundle, load_bundle
 from deploy.model_pull import pull_if_configured
 from deploy.settings import ServerSettings
-from deploy.workers import Worker, exit_worker
+from deploy.workers import Arbiter, Worker, exit_worker
 from service import Settings  # the app factory's input, with create_app
 
 PROGRAM = "model-service"
@@ -134,6 +134,14 @@ class Server(BaseApplication):
 
     def load(self) -> Any:
         return self.application
+
+    def run(self) -> None:
+        """gunicorn's BaseApplication.run, with the master of deploy/workers.py."""
+        try:
+            Arbiter(self).run()
+        except RuntimeError as e:
+            print(f"\nError: {e}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
 
 def build_app(settings: Settings, model: LoadedBundle) -> Any:

@@ -1,5 +1,5 @@
-"""The server's gunicorn worker class (`Worker`, below), and its exit without
-interpreter teardown.
+"""The server's gunicorn worker class (`Worker`, below), the master that forks it
+(`Arbiter`), and the worker's exit without interpreter teardown.
 
 The model's onnxruntime session is built in the gunicorn master (preload_app) and the
 workers are forked from it. onnxruntime's C++ teardown at interpreter exit waits on
@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
+from gunicorn.arbiter import Arbiter as GunicornArbiter
 from gunicorn.workers.ggevent import GeventWorker
 
 # Seconds between a worker's heartbeats, and so its reaction time to a SIGTERM.
@@ -114,8 +115,10 @@ class Worker(GeventWorker):
         """Boot, minding a SIGTERM from the first moment: gunicorn sets the worker's
         handlers only after gevent's patching, and until then the master's handler (the
         fork's copy) swallowed the signal, so a worker stopped while booting lived on
-        until SIGKILLed at graceful_timeout."""
+        until SIGKILLed at graceful_timeout. A SIGTERM sent since the fork was held
+        (`Arbiter`): it is taken here, by this handler."""
         signal.signal(signal.SIGTERM, self.handle_exit)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         super().init_process()
 
     def patch(self) -> None:
@@ -173,3 +176,23 @@ class Worker(GeventWorker):
             server.max_accept = 1
         server.start()
         return server
+
+
+class Arbiter(GunicornArbiter):
+    """gunicorn's master, forking each worker with SIGTERM held until the worker has
+    its own handler (Worker.init_process).
+
+    Between the fork and that handler the child runs gunicorn's code with the master's
+    handler, which queued a SIGTERM in the child's copy of the master's queue, where
+    nothing read it: that worker served on until SIGKILLed at graceful_timeout, and the
+    stop took the full 20 s. On a loaded machine that stretch lasts long enough to be
+    hit by a stop sent just after the workers appear. Held, the signal waits in the
+    kernel; the master's own copy is delivered as soon as the fork returns.
+    """
+
+    def spawn_worker(self) -> int:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            return super().spawn_worker()
+        finally:  # the master; a worker leaves through exit_worker, not through here
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)

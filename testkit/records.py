@@ -7,6 +7,7 @@ set lacks (no nullable category, say) makes the test skip, saying so.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -47,3 +48,9 @@ def out_of_range(rule: FeatureRule) -> Any:
 def unknown_category(rule: FeatureRule) -> str:
     """A string that is surely not one of the rule's categories."""
     return "not-a-category:" + max(rule.categories, key=len)
+
+
+def copies_past(limit: int, record: dict) -> int:
+    """How many copies of `record` make a batch body past `limit` bytes, however narrow
+    the record (three short categories, say): each copy is at least its own JSON."""
+    return limit // len(json.dumps(record)) + 1

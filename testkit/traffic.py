@@ -2,8 +2,9 @@
 
 In-distribution traffic is the held-out split as API records (the training split when
 the held-out one is too small: see in_distribution_split); drifted traffic is the same
-with one numeric feature moved by a share of its training spread (the first numeric
-feature of the bundle, so nothing here names a column).
+with one feature moved: the bundle's first numeric feature up by a share of its training
+spread, or, on a data set without a number, every record given one category of a
+categorical feature (so nothing here names a column).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from monitoring.profile import NumericBins, Profile
+from monitoring.profile import CategoryBins, NumericBins, Profile
 from bundle.rules import FeatureRule, record_errors
 
 # The shift: this share of the spread between the training data's 10th and 90th
@@ -78,14 +79,31 @@ def csv_records(path: Path, rules: tuple[FeatureRule, ...], n: int) -> list[dict
     return [record for record, _ in labelled_records(path, rules, n)]
 
 
-def shifted_feature(rules: tuple[FeatureRule, ...]) -> FeatureRule:
-    """The feature the drift tests move: the bundle's first numeric feature."""
-    return next(r for r in rules if r.numeric)
+def shifted_feature(rules: tuple[FeatureRule, ...], profile: Profile) -> FeatureRule:
+    """The feature the drift tests move: the bundle's first numeric feature, else the
+    categorical feature holding the rarest category of its own (see shift_amount)."""
+    numeric = [r for r in rules if r.numeric]
+    if numeric:
+        return numeric[0]
+    return min(rules, key=lambda r: rarest_bucket(profile, r.name)[1])
 
 
-def shift_amount(rule: FeatureRule, profile: Profile) -> float:
-    """SHIFT_SHARE of the feature's training spread (of its allowed range when the
-    training deciles coincide); whole for an integer feature."""
+def rarest_bucket(profile: Profile, name: str) -> tuple[str, float]:
+    """A categorical feature's least frequent category of its own (not grouped as
+    (other)) and its training share; ("", 1.0) when it has none."""
+    bins = next(b for b in profile.features if b.name == name)
+    assert isinstance(bins, CategoryBins)
+    own = list(zip(bins.buckets[:-3], bins.shares[: len(bins.buckets) - 3]))
+    return min(own, key=lambda pair: pair[1], default=("", 1.0))
+
+
+def shift_amount(rule: FeatureRule, profile: Profile) -> float | str:
+    """A numeric feature: SHIFT_SHARE of its training spread (of its allowed range when
+    the training deciles coincide), whole for an integer feature. A categorical one: its
+    rarest category of its own, which every record then takes (all records in a bucket
+    of a few percent read as drift as plainly as a numeric shift)."""
+    if not rule.numeric:
+        return rarest_bucket(profile, rule.name)[0]
     bins = next(b for b in profile.features if b.name == rule.name)
     assert isinstance(bins, NumericBins)
     spread = bins.edges[-1] - bins.edges[0] if len(bins.edges) > 1 else 0.0
@@ -95,10 +113,13 @@ def shift_amount(rule: FeatureRule, profile: Profile) -> float:
     return max(1, math.ceil(amount)) if rule.kind == "integer" else amount
 
 
-def shift(records: list[dict], rule: FeatureRule, amount: float) -> list[dict]:
-    """The records with `rule`'s field moved up by `amount`, kept within its bounds."""
+def shift(records: list[dict], rule: FeatureRule, amount: float | str) -> list[dict]:
+    """The records with `rule`'s field moved: a number up by `amount`, kept within its
+    bounds; a category replaced by `amount` in every record."""
 
     def moved(value: Any) -> Any:
+        if not rule.numeric:
+            return amount
         if value is None:
             return None
         value = min(value + amount, rule.maximum)

@@ -249,21 +249,29 @@ def test_errors_can_be_written_as_parquet(model_dir, broken_csv, tmp_path):
     assert set(broken) <= set(pq.read_table(errors).column("row").to_pylist())
 
 
+# What the API says of a boolean sent for a feature of each kind.
+NOT_OF_THE_KIND = {
+    "integer": "Not a valid integer.",
+    "number": "Not a valid number.",
+    "category": "Not a valid string.",
+}
+
+
 def test_typed_columns_of_the_wrong_type_are_refused_row_by_row(
     model_dir, loaded_model, records_csv, tmp_path, capsys
 ):
-    rule = next(r for r in loaded_model.features if r.numeric)
-    parquet = typed_parquet(records_csv, tmp_path / "in.parquet", loaded_model.features)
+    # A typed numeric column, else (a data set of categories only) a typed text column.
+    rules = loaded_model.features
+    rule = next((r for r in rules if r.numeric), rules[0])
+    parquet = typed_parquet(records_csv, tmp_path / "in.parquet", rules)
     data = pq.read_table(parquet)
-    flags = data.column(rule.name).to_pylist()
-    as_bools = [bool(v % 2) if v is not None else None for v in flags]
+    values = data.column(rule.name).to_pylist()
+    as_bools = [bool(i % 2) if v is not None else None for i, v in enumerate(values)]
     index = data.schema.get_field_index(rule.name)
     data = data.set_column(index, rule.name, pa.array(as_bools, pa.bool_()))
     pq.write_table(data, parquet)
     assert score(model_dir, parquet, tmp_path / "out.csv") == 1
-    expected = (
-        "Not a valid integer." if rule.kind == "integer" else "Not a valid number."
-    )
+    expected = NOT_OF_THE_KIND[rule.kind]
     assert f"row 1: {rule.name}: {expected}" in capsys.readouterr().err
     assert table(tmp_path / "out.csv").column("prediction").null_count == data.num_rows
 

@@ -50,6 +50,30 @@ def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
     assert seconds < 10
 
 
+def test_sigterm_between_a_worker_s_fork_and_its_boot_stops_the_server_inside_the_grace(
+    model_dir,
+):
+    # Each worker sits 1 s between its fork and its own code (a loaded machine takes
+    # that long there): the SIGTERM reaches both in that stretch, where the master's
+    # handler, copied by the fork, used to swallow it (a 20 s stop ending in SIGKILL).
+    slow_boot = 1.0
+    proc, _ = start_server(
+        model_dir, module="testkit.slowboot", SLOW_BOOT=str(slow_boot)
+    )
+    try:
+        workers = wait_workers(proc, 2, timeout=60)
+        assert len(workers) == 2
+        code, seconds = terminate(proc)
+    finally:
+        stop(proc)
+    print(
+        f"SIGTERM while the workers wait {slow_boot} s to boot: exit {code} in "
+        f"{seconds:.2f} s"
+    )
+    assert code == 0
+    assert seconds < 10
+
+
 def test_a_client_still_sending_its_body_holds_a_stop_no_longer_than_the_grace(
     model_dir,
 ):

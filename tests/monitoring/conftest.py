@@ -33,13 +33,13 @@ def held_out(trained, loaded_model, profile) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def moved(loaded_model, profile):
-    """The feature the drift tests shift, and by how much."""
-    rule = shifted_feature(loaded_model.features)
+    """The feature the drift tests shift, and by how much (or to which category)."""
+    rule = shifted_feature(loaded_model.features, profile)
     return rule, shift_amount(rule, profile)
 
 
 @pytest.fixture(scope="session")
 def drifted(held_out, moved) -> list[dict]:
-    """The same records with one numeric feature shifted."""
+    """The same records with one feature shifted."""
     rule, amount = moved
     return shift(held_out, rule, amount)

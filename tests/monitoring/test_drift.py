@@ -55,7 +55,9 @@ def test_shifted_traffic_moves_that_feature_above_0_2_and_no_other_above_0_1(
     drift = drift_by_feature(client)
     rule, amount = moved
     others = {k: round(v, 4) for k, v in drift.items() if k != rule.name}
-    print(f"\n{rule.name} +{amount}: PSI {drift[rule.name]:.3f}; others {others}")
+    print(
+        f"\n{rule.name} shifted ({amount}): PSI {drift[rule.name]:.3f}; others {others}"
+    )
     assert drift[rule.name] > 0.2
     assert max(others.values()) < 0.1, others
 

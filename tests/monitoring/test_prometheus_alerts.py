@@ -135,7 +135,7 @@ def test_prometheus_fires_the_drift_alert_of_the_shifted_feature_only(
             rule, amount = moved
             others = sorted(seen["others"])
             print(
-                f"\n{rule.name} +{amount}: drift alert firing {seconds:.1f} s after the "
+                f"\n{rule.name} shifted ({amount}): drift alert firing {seconds:.1f} s after the "
                 f"shifted traffic began; other alerts firing: {others or 'none'}"
             )
             assert seen["firing"] == {rule.name}

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from testkit.records import Roles, unknown_category
+from testkit.records import Roles, copies_past, unknown_category
 from testkit.wsgi import chunked
 from testkit.markers import not_for_this_data
 
@@ -54,7 +54,7 @@ class Ctx:
     @property
     def records_over_limit(self) -> int:
         """Copies of the example whose batch body is past the limit, however narrow."""
-        return self.body_limit // len(json.dumps(self.example)) + 1
+        return copies_past(self.body_limit, self.example)
 
     def field(self, role: str):
         rule = getattr(self.roles, role)
