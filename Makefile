@@ -178,7 +178,7 @@ score-spark: $(STAMP) ## The same scoring on Spark (local[*]; Java 17+): make sc
 # runs any). German Credit (a loader of its own), one of issue 16's public data sets and
 # one multiclass data set; docs/testing.md lists every example, what it covers and how its
 # last whole run went.
-CI_EXAMPLES ?= german_credit penguins wine
+CI_EXAMPLES ?= german_credit penguins wine titanic
 # The dependency audit needs its vulnerability service (AUDIT_SERVICE): make ci runs it where
 # that answers and says why not elsewhere; AUDIT=required (the GitHub workflow) fails instead.
 AUDIT ?= if-reachable
