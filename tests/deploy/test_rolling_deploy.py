@@ -9,15 +9,11 @@ SIGTERM, starts it with the new model and puts it back. Bounded: about 30 s of l
 
 from __future__ import annotations
 
-import copy
-import shutil
-
 import pytest
 
 from testkit.balancer import Balancer, Load, haproxy_or_none
-from testkit.sample import train_project
+from testkit.shadow import train_other_model
 from testkit.tools import required
-from training.config import Paths
 
 pytestmark = pytest.mark.slow
 KILL_FAILED_LIMIT = 0.001
@@ -30,22 +26,16 @@ def haproxy() -> str:
 
 @pytest.fixture(scope="module")
 def new_model(tmp_path_factory, sampled, params, loaded_model):
-    """A second model version: the same sample, a different candidate."""
-    paths = Paths(root=tmp_path_factory.mktemp("next-model"))
-    shutil.copytree(sampled.processed, paths.processed)
-    changed = copy.deepcopy(params)
-    changed["train"]["candidates"] = {
-        "logistic_regression": {
-            "estimator": "logistic_regression",
-            "params": {"C": 0.25, "max_iter": 500},
-        }
-    }
-    train_project(paths, changed)
+    """A second model version: the same sample, the task's other quick candidate."""
     from bundle.store import load_bundle
 
-    version = load_bundle(paths.model_dir).version
+    served = loaded_model.metadata.candidate
+    model_dir = train_other_model(
+        tmp_path_factory.mktemp("next-model"), sampled, params, served
+    )
+    version = load_bundle(model_dir).version
     assert version != loaded_model.version
-    return paths.model_dir, version
+    return model_dir, version
 
 
 @pytest.fixture

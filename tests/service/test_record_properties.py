@@ -21,13 +21,15 @@ SETTINGS = settings(
 
 
 def valid_value(rule) -> st.SearchStrategy:
-    """Any value the contract accepts for one feature."""
+    """Any value the contract accepts for one feature (null where the feature takes a
+    missing value: a category seen missing, a number the model fills)."""
     if rule.kind == "integer":  # 181, or 181.0 as a CSV export writes it
         whole = st.integers(int(rule.minimum), int(rule.maximum))
-        return st.one_of(whole, whole.map(float))
-    if rule.kind == "number":
-        return st.floats(rule.minimum, rule.maximum, allow_nan=False)
-    values = st.sampled_from(rule.categories + rule.number_codes)
+        values = st.one_of(whole, whole.map(float))
+    elif rule.kind == "number":
+        values = st.floats(rule.minimum, rule.maximum, allow_nan=False)
+    else:
+        values = st.sampled_from(rule.categories + rule.number_codes)
     return st.one_of(values, st.none()) if rule.nullable else values
 
 
@@ -47,10 +49,11 @@ def invalid_value(rule) -> st.SearchStrategy:
         as_text = inside.map(str)
         if rule.kind == "integer":  # a fraction: 181.5 is no integer
             as_text = st.one_of(as_text, inside.map(lambda n: n + 0.5))
-        return st.one_of(wrong_type, out_of_range, as_text, st.none())
-    unknown = st.text(max_size=30).filter(lambda s: s not in rule.categories)
-    not_a_code = st.integers().filter(lambda n: str(n) not in rule.categories)
-    bad = st.one_of(wrong_type, unknown, not_a_code)
+        bad = st.one_of(wrong_type, out_of_range, as_text)
+    else:
+        unknown = st.text(max_size=30).filter(lambda s: s not in rule.categories)
+        not_a_code = st.integers().filter(lambda n: str(n) not in rule.categories)
+        bad = st.one_of(wrong_type, unknown, not_a_code)
     return bad if rule.nullable else st.one_of(bad, st.none())
 
 

@@ -285,13 +285,25 @@ def test_a_delimiter_that_cannot_be_one_is_refused_naming_the_key(delimiter):
     )
 
 
-def of_task(task: str, targets: dict) -> dict:
-    """The shipped params made a `task` model's, with these quality targets."""
-    raw = broken("evaluate.targets", targets)
-    if task != "binary":
-        raw["features"]["task"] = task
-        raw["features"].pop("positive_label")
-        raw["project"].pop("class_names", None)
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> dict[str, dict]:
+    """What `make init` writes for the suite's made-up CSV of each task (the shipped
+    params.yaml is of one task only: a user's may be a regression)."""
+    from testkit.tasks import task_csv
+    from training.init import init
+
+    def of(task: str) -> dict:
+        root = tmp_path_factory.mktemp(task)
+        out = root / "params.yaml"
+        return load_params(init(task_csv(root, task), "answer", out, root=root))
+
+    return {task: of(task) for task in ("binary", "multiclass", "regression")}
+
+
+def of_task(written: dict, task: str, targets: dict) -> dict:
+    """init's params of a `task` model, with these quality targets."""
+    raw = copy.deepcopy(written[task])
+    raw["evaluate"]["targets"] = targets
     return raw
 
 
@@ -303,8 +315,8 @@ def of_task(task: str, targets: dict) -> dict:
         ("regression", {"r2": 0.5, "rmse": 900.0, "mae": 700}),
     ],
 )
-def test_quality_targets_name_the_test_metrics_of_the_task(task, targets):
-    assert Params.from_dict(of_task(task, targets)).evaluate.targets == targets
+def test_quality_targets_name_the_test_metrics_of_the_task(written, task, targets):
+    assert Params.from_dict(of_task(written, task, targets)).evaluate.targets == targets
 
 
 @pytest.mark.parametrize(
@@ -315,17 +327,20 @@ def test_quality_targets_name_the_test_metrics_of_the_task(task, targets):
         ("binary", "r2", "precision, recall, f1, accuracy, roc_auc, brier"),
     ],
 )
-def test_a_quality_target_of_another_task_is_refused_in_one_line(task, name, known):
+def test_a_quality_target_of_another_task_is_refused_in_one_line(
+    written, task, name, known
+):
     with pytest.raises(ConfigError) as caught:
-        Params.from_dict(of_task(task, {name: 0.5}))
+        Params.from_dict(of_task(written, task, {name: 0.5}))
     assert str(caught.value) == (
         f"params.yaml: evaluate.targets.{name} is not a test metric of a {task} "
         f"model; known: {known}"
     )
 
 
-def test_errors_and_losses_are_ceilings_and_scores_floors():
-    ev = Params.from_dict(of_task("regression", {"r2": 0.5, "rmse": 10})).evaluate
+def test_errors_and_losses_are_ceilings_and_scores_floors(written):
+    targets = {"r2": 0.5, "rmse": 10}
+    ev = Params.from_dict(of_task(written, "regression", targets)).evaluate
     assert ev.missed({"r2": 0.5, "rmse": 10.0}) == []
     assert ev.missed({"r2": 0.49, "rmse": 10.5}) == [
         "r2 0.4900 < 0.5",
