@@ -33,18 +33,24 @@ def test_sigterm_to_the_master_alone_stops_the_server_well_inside_the_grace(mode
     assert seconds < 10
 
 
+def terminate_as_the_workers_appear(model_dir, **start) -> tuple[int, float]:
+    """Start the server, SIGTERM it the moment both workers exist: (exit code, seconds
+    to exit)."""
+    proc, _ = start_server(model_dir, **start)
+    try:
+        workers = wait_workers(proc, 2, timeout=60)
+        assert len(workers) == 2
+        return terminate(proc)
+    finally:
+        stop(proc)
+
+
 def test_sigterm_while_the_workers_boot_stops_the_server_well_inside_the_grace(
     model_dir,
 ):
     # Sent the moment both workers exist, before they serve: a worker must not lose the
     # signal while it boots (and then linger until SIGKILLed at graceful_timeout).
-    proc, _ = start_server(model_dir)
-    try:
-        workers = wait_workers(proc, 2, timeout=60)
-        assert len(workers) == 2
-        code, seconds = terminate(proc)
-    finally:
-        stop(proc)
+    code, seconds = terminate_as_the_workers_appear(model_dir)
     print(f"SIGTERM while the workers boot: exit {code} in {seconds:.2f} s")
     assert code == 0
     assert seconds < 10
@@ -57,15 +63,9 @@ def test_sigterm_between_a_worker_s_fork_and_its_boot_stops_the_server_inside_th
     # that long there): the SIGTERM reaches both in that stretch, where the master's
     # handler, copied by the fork, used to swallow it (a 20 s stop ending in SIGKILL).
     slow_boot = 1.0
-    proc, _ = start_server(
+    code, seconds = terminate_as_the_workers_appear(
         model_dir, module="testkit.slowboot", SLOW_BOOT=str(slow_boot)
     )
-    try:
-        workers = wait_workers(proc, 2, timeout=60)
-        assert len(workers) == 2
-        code, seconds = terminate(proc)
-    finally:
-        stop(proc)
     print(
         f"SIGTERM while the workers wait {slow_boot} s to boot: exit {code} in "
         f"{seconds:.2f} s"
