@@ -243,6 +243,21 @@ def test_a_semicolon_csv_read_with_commas_is_refused_naming_the_delimiter(tmp_pa
     )
 
 
+def test_a_header_naming_a_column_twice_is_refused_naming_it_and_both_places(
+    tmp_path,
+):
+    # COMPAS's CSV names priors_count and decile_score twice: pandas read the second
+    # as priors_count.1, a feature the batch scorer's CSV never has.
+    source = tmp_path / "twice.csv"
+    source.write_text("age,score,label,score\n30,1,yes,2\n")
+    with pytest.raises(ConfigError) as caught:
+        own.read(source, ",", "DATA twice.csv")
+    assert str(caught.value) == (
+        "DATA twice.csv: the header names column 'score' twice (columns 2 and 4): "
+        "rename one"
+    )
+
+
 def test_fetch_leaves_only_the_configured_loaders_files_in_data_raw(tmp_path):
     from training.fetch import fetch
     from training.params import Params

@@ -92,6 +92,8 @@ def read(
         options = {"sep": delimiter}
     options["quotechar"] = quotechar
     try:
+        header = pd.read_csv(source, header=None, nrows=1, dtype=str, **options)
+        check_header(list(header.iloc[0]), name)
         return pd.read_csv(source, dtype=str, keep_default_na=False, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise ConfigError(
@@ -102,6 +104,19 @@ def read(
         raise ConfigError(
             f"{name} is not UTF-8 text ({one_line(exc)}): save it as UTF-8"
         ) from exc
+
+
+def check_header(names: list, name: str) -> None:
+    """A column named twice is refused: pandas would read the second as `<name>.1`, a
+    column the API, the batch scorer and Spark never see under that name."""
+    seen: dict[str, int] = {}
+    for number, column in enumerate(names, 1):
+        if column in seen:
+            raise ConfigError(
+                f"{name}: the header names column {column!r} twice (columns "
+                f"{seen[column]} and {number}): rename one"
+            )
+        seen[column] = number
 
 
 def one_line(exc: Exception) -> str:
