@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+)
 
 from bundle.format import MULTICLASS, REGRESSION, Target
 from bundle.rules import AS_MISSING, FeatureRule
@@ -79,9 +87,20 @@ def record_schema(
     `fast=False` leaves out the quick check: marshmallow alone, the reference.
     """
     example = example or {}
-    attrs: dict[str, Any] = {
-        r.name: feature_field(r, example.get(r.name)) for r in rules
-    }
+    # marshmallow stores a loaded value under its field's name, reading a dot as a
+    # nested key ("priors_count.1" went into "priors_count": a 500): each feature is a
+    # dot-free field reading its own name (data_key), renamed back once loaded.
+    names = {f"feature_{i}": r.name for i, r in enumerate(rules)}
+    attrs: dict[str, Any] = {}
+    for key, rule in zip(names, rules):
+        attrs[key] = feature_field(rule, example.get(rule.name))
+        attrs[key].data_key = rule.name
+
+    @post_load
+    def feature_names(self, data, **kwargs):
+        return {names[key]: value for key, value in data.items()}
+
+    attrs["feature_names"] = feature_names
     attrs["Meta"] = type("Meta", (), {"unknown": RAISE})
     attrs["fast_check"] = staticmethod(record_check(rules)) if fast else None
     return type("Record", (FastPathSchema,), attrs)

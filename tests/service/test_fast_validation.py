@@ -259,3 +259,18 @@ def test_quick_path_and_schema_agree_on_generated_batches(
     good = st.just(valid_record)
     items = data.draw(st.lists(st.one_of(good, good, records(features)), max_size=5))
     assert_same(schemas[2], schemas[3], {"records": items})
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_feature_named_with_a_dot_is_loaded_and_refused_under_its_own_name(fast):
+    # pandas names a CSV's second `priors_count` `priors_count.1`, and a dotted name
+    # was a nested key to marshmallow: a 500 beside `priors_count`.
+    rules = [
+        FeatureRule("count", "integer", minimum=0, maximum=9),
+        FeatureRule("count.1", "integer", minimum=0, maximum=9),
+    ]
+    schema = record_schema(rules, fast=fast)()
+    assert schema.load({"count": 1, "count.1": 2.0}) == {"count": 1, "count.1": 2}
+    with pytest.raises(ValidationError) as caught:
+        schema.load({"count": 1, "count.1": "x"})
+    assert caught.value.messages == {"count.1": ["Not a valid integer."]}
