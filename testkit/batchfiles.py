@@ -128,3 +128,35 @@ def batch_answer(line: dict, target: Target) -> dict | None:
             name: line[column] for name, column in zip(target.class_names, columns)
         }
     return answer
+
+
+def api_answers(client, rules, records: list[dict], limit: int) -> list[dict | None]:
+    """POST /predict/batch's answer for each record, in order, `limit` records a
+    request; None for a record the API refuses."""
+    valid = [r for r in records if not record_errors(rules, r)]
+    answers = []
+    for start in range(0, len(valid), limit):
+        response = client.post(
+            "/predict/batch", json={"records": valid[start : start + limit]}
+        )
+        assert response.status_code == 200, response.get_json()
+        answers += response.get_json()["predictions"]
+    found = iter(answers)
+    return [None if record_errors(rules, r) else next(found) for r in records]
+
+
+def score_with_no_rejected_row(source: Path, model_dir: Path, out_dir: Path):
+    """`make score` of `source` into `out_dir`: asserts it exits 0 with no error row and
+    a prediction for every row; returns the scored table."""
+    import pandas as pd
+
+    from batch.score import main
+
+    out, errors = out_dir / "out.csv", out_dir / "errors.csv"
+    args = [str(source), str(out), "--model-dir", str(model_dir), "--quiet"]
+    assert main(args + ["--errors", str(errors)]) == 0
+    assert errors.read_text().strip().count("\n") == 0  # the header line only
+    scored = pd.read_csv(out)
+    assert len(scored) == len(pd.read_csv(source))
+    assert scored["prediction"].notna().all()
+    return scored

@@ -15,9 +15,9 @@ import pytest
 from batch import files
 from batch import score as score_module
 from batch.score import main
-from bundle.rules import record_errors
 from testkit.markers import not_for_this_data
 from testkit.batchfiles import (
+    api_answers,
     api_records,
     batch_answer,
     expected_errors,
@@ -44,20 +44,6 @@ def table(path: Path):
     return read_output(path)
 
 
-def api_answers(client, rules, records: list[dict]) -> list[dict | None]:
-    """POST /predict/batch's answer for each record, in order; None for a record the
-    API refuses."""
-    valid = [r for r in records if not record_errors(rules, r)]
-    answers = []
-    for start in range(0, len(valid), BATCH_LIMIT):
-        body = {"records": valid[start : start + BATCH_LIMIT]}
-        response = client.post("/predict/batch", json=body)
-        assert response.status_code == 200, response.get_json()
-        answers += response.get_json()["predictions"]
-    found = iter(answers)
-    return [None if record_errors(rules, r) else next(found) for r in records]
-
-
 def status(source: Path, rules) -> int:
     """The exit status a run on `source` must end with: 1 if the API refuses a row."""
     return 1 if expected_errors(source, rules) else 0
@@ -77,7 +63,7 @@ def test_every_row_gets_the_answer_post_predict_batch_gives(
     out = tmp_path / "out.csv"
     assert score(model_dir, records_csv, out) == status(records_csv, rules)
     got = table(out).to_pylist()
-    answers = api_answers(client, rules, api_records(records_csv, rules))
+    answers = api_answers(client, rules, api_records(records_csv, rules), BATCH_LIMIT)
     assert [line["row"] for line in got] == list(range(1, len(answers) + 1))
     target = loaded_model.metadata.target
     assert [batch_answer(g, target) for g in got] == answers

@@ -7,11 +7,10 @@ import pytest
 
 from batch.columnar import predictions_schema, probability_columns
 from batch.score import main
-from bundle.rules import record_errors
 from bundle.store import load_bundle
 from service import create_app
 from service.settings import Settings
-from testkit.batchfiles import api_records, batch_answer, break_rows
+from testkit.batchfiles import api_answers, api_records, batch_answer, break_rows
 from training.config import Paths
 
 BATCH_LIMIT = 50
@@ -36,15 +35,7 @@ def api_lines(model, records: list[dict]) -> list[dict | None]:
     client = create_app(
         {"TESTING": True, "BATCH_LIMIT": BATCH_LIMIT}, model=model, settings=Settings()
     ).test_client()
-    valid = [r for r in records if not record_errors(model.features, r)]
-    answers = []
-    for start in range(0, len(valid), BATCH_LIMIT):
-        body = {"records": valid[start : start + BATCH_LIMIT]}
-        response = client.post("/predict/batch", json=body)
-        assert response.status_code == 200, response.get_json()
-        answers += response.get_json()["predictions"]
-    found = iter(answers)
-    return [None if record_errors(model.features, r) else next(found) for r in records]
+    return api_answers(client, model.features, records, BATCH_LIMIT)
 
 
 def scored_lines(model, source, out) -> list[dict]:

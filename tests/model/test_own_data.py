@@ -383,17 +383,12 @@ def test_each_task_s_model_answers_in_the_new_data_sets_words(task_project):
 def test_each_task_s_source_csv_batch_scores_with_no_rejected_row(
     task_project, tmp_path
 ):
-    from batch.score import main
+    from testkit.batchfiles import score_with_no_rejected_row
 
     paths, own = task_project
-    source = paths.raw / "data.csv"
-    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
-    args = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
-    assert main(args + ["--errors", str(errors)]) == 0
-    assert errors.read_text().strip().count("\n") == 0  # the header line only
-    scored = pd.read_csv(out)
-    assert len(scored) == len(pd.read_csv(source))
-    assert scored["prediction"].notna().all()
+    scored = score_with_no_rejected_row(
+        paths.raw / "data.csv", paths.model_dir, tmp_path
+    )
     if own["features"]["task"] == "regression":
         assert scored["prediction"].dtype == float
 

@@ -184,18 +184,10 @@ def test_the_docs_say_which_numbers_may_be_null_and_how_they_are_filled(gappy):
 
 
 def test_the_training_file_batch_scores_with_no_rejected_row(gappy, tmp_path):
-    from batch.score import main
+    from testkit.batchfiles import score_with_no_rejected_row
 
     paths, _ = gappy
-    source = paths.raw / "data.csv"
-    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
-    args = [str(source), str(out), "--model-dir", str(paths.model_dir), "--quiet"]
-    assert main(args + ["--errors", str(errors)]) == 0
-    assert errors.read_text().strip().count("\n") == 0  # the header line only
-    scored = pd.read_csv(out)
-    assert (
-        len(scored) == len(pd.read_csv(source)) and scored["prediction"].notna().all()
-    )
+    score_with_no_rejected_row(paths.raw / "data.csv", paths.model_dir, tmp_path)
 
 
 def cleaned(root, text: str, params: dict) -> dict:
