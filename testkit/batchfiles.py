@@ -45,10 +45,12 @@ def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def break_rows(
     source: Path, target: Path, rules: Sequence[FeatureRule], every: int = 7
 ) -> list[int]:
-    """Copy `source` with every `every`-th row broken (one or two cells); return them."""
+    """Copy `source` with every `every`-th row broken (one or two cells); return them.
+    A category that takes any text (`unseen: group` or `missing`) has no bad cell."""
+    rules = [r for r in rules if not (r.kind == "category" and r.any_text)]
     header, rows = read_rows(source)
     broken = []
-    for number in range(3, len(rows) + 1, every):
+    for number in range(3, len(rows) + 1, every) if rules else ():
         row = rows[number - 1]
         for k in (number, number * 3) if number % 2 else (number,):
             rule = rules[k % len(rules)]

@@ -35,7 +35,10 @@ class Roles:
         return cls(
             integer=first(lambda r: r.kind == "integer"),
             number=first(lambda r: r.kind == "number"),
-            category=first(lambda r: r.kind == "category" and not r.nullable),
+            # A category that refuses what it has not seen (not `unseen: group`).
+            category=first(
+                lambda r: r.kind == "category" and not r.nullable and not r.any_text
+            ),
             nullable_category=first(lambda r: r.kind == "category" and r.nullable),
         )
 

@@ -326,6 +326,8 @@ def test_openapi_spec_documents_predict_with_the_models_words(client, loaded_mod
         prop = record["properties"][rule.name]
         if rule.numeric:
             assert (prop["minimum"], prop["maximum"]) == (rule.minimum, rule.maximum)
+        elif rule.any_text:  # unseen: group or missing: any text, said in words
+            assert "enum" not in prop and "Any text" in prop["description"]
         else:
             assert set(rule.categories) <= set(prop["enum"])
     assert set(op["responses"]) >= {"200", "415", "422"}
